@@ -1,0 +1,237 @@
+"""Configuration: a TOML file validated into frozen, typed settings.
+
+Without a config file the bot ingests the sample minutes bundled in the package into
+``state/`` in the current folder, so a fresh checkout works with no setup at all.
+Unknown keys and wrong types are errors naming the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "config.toml"
+SAMPLES_DIR = Path(__file__).parent / "samples"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BotSettings(_Frozen):
+    """The ``[bot]`` table."""
+
+    state_dir: Path = Field(Path("state"), description="Folder for the database, raw archive and feeds.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<state_dir>/referatvagt.db."
+    )
+    timezone: str = Field("Europe/Copenhagen", description="Time zone for meeting times and schedules.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. 'Europe/Copenhagen')") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'referatvagt.db'}"
+
+
+class _SourceBase(_Frozen):
+    name: str = Field(description="Short unique id of the source: lower-case letters, digits, - and _.")
+    kommune: str = Field(description="The municipality, as it should appear in feeds and emails.")
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(f"{value!r} is not a valid name: use lower-case letters, digits, '-' and '_'")
+        return value
+
+
+class FolderSource(_SourceBase):
+    """A local folder of minutes files (.md, .txt, .html, .pdf), read recursively."""
+
+    type: Literal["folder"]
+    path: Path = Field(description="The folder; relative paths are relative to the config file.")
+
+
+SourceConfig = Annotated[Union[FolderSource], Field(discriminator="type")]
+
+
+class Config(_Frozen):
+    bot: BotSettings = BotSettings()
+    sources: tuple[SourceConfig, ...] = Field((), alias="source")
+    origin: Path | None = Field(None, exclude=True, description="The file this was read from.")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"two sources are named {source.name!r}; names must be unique")
+            seen.add(source.name)
+        return self
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError(f"no source named {name!r} in {self.origin or 'the built-in config'}")
+
+
+def default_config() -> Config:
+    """The config used when no file is given: the bundled sample minutes."""
+    return Config(
+        source=(
+            FolderSource(type="folder", name="lindholm", kommune="Lindholm", path=SAMPLES_DIR / "lindholm"),
+            FolderSource(type="folder", name="egeskov", kommune="Egeskov", path=SAMPLES_DIR / "egeskov"),
+        )
+    )
+
+
+def find_config_file(explicit: Path | None, cwd: Path | None = None) -> Path | None:
+    """The file to read: the one given, else ``config.toml`` in the current folder, else none."""
+    if explicit is not None:
+        return explicit
+    candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a config file; ``None`` gives the built-in defaults."""
+    if path is None:
+        return default_config()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, text, path)) from exc
+    return _resolve_paths(config, path)
+
+
+def _resolve_paths(config: Config, path: Path) -> Config:
+    base = path.resolve().parent
+    bot = config.bot.model_copy(update={"state_dir": _absolute(config.bot.state_dir, base)})
+    sources = tuple(
+        s.model_copy(update={"path": _absolute(s.path, base)}) if isinstance(s, FolderSource) else s
+        for s in config.sources
+    )
+    return config.model_copy(update={"bot": bot, "sources": sources, "origin": path})
+
+
+def _absolute(value: Path, base: Path) -> Path:
+    value = value.expanduser()
+    return value if value.is_absolute() else base / value
+
+
+# --- error messages that point at the offending line --------------------------------------------
+
+_TABLE = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]+\")\s*=")
+
+
+def key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """Map each table and key path, e.g. ``("source", 0, "path")``, to its 1-based line.
+
+    tomllib keeps no positions, so this reads the plain layout users write
+    (``[table]``, ``[[array]]``, ``key = value``), which is enough to point at a line.
+    """
+    lines: dict[tuple[Any, ...], int] = {}
+    counters: dict[str, int] = {}
+    table: tuple[Any, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TABLE.match(line)
+        if header:
+            name = header.group(2).strip().strip('"')
+            if header.group(1):
+                index = counters.get(name, -1) + 1
+                counters[name] = index
+                table = (*name.split("."), index)
+            else:
+                table = tuple(name.split("."))
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            lines.setdefault((*table, key.group(1).strip('"')), number)
+    return lines
+
+
+def describe_validation_error(exc: ValidationError, text: str, path: Path) -> str:
+    """One line per problem: ``file:line: key: what is wrong``."""
+    positions = key_lines(text)
+    messages = []
+    for error in exc.errors():
+        loc = _user_location(error["loc"])
+        line = _nearest_line(loc, positions)
+        where = f"{path}:{line}" if line else str(path)
+        key = _format_key(loc)
+        messages.append(f"{where}: {key}: {_explain(error)}")
+    return "\n".join(messages)
+
+
+def _format_key(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part + 1}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "(top level)"
+
+
+def _user_location(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # pydantic adds the discriminator value ("folder") to the path of a union member.
+    parts = [part for part in loc if part not in _SOURCE_TYPES]
+    return tuple("source" if part == "sources" else part for part in parts)
+
+
+def _nearest_line(loc: tuple[Any, ...], positions: dict[tuple[Any, ...], int]) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in positions:
+            return positions[loc[:end]]
+    return None
+
+
+def _explain(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see config.example.toml)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown source type {error['input'].get('type')!r}; known types: {', '.join(_SOURCE_TYPES)}"
+    if kind == "union_tag_not_found":
+        return f"the source needs a 'type' ({', '.join(_SOURCE_TYPES)})"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+_SOURCE_TYPES = ("folder",)

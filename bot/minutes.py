@@ -1,0 +1,102 @@
+"""Value objects for one parsed minutes document: a meeting and its agenda items.
+
+Every stage after parsing works on these; they are plain frozen dataclasses so a
+source that has structured data (a portal API) can build them without the text parser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Literal
+
+DocKind = Literal["dagsorden", "tillægsdagsorden", "referat"]
+
+# A later document of a higher rank wins over an earlier one of a lower rank for the same
+# meeting: minutes are never overridden by the agenda, whatever order they are read in.
+KIND_RANK: dict[str, int] = {"dagsorden": 1, "tillægsdagsorden": 1, "referat": 2}
+
+_WS = re.compile(r"\s+")
+_PERIOD = re.compile(r"\s*\b(?:19|20)\d{2}\s*-\s*(?:(?:19|20)?\d{2})\b:?\s*")
+
+
+def collapse(text: str) -> str:
+    """All runs of whitespace to one space: the form used for hashing and comparing."""
+    return _WS.sub(" ", text).strip()
+
+
+def committee_key(name: str) -> str:
+    """A committee name reduced for comparisons: no election period, case and spacing folded."""
+    return collapse(_PERIOD.sub(" ", name)).casefold()
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    committee: str | None
+    date: date | None
+    text: str
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "committee": self.committee,
+            "date": self.date.isoformat() if self.date else None,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class ParsedItem:
+    number: int | None
+    title: str
+    case_number: str | None
+    closed: bool
+    sections: tuple[Section, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    decision: str | None = None
+    attachments: tuple[str, ...] = ()
+    portal_id: str | None = None
+    url: str | None = None
+
+    def section_map(self) -> dict[str, str]:
+        return {s.heading: s.text for s in self.sections}
+
+    def content_hash(self) -> str:
+        """Identity of the item's published content, blind to whitespace and line wrapping."""
+        canonical = {
+            "title": collapse(self.title),
+            "case": self.case_number,
+            "closed": self.closed,
+            "sections": [[collapse(s.heading), collapse(s.text)] for s in self.sections],
+        }
+        blob = json.dumps(canonical, ensure_ascii=False, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True)
+class ParsedMeeting:
+    kind: DocKind
+    committee: str
+    date: date
+    start: time | None = None
+    place: str | None = None
+    participants: tuple[str, ...] = ()
+    items: tuple[ParsedItem, ...] = field(default_factory=tuple)
+    url: str | None = None
+
+    @property
+    def rank(self) -> int:
+        return KIND_RANK[self.kind]
+
+    @property
+    def is_full(self) -> bool:
+        """A full document lists every item: items missing from it are withdrawn."""
+        return self.kind != "tillægsdagsorden"

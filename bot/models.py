@@ -1,0 +1,150 @@
+"""The store's tables (SQLModel), written to run on SQLite and PostgreSQL alike.
+
+A meeting is identified by source + committee + meeting date; its items keep every
+published version. Change events point at the version that caused them. The schema is
+created and upgraded only by the named migrations in :mod:`bot.migrations`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes in, timezone-aware UTC datetimes out, on every dialect."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware datetimes")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _when(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _json() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class SchemaMigration(SQLModel, table=True):
+    __tablename__ = "schema_migration"
+
+    name: str = Field(primary_key=True, max_length=100)
+    applied_at: datetime = _when()
+
+
+class SourceState(SQLModel, table=True):
+    __tablename__ = "source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    kommune: str
+    type: str = Field(max_length=40)
+    first_ingest_at: datetime | None = _when(nullable=True)
+    last_attempt_at: datetime | None = _when(nullable=True)
+    last_success_at: datetime | None = _when(nullable=True)
+    last_error: str | None = None
+    failures: int = 0
+
+
+class Document(SQLModel, table=True):
+    """One fetched version of one source document, kept for provenance."""
+
+    __tablename__ = "document"
+    __table_args__ = (UniqueConstraint("source_id", "key", "raw_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    key: str = Field(max_length=1000)
+    raw_sha256: str = Field(max_length=64)
+    fetched_at: datetime = _when()
+    url: str | None = None
+    kind: str | None = Field(default=None, max_length=40)
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    outcome: str = Field(max_length=40)
+    error: str | None = None
+
+
+class Meeting(SQLModel, table=True):
+    __tablename__ = "meeting"
+    __table_args__ = (UniqueConstraint("source_id", "committee_key", "meeting_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    committee: str
+    committee_key: str
+    meeting_date: date
+    start_time: str | None = Field(default=None, max_length=5)
+    place: str | None = None
+    participants: list[str] = _json()
+    kind: str = Field(max_length=40)
+    url: str | None = None
+
+
+class Item(SQLModel, table=True):
+    __tablename__ = "item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    portal_id: str | None = Field(default=None, max_length=100)
+    number: int | None = None
+    title: str
+    case_number: str | None = Field(default=None, max_length=100)
+    current_version: int = 1
+    removed: bool = False
+
+
+class ItemVersion(SQLModel, table=True):
+    __tablename__ = "item_version"
+    __table_args__ = (UniqueConstraint("item_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    version: int
+    document_id: int = Field(foreign_key="document.id")
+    doc_kind: str = Field(max_length=40)
+    content_hash: str = Field(max_length=64, index=True)
+    number: int | None = None
+    title: str
+    case_number: str | None = Field(default=None, max_length=100)
+    closed: bool = False
+    sections: list[list[str]] = _json()
+    decisions: list[dict[str, Any]] = _json()
+    decision: str | None = None
+    attachments: list[str] = _json()
+    url: str | None = None
+    created_at: datetime = _when()
+
+
+class Event(SQLModel, table=True):
+    """A change event: ``new``, ``changed`` or ``removed``."""
+
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    version_id: int | None = Field(default=None, foreign_key="item_version.id")
+    document_id: int = Field(foreign_key="document.id")
+    kind: str = Field(max_length=20)
+    changed_sections: list[str] = _json()
+    decision_added: bool = False
+    diff: list[dict[str, Any]] = _json()
+    backfill: bool = False
+    created_at: datetime = _when()

@@ -1,0 +1,148 @@
+"""One ingest cycle: fetch → extract → parse → store versions and change events.
+
+A document that fails is reported by name with the reason and the rest still go in;
+each document is stored in its own transaction, so an interrupted run leaves the store
+consistent and the next run completes it without duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from bot.config import Config, SourceConfig
+from bot.errors import BotError, SourceError
+from bot.extract import extract_text
+from bot.minutes import ParsedMeeting
+from bot.models import Document, SourceState
+from bot.parse import parse_minutes
+from bot.sources import RawDocument, make_source
+from bot.store import Store, utcnow
+from bot.versions import record_meeting
+
+
+@dataclass
+class RunReport:
+    """Counters printed after each run, plus every error message."""
+
+    documents: int = 0
+    unchanged: int = 0
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.documents} documents read ({self.unchanged} unchanged): "
+            f"{self.new} new, {self.changed} changed, {self.removed} removed items; "
+            f"{len(self.errors)} error{'s' if len(self.errors) != 1 else ''}"
+        )
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    raw: RawDocument
+    digest: str
+    meeting: ParsedMeeting
+
+
+def ingest(config: Config, store: Store, now: datetime | None = None) -> RunReport:
+    """Poll every configured source once and store what is new or changed."""
+    report = RunReport()
+    for source in config.sources:
+        ingest_source(source, store, report, now or utcnow())
+    return report
+
+
+def ingest_source(config: SourceConfig, store: Store, report: RunReport, now: datetime) -> None:
+    state = _source_state(store, config, now)
+    try:
+        fetched = list(make_source(config).fetch())
+    except SourceError as exc:
+        report.errors.append(str(exc))
+        _finish(store, state, now, error=str(exc))
+        return
+    parsed: list[_Parsed] = []
+    for raw in fetched:
+        if isinstance(raw, BotError):
+            report.errors.append(str(raw))
+            continue
+        report.documents += 1
+        document = _read(raw, state, store, report)
+        if document is not None:
+            parsed.append(document)
+    backfill = state.first_ingest_at is None
+    # Agendas before minutes, older before newer: the order files are read in never matters.
+    for document in sorted(parsed, key=lambda d: (d.meeting.rank, d.raw.published_at or now, d.raw.key)):
+        _store(store, state, document, now, backfill, report)
+    _finish(store, state, now, error=None)
+
+
+def _source_state(store: Store, config: SourceConfig, now: datetime) -> SourceState:
+    with store.session() as session:
+        state = session.exec(select(SourceState).where(SourceState.name == config.name)).first()
+        if state is None:
+            state = SourceState(name=config.name, kommune=config.kommune, type=config.type)
+        state.kommune, state.type, state.last_attempt_at = config.kommune, config.type, now
+        session.add(state)
+    return state
+
+
+def _read(raw: RawDocument, state: SourceState, store: Store, report: RunReport) -> _Parsed | None:
+    digest = store.archive(raw.content)
+    with store.session() as session:
+        if _seen(session, state, raw.key, digest):
+            report.unchanged += 1
+            return None
+    try:
+        text = extract_text(raw.content, raw.name)
+        meeting = parse_minutes(text.text, raw.name)
+    except BotError as exc:
+        report.errors.append(str(exc))
+        return None
+    if raw.url and not meeting.url:
+        meeting = replace(meeting, url=raw.url)
+    return _Parsed(raw, digest, meeting)
+
+
+def _seen(session: Session, state: SourceState, key: str, digest: str) -> bool:
+    query = select(Document.id).where(
+        Document.source_id == state.id, Document.key == key, Document.raw_sha256 == digest
+    )
+    return session.exec(query).first() is not None
+
+
+def _store(store: Store, state: SourceState, parsed: _Parsed, now: datetime, backfill: bool, report: RunReport) -> None:
+    assert state.id is not None
+    with store.session() as session:
+        document = Document(
+            source_id=state.id, key=parsed.raw.key, raw_sha256=parsed.digest,
+            fetched_at=parsed.raw.fetched_at, url=parsed.raw.url, kind=parsed.meeting.kind, outcome="pending",
+        )
+        session.add(document)
+        session.flush()
+        tally = record_meeting(session, state, document, parsed.meeting, now, backfill)
+    report.new += tally.new
+    report.changed += tally.changed
+    report.removed += tally.removed
+
+
+def _finish(store: Store, state: SourceState, now: datetime, error: str | None) -> None:
+    with store.session() as session:
+        stored = session.get(SourceState, state.id)
+        assert stored is not None
+        if error is None:
+            stored.first_ingest_at = stored.first_ingest_at or now
+            stored.last_success_at, stored.last_error, stored.failures = now, None, 0
+        else:
+            stored.last_error, stored.failures = error, stored.failures + 1
+        session.add(stored)
+
+
+def open_store(config: Config) -> Store:
+    state_dir = config.bot.state_dir
+    return Store(config.bot.database, state_dir / "archive")
+

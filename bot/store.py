@@ -1,0 +1,161 @@
+"""The store: engine and sessions, named schema migrations, and the reads other stages need.
+
+SQLite is the default (WAL journal, foreign keys on, ``BEGIN IMMEDIATE`` for writers so two
+processes never deadlock upgrading a read lock); every statement is dialect-neutral so a
+PostgreSQL URL works too.
+
+Migrations are named steps recorded in ``schema_migration``. A new database is created from
+the models and stamped with every known step (Alembic's "create_all, then stamp head"); an
+existing database runs the steps it has not recorded, each in its own transaction, so an
+upgrade never needs a rebuilt database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel, col, select
+
+from bot.errors import StoreError
+from bot.models import Event, Item, ItemVersion, Meeting, SchemaMigration, SourceState
+
+Migration = Callable[[Connection], None]
+
+
+def _initial(connection: Connection) -> None:
+    """0001: the first release's schema (created from the models on a new database)."""
+
+
+MIGRATIONS: tuple[tuple[str, Migration], ...] = (("0001_initial", _initial),)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"cannot use database {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" below start transactions
+        cursor = dbapi_connection.cursor()
+        for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Bring the schema up to date; returns the names of the steps applied."""
+    try:
+        with engine.begin() as connection:
+            fresh = not inspect(connection).has_table("schema_migration")
+            if fresh:
+                SQLModel.metadata.create_all(connection)
+                _stamp(connection, [name for name, _ in MIGRATIONS])
+                return [name for name, _ in MIGRATIONS]
+        applied = []
+        for name, step in MIGRATIONS:
+            with engine.begin() as connection:
+                done = connection.execute(select(SchemaMigration.name).where(SchemaMigration.name == name))
+                if done.first() is None:
+                    step(connection)
+                    _stamp(connection, [name])
+                    applied.append(name)
+        return applied
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open or upgrade the database at {engine.url}: {exc}") from exc
+
+
+def _stamp(connection: Connection, names: list[str]) -> None:
+    now = utcnow()
+    for name in names:
+        connection.execute(SchemaMigration.__table__.insert().values(name=name, applied_at=now))  # type: ignore[attr-defined]
+
+
+class Store:
+    """The database plus the raw-document archive, both under the state folder."""
+
+    def __init__(self, url: str, archive_dir: Path) -> None:
+        self.engine = make_engine(url)
+        migrate(self.engine)
+        self.archive_dir = archive_dir
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- raw archive ------------------------------------------------------------------------
+
+    def archive(self, raw: bytes) -> str:
+        """Keep the exact published bytes under their SHA-256; returns the hash."""
+        digest = hashlib.sha256(raw).hexdigest()
+        target = self.archive_path(digest)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+        return digest
+
+    def archive_path(self, digest: str) -> Path:
+        return self.archive_dir / digest[:2] / digest
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def latest_items(self, session: Session) -> list[tuple[Item, ItemVersion, Meeting, SourceState]]:
+        query = (
+            select(Item, ItemVersion, Meeting, SourceState)
+            .join(ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.version == Item.current_version))
+            .join(Meeting, Meeting.id == Item.meeting_id)  # type: ignore[arg-type]
+            .join(SourceState, SourceState.id == Meeting.source_id)  # type: ignore[arg-type]
+            .order_by(SourceState.name, Meeting.meeting_date, Meeting.committee, col(Item.number), Item.id)
+        )
+        return list(session.exec(query).all())
+
+    def events(self, session: Session) -> list[tuple[Event, Item, ItemVersion, Meeting, SourceState]]:
+        query = (
+            select(Event, Item, ItemVersion, Meeting, SourceState)
+            .join(Item, Item.id == Event.item_id)  # type: ignore[arg-type]
+            .join(ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.id == Event.version_id))
+            .join(Meeting, Meeting.id == Item.meeting_id)  # type: ignore[arg-type]
+            .join(SourceState, SourceState.id == Meeting.source_id)  # type: ignore[arg-type]
+            .order_by(col(Event.id))
+        )
+        return list(session.exec(query).all())

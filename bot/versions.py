@@ -1,0 +1,177 @@
+"""Record a parsed document as item versions and change events, in one transaction.
+
+Rules (see issue 2 and the README): an item gets a new version only when its content hash
+differs from every stored version; minutes are never overridden by an agenda of the same
+meeting; a full document (agenda or minutes, not a tillægsdagsorden) that lacks an item
+withdraws it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.diff import Change, compare, match_items
+from bot.minutes import KIND_RANK, ParsedItem, ParsedMeeting, committee_key
+from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
+
+REAPPEARED = "Punktet er igen på dagsordenen."
+
+
+@dataclass
+class Tally:
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    events: list[Event] = field(default_factory=list)
+
+
+def record_meeting(
+    session: Session,
+    source: SourceState,
+    document: Document,
+    meeting: ParsedMeeting,
+    now: datetime,
+    backfill: bool,
+) -> Tally:
+    """Store one parsed document's meeting and items; returns what changed."""
+    stored_meeting = _meeting(session, source, meeting)
+    document.meeting_id = stored_meeting.id
+    tally = Tally()
+    if meeting.rank < KIND_RANK.get(stored_meeting.kind, 0):
+        document.outcome = "superseded"  # the minutes are already stored: an agenda adds nothing
+        return tally
+    _update_meeting(stored_meeting, meeting)
+    recorder = _Recorder(session, document, now, backfill, tally)
+    items = list(session.exec(select(Item).where(Item.meeting_id == stored_meeting.id).order_by(col(Item.id))))
+    pairs = match_items(list(meeting.items), items)
+    for parsed, stored in pairs:
+        if stored is None:
+            recorder.new_item(stored_meeting, parsed)
+        else:
+            recorder.update_item(stored, parsed)
+    if meeting.is_full:
+        matched = {id(stored) for _, stored in pairs if stored is not None}
+        for item in items:
+            if id(item) not in matched and not item.removed:
+                recorder.remove_item(item, meeting.kind)
+    document.outcome = "stored"
+    return tally
+
+
+def _meeting(session: Session, source: SourceState, meeting: ParsedMeeting) -> Meeting:
+    key = committee_key(meeting.committee)
+    query = select(Meeting).where(
+        Meeting.source_id == source.id, Meeting.committee_key == key, Meeting.meeting_date == meeting.date
+    )
+    stored = session.exec(query).first()
+    if stored is None:
+        assert source.id is not None
+        stored = Meeting(
+            source_id=source.id, committee=meeting.committee, committee_key=key,
+            meeting_date=meeting.date, kind=meeting.kind,
+        )
+        _update_meeting(stored, meeting)
+        session.add(stored)
+        session.flush()
+    return stored
+
+
+def _update_meeting(stored: Meeting, meeting: ParsedMeeting) -> None:
+    stored.kind = meeting.kind if meeting.rank >= KIND_RANK.get(stored.kind, 0) else stored.kind
+    stored.start_time = meeting.start.strftime("%H:%M") if meeting.start else stored.start_time
+    stored.place = meeting.place or stored.place
+    stored.participants = list(meeting.participants) or stored.participants
+    stored.url = meeting.url or stored.url
+
+
+@dataclass
+class _Recorder:
+    session: Session
+    document: Document
+    now: datetime
+    backfill: bool
+    tally: Tally
+
+    def new_item(self, meeting: Meeting, parsed: ParsedItem) -> None:
+        assert meeting.id is not None
+        item = Item(
+            meeting_id=meeting.id, portal_id=parsed.portal_id, number=parsed.number,
+            title=parsed.title, case_number=parsed.case_number,
+        )
+        self.session.add(item)
+        self.session.flush()
+        version = self._version(item, parsed, 1)
+        self._event(item, version, "new")
+        self.tally.new += 1
+
+    def update_item(self, item: Item, parsed: ParsedItem) -> None:
+        reappeared = item.removed
+        item.removed = False
+        item.number, item.portal_id = parsed.number, parsed.portal_id or item.portal_id
+        versions = list(self.session.exec(select(ItemVersion).where(ItemVersion.item_id == item.id)))
+        current = next(v for v in versions if v.version == item.current_version)
+        digest = parsed.content_hash()
+        known = next((v for v in versions if v.content_hash == digest), None)
+        if known is not None:
+            item.current_version = known.version  # equal to a published version: no flapping
+            if reappeared:
+                self._event(item, known, "changed", Change((), False, ({"section": "Status", "ops": [["+", REAPPEARED]]},)))
+                self.tally.changed += 1
+            return
+        version = self._version(item, parsed, max(v.version for v in versions) + 1)
+        self._event(item, version, "changed", _change(current, version))
+        self.tally.changed += 1
+
+    def remove_item(self, item: Item, kind: str) -> None:
+        current = self.session.exec(
+            select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.version == item.current_version)
+        ).one()
+        if kind == "dagsorden" and current.doc_kind == "tillægsdagsorden":
+            return  # a re-published agenda does not list the supplementary agenda's items
+        item.removed = True
+        self._event(item, current, "removed")
+        self.tally.removed += 1
+
+    def _version(self, item: Item, parsed: ParsedItem, number: int) -> ItemVersion:
+        assert item.id is not None and self.document.id is not None
+        version = ItemVersion(
+            item_id=item.id, version=number, document_id=self.document.id,
+            doc_kind=self.document.kind or "dagsorden", content_hash=parsed.content_hash(),
+            number=parsed.number, title=parsed.title, case_number=parsed.case_number, closed=parsed.closed,
+            sections=[[s.heading, s.text] for s in parsed.sections],
+            decisions=[d.as_json() for d in parsed.decisions], decision=parsed.decision,
+            attachments=list(parsed.attachments), url=parsed.url or self.document.url, created_at=self.now,
+        )
+        self.session.add(version)
+        self.session.flush()
+        item.current_version, item.title, item.case_number = number, parsed.title, parsed.case_number
+        return version
+
+    def _event(self, item: Item, version: ItemVersion, kind: str, change: Change | None = None) -> None:
+        assert item.id is not None and self.document.id is not None
+        event = Event(
+            item_id=item.id, version_id=version.id, document_id=self.document.id, kind=kind,
+            changed_sections=list(change.changed_sections) if change else [],
+            decision_added=change.decision_added if change else False,
+            diff=list(change.diff) if change else [], backfill=self.backfill, created_at=self.now,
+        )
+        self.session.add(event)
+        self.tally.events.append(event)
+
+
+def _change(old: ItemVersion, new: ItemVersion) -> Change:
+    return compare(
+        [(h, t) for h, t in old.sections],
+        [(h, t) for h, t in new.sections],
+        [_decision_key(d) for d in old.decisions],
+        [_decision_key(d) for d in new.decisions],
+        {"Titel": old.title, "Sagsnummer": old.case_number},
+        {"Titel": new.title, "Sagsnummer": new.case_number},
+    )
+
+
+def _decision_key(decision: dict[str, object]) -> str:
+    return f"{decision.get('committee')}|{decision.get('date')}"
