@@ -32,7 +32,22 @@ class _Context:
 pass_context = click.make_pass_decorator(_Context)
 
 
+class _UserError(click.ClickException):
+    exit_code = 2
+
+
+class _Group(click.Group):
+    """Turns a :class:`BotError` from any command into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BotError as exc:
+            raise _UserError(str(exc)) from exc
+
+
 @click.group(
+    cls=_Group,
     epilog="Example: referatvagt --config my.toml ingest\n\n"
     "Without --config, config.toml in the current folder is used if present, "
     "else the sample minutes bundled with the bot."
@@ -104,9 +119,9 @@ def events(ctx: _Context, as_json: bool) -> None:
             click.echo(_event_text(event, version, meeting, source))
 
 
-def _where(version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
+def _where(number: int | None, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
     day = meeting.meeting_date.strftime("%d.%m.%Y")
-    return f"{source.kommune} · {meeting.committee} {day} · Punkt {version.number}: {version.title}"
+    return f"{source.kommune} · {meeting.committee} {day} · Punkt {number}: {version.title}"
 
 
 def _item_line(item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
@@ -117,12 +132,12 @@ def _item_line(item: Item, version: ItemVersion, meeting: Meeting, source: Sourc
         flags.append("beslutning")
     if item.removed:
         flags.append("udgået")
-    return f"{_where(version, meeting, source)}  [{', '.join(flags)}]"
+    return f"{_where(item.number, version, meeting, source)}  [{', '.join(flags)}]"
 
 
 def _event_text(event: Event, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
     label = "decision added" if event.decision_added else event.kind
-    lines = [f"{label:<15} {_where(version, meeting, source)}"]
+    lines = [f"{label:<15} {_where(version.number, version, meeting, source)}"]
     if event.kind == "changed" and event.changed_sections:
         lines.append(f"{'':<15} sections: {', '.join(event.changed_sections)}")
         lines.extend(f"{'':<15} {line}" for line in render_diff(event.diff).splitlines())
@@ -138,7 +153,7 @@ def item_json(item: Item, version: ItemVersion, meeting: Meeting, source: Source
         "meeting_start": meeting.start_time,
         "place": meeting.place,
         "doc_kind": version.doc_kind,
-        "number": version.number,
+        "number": item.number,
         "title": version.title,
         "case_number": version.case_number,
         "closed": version.closed,
@@ -177,14 +192,4 @@ def event_json(event: Event, item: Item, version: ItemVersion, meeting: Meeting,
 
 def main() -> None:
     """Entry point of the ``referatvagt`` script and ``python -m bot``."""
-    try:
-        cli.main(prog_name="referatvagt", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except BotError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    cli(prog_name="referatvagt")

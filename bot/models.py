@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -68,10 +68,10 @@ class Document(SQLModel, table=True):
     """One fetched version of one source document, kept for provenance."""
 
     __tablename__ = "document"
-    __table_args__ = (UniqueConstraint("source_id", "key", "raw_sha256"),)
+    __table_args__ = (Index("ix_document_source_key", "source_id", "key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    source_id: int = Field(foreign_key="source.id", index=True)
+    source_id: int = Field(foreign_key="source.id")
     key: str = Field(max_length=1000)
     raw_sha256: str = Field(max_length=64)
     fetched_at: datetime = _when()

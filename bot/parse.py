@@ -252,6 +252,9 @@ def _sections(body: list[_Line], marked: bool) -> tuple[Section, ...]:
     for index, line in enumerate(body):
         previous_blank = index == 0 or body[index - 1].blank
         is_candidate = line.marked if marked else previous_blank
+        if not marked and sections and sections[-1][0].casefold() in SECTION_EXACT:
+            # Plain-layout attachment names ("Høringssvar fra borgere") look like headings.
+            is_candidate = is_candidate and bool(_DECISION.match(line.text))
         if is_candidate and is_section_heading(line.text):
             sections.append((line.text.rstrip(":").strip(), []))
         elif sections:

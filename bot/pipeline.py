@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.config import Config, SourceConfig
 from bot.errors import BotError, SourceError
@@ -109,10 +109,17 @@ def _read(raw: RawDocument, state: SourceState, store: Store, report: RunReport)
 
 
 def _seen(session: Session, state: SourceState, key: str, digest: str) -> bool:
-    query = select(Document.id).where(
-        Document.source_id == state.id, Document.key == key, Document.raw_sha256 == digest
+    """Whether the newest stored version of this document has these exact bytes.
+
+    Only the newest counts: a document re-published with an earlier content is read again.
+    """
+    query = (
+        select(Document.raw_sha256)
+        .where(Document.source_id == state.id, Document.key == key)
+        .order_by(col(Document.id).desc())
+        .limit(1)
     )
-    return session.exec(query).first() is not None
+    return session.exec(query).first() == digest
 
 
 def _store(store: Store, state: SourceState, parsed: _Parsed, now: datetime, backfill: bool, report: RunReport) -> None:

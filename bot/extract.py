@@ -1,0 +1,303 @@
+"""Raw bytes of one minutes document -> normalised, markdown-ish text for the line parser.
+
+The layout is sniffed from the content, never from the file name: portals and folders
+mislabel files (a `.txt` holding HTML, a `.pdf` URL answering with text).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import lxml.html
+import pypdfium2 as pdfium
+from lxml import etree
+
+from bot.errors import ExtractError
+
+
+@dataclass(frozen=True)
+class ExtractedText:
+    """The text of one document and how it was read."""
+    text: str
+    format: Literal["text", "html", "pdf"]
+    encoding: str | None  # None for PDF: its text layer is Unicode already
+
+
+def extract_text(raw: bytes, name: str) -> ExtractedText:
+    """Turn a document's bytes into normalised text; `name` only labels errors."""
+    if raw[:1024].lstrip().startswith(b"%PDF-"):
+        return ExtractedText(_pdf_text(raw, name), "pdf", None)
+    text, encoding = decode_text(raw, name)
+    if not _looks_like_html(text):
+        return ExtractedText(clean_text(text), "text", encoding)
+    text, encoding = _honour_meta_charset(raw, text, encoding)
+    try:
+        body = html_to_text(text)
+    except ExtractError as exc:
+        raise ExtractError(f"{name}: {exc}") from exc
+    if not body:
+        raise ExtractError(f"{name}: HTML without any text")
+    return ExtractedText(body, "html", encoding)
+
+
+# --- encodings --------------------------------------------------------------
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BAD_C0 = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")  # tab, LF, FF and CR occur in real text files
+_C1 = re.compile(r"[\x7f-\x9f]")  # what latin-1 makes of bytes that are not text in Western files
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.I)
+
+
+def decode_text(raw: bytes, name: str) -> tuple[str, str]:
+    """Decode by evidence (BOM, NUL pattern, strict UTF-8), then Windows-1252/latin-1."""
+    bom = next((codec for mark, codec in _BOMS if raw.startswith(mark)), None)
+    if bom:
+        candidates, error = [bom], f"invalid {bom} despite its byte-order mark"
+    elif b"\x00" in raw:
+        candidates, error = _utf16_by_nul_pattern(raw), "binary file, not text, HTML or PDF"
+    else:
+        candidates, error = ["utf-8", "cp1252", "latin-1"], "unknown text encoding (not UTF-8, UTF-16 or Windows-1252)"
+    for codec in candidates:
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue  # cp1252 fails on its five undefined bytes (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+        if codec in ("utf-8-sig", "utf-16", "utf-8") or _plausible(text):  # a BOM or strict UTF-8 is evidence
+            if not text.strip():
+                raise ExtractError(f"{name}: empty file")
+            return text, codec
+        break  # latin-1 would show the same control characters as cp1252
+    raise ExtractError(f"{name}: {error}")
+
+
+def _utf16_by_nul_pattern(raw: bytes) -> list[str]:
+    # UTF-16 without a BOM still shows itself in Latin text: one byte of each pair is NUL.
+    even, odd = raw[:4096:2], raw[1:4096:2]
+    for codec, high, low in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if len(raw) % 2 == 0 and high.count(0) >= 0.9 * len(high) and low.count(0) <= 0.01 * len(low):
+            return [codec]
+    return []
+
+
+def _plausible(text: str) -> bool:
+    """Single-byte codecs decode any bytes; only the result tells text from binary."""
+    return not _BAD_C0.search(text) and len(_C1.findall(text)) * 100 <= len(text)
+
+
+def _honour_meta_charset(raw: bytes, text: str, encoding: str) -> tuple[str, str]:
+    # Only a guessed single-byte codec gives way to <meta>: a BOM or valid UTF-8 is
+    # stronger evidence than a charset copied along with a template.
+    match = _META_CHARSET.search(raw, 0, 8192)
+    if match is None or encoding not in ("cp1252", "latin-1"):
+        return text, encoding
+    try:
+        codec = codecs.lookup(match.group(1).decode("ascii")).name
+        decoded = raw.decode(codec)
+    except (LookupError, UnicodeDecodeError):  # unknown label, not a text codec, or a false claim
+        return text, encoding
+    # Browsers read latin-1/ASCII labels as Windows-1252 (WHATWG), as detection already
+    # did; a UTF-16/32 claim is false, since the <meta> itself was readable as ASCII.
+    if codec in ("iso8859-1", "ascii") or codec.startswith(("utf-16", "utf-32")) or not _plausible(decoded):
+        return text, encoding
+    return decoded, codec
+
+
+# --- sniffing HTML ----------------------------------------------------------
+_LEADING_JUNK = re.compile(r"\s*(?:(?:<\?xml[^>]*>|<!--.*?-->)\s*)*", re.S)
+_HTML_START = re.compile(r"<(?:!doctype\s+html|html)\b", re.I)
+_HTML_TAG = re.compile(r"</?(?:p|h[1-6]|div|body|br|span|li|[ou]l|table|t[rdh]|b|strong|em|i|u|a|img|head|meta"
+                       r"|title|section|article|font)(?=[\s>/])", re.I)
+
+
+def _looks_like_html(text: str) -> bool:
+    head = text[:65536]  # a bounded sample keeps sniffing cheap on huge files
+    pos = _LEADING_JUNK.match(head).end()  # type: ignore[union-attr]  # it also matches ""
+    if _HTML_START.match(head, pos):
+        return True
+    if not _HTML_TAG.match(head, pos):
+        return False
+    # Markdown may open with one tag (<div align="center">); HTML has tags on most lines.
+    lines = [line for line in head.splitlines() if line.strip()]
+    tagged = sum(1 for line in lines if _HTML_TAG.search(line))
+    return tagged * 2 >= len(lines)
+
+
+# --- HTML -> text -----------------------------------------------------------
+# Unicode noncharacters (reserved for internal use) mark layout in the flattened
+# stream; whitespace is collapsed afterwards, which a plain '\n' would not survive.
+_BR, _PARA, _TAB = "\ufdd0", "\ufdd1", "\ufdd2"
+_NO_MARKS = {ord(mark): None for mark in _BR + _PARA + _TAB}
+_EDGE = " \t\n\r\f\v\xa0" + _BR + _PARA
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")  # lxml refuses str input that declares an encoding
+# svg: chart labels would be noise; img: base64 blobs; title/meta: word processors put them in the body
+_DROP = ("script", "style", "head", "title", "meta", "link", "img", "svg", "noscript", "template", "iframe")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_BLOCKS = frozenset({"p", "div", "ul", "ol", "table", "blockquote", "section", "article", "header", "footer", "main",
+                     "aside", "nav", "address", "figure", "center", "form", "dl", "dt", "dd", "hr", "pre", "body"})
+_RESHAPED = _HEADINGS | {"li", "tr", "td", "th"}
+_NOT_INLINE = _BLOCKS | _RESHAPED
+_Frame = tuple[etree._Element, list[str], list[str], Iterator[etree._Element], bool]  # el, parts, outer, kids, own
+
+
+def html_to_text(html: str) -> str:
+    """HTML (a page or a fragment) -> markdown-ish lines; tolerant of broken markup."""
+    html = _XML_DECL.sub("", clean_text(html).translate(_NO_MARKS), count=1)
+    parser = lxml.html.HTMLParser(huge_tree=True)  # else libxml2 drops text nodes over 10 MB, nesting over 256
+    try:
+        root = lxml.html.document_fromstring(html, parser=parser)
+    except etree.ParserError:  # nothing but whitespace or comments
+        return ""
+    if fatal := [error for error in parser.error_log if error.level == etree.ErrorLevels.FATAL]:
+        # e.g. unclosed <font> tags nested past 2048 levels: libxml2 stops and the rest is lost
+        raise ExtractError(f"HTML parser gave up, text would be lost ({fatal[0].message})")
+    # after this every node is an element with a str tag
+    etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, etree.Entity, *_DROP, with_tail=False)
+    return _layout(_render(root))
+
+
+def _render(root: etree._Element) -> str:
+    # Iterative, not recursive: broken HTML nests unclosed tags thousands deep. Only elements
+    # whose text is reshaped as a whole (headings, items, rows, cells, bold paragraphs) collect
+    # their own parts; the rest write into their parent's, so deep nesting costs no copying.
+    top = [root.text or ""]  # the root is <html>: neither a block nor reshaped
+    numbers: dict[etree._Element, int] = {}
+    stack: list[_Frame] = [(root, top, top, iter(root), False)]
+    while stack:
+        el, parts, outer, children, own = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            outer.append(_close(el, "".join(parts), numbers) if own else _PARA if el.tag in _BLOCKS else "")
+            outer.append(el.tail or "")
+            continue
+        reshaped = child.tag in _RESHAPED or (child.tag in ("p", "div") and _fully_bold(child))
+        inner = [] if reshaped else parts
+        if not reshaped:
+            inner.append(_BR if child.tag == "br" else _PARA if child.tag in _BLOCKS else "")
+        inner.append(child.text or "")
+        stack.append((child, inner, parts, iter(child), reshaped))
+    return "".join(top)
+
+
+def _close(el: etree._Element, inner: str, numbers: dict[etree._Element, int]) -> str:
+    tag = el.tag
+    if tag in _HEADINGS:
+        text = _one_line(inner)
+        return _PARA + "#" * int(tag[1]) + " " + text + _PARA if text else ""
+    if tag in ("td", "th"):
+        return _TAB + _one_line(inner)
+    if tag == "tr":
+        cells = [cell.strip() for cell in inner.split(_TAB)[1:]]
+        return _BR + _TAB.join(cells) + _BR if any(cells) else ""
+    if tag == "li":
+        marker = _marker(el, numbers)
+        # paragraphs inside an item become its lines, so the marker never stands alone
+        text = inner.replace(_PARA, _BR).strip(_EDGE)
+        return f"{_BR}{marker} {text}{_BR}" if text else ""
+    # a fully bold <p>/<div>: the parser reads a fully bold line as a heading, so keep it
+    lines = (_one_line(line) for line in inner.split(_BR))
+    return _PARA + _BR.join(f"**{line}**" for line in lines if line) + _PARA
+
+
+def _marker(li: etree._Element, numbers: dict[etree._Element, int]) -> str:
+    lst = li.getparent()
+    if lst is None or lst.tag != "ol":
+        return "-"
+    start = lst.get("start", "1").strip()
+    number = numbers[lst] = numbers.get(lst, int(start) - 1 if start.isdigit() else 0) + 1
+    kind = lst.get("type", "1")
+    if kind in ("a", "A") and 1 <= number <= 26:
+        return chr(ord(kind) + number - 1) + "."  # decisions cite these letters ("Ad 2.b")
+    return f"{number}."
+
+
+def _fully_bold(block: etree._Element) -> bool:
+    """True when every non-blank piece of text in the block sits inside <b>/<strong>."""
+    found = False
+    for el in block.iter():
+        if el is not block and el.tag in _NOT_INLINE:
+            return False
+        for text, owner in ((el.text, el), (None if el is block else el.tail, el.getparent())):
+            if text and text.strip():
+                while owner is not block and owner.tag not in ("b", "strong"):
+                    owner = owner.getparent()
+                if owner is block:
+                    return False
+                found = True
+    return found
+
+
+def _one_line(stream: str) -> str:
+    return " ".join(stream.replace(_BR, " ").replace(_PARA, " ").replace(_TAB, " ").split())
+
+
+def _layout(stream: str) -> str:
+    # str.split() also splits on NBSP, so word processors' &nbsp; spacer paragraphs vanish
+    blocks = []
+    for block in stream.split(_PARA):
+        lines = [" ".join(line.split()).replace(_TAB, "\t") for line in block.split(_BR)]
+        if any(lines):
+            blocks.append("\n".join(line for line in lines if line))
+    return clean_text("\n\n".join(blocks))
+
+
+# --- PDF ----------------------------------------------------------------------
+_SOFT_HYPHEN = re.compile(r"\u00ad[ \t]*(?:\n(?=\S))?")  # invisible break point: always rejoin
+_LINE_END_HYPHEN = re.compile(r"(\w)-\n[ \t]*(?=(\w+))")
+
+
+def _pdf_text(raw: bytes, name: str) -> str:
+    # pdfium reads a PDF cut short without complaint: a truncated download would silently lose items
+    if b"%%EOF" not in raw[-1024:]:
+        raise ExtractError(f"{name}: damaged or truncated PDF (no %%EOF end marker)")
+    try:
+        with pdfium.PdfDocument(raw) as pdf:  # closing it closes its pages and text pages too
+            pages = [str(page.get_textpage().get_text_range()) for page in pdf]
+    except pdfium.PdfiumError as exc:
+        found = re.search(r"PDFium: ([^)]*)", str(exc))  # "Failed to load document (PDFium: Data format error)."
+        reason = (found.group(1) if found else str(exc)).strip().lower()
+        problem = "encrypted PDF needing a password" if "password" in reason else f"damaged or truncated PDF ({reason})"
+        raise ExtractError(f"{name}: {problem}") from exc
+    text = repair_pdf_text("\n\n".join(page for page in pages if page.strip()))
+    if not text.strip():
+        raise ExtractError(f"{name}: PDF has no text layer (scanned image?)")
+    return clean_text(text)
+
+
+def repair_pdf_text(text: str) -> str:
+    """Undo PDF layout damage: hyphenation, ligatures, pdfium's hyphen marker, trailing blanks."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # pdfium swallows the break after a line-end hyphen and leaves U+FFFE in its place;
+    # restore both so one rule decides between hyphenation and suspended compounds.
+    text = text.replace("\ufffe", "-\n")
+    text = _SOFT_HYPHEN.sub("", text)
+    text = unicodedata.normalize("NFKC", text)  # ﬁ -> fi; PDF only, elsewhere it would turn m² into m2
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return _LINE_END_HYPHEN.sub(_join_hyphenated, text)
+
+
+def _join_hyphenated(match: re.Match[str]) -> str:
+    before, word = match.group(1), match.group(2)
+    if not word[0].islower():
+        return match.group(0)  # next line starts a sentence, name or number: not a split word
+    if word in ("og", "eller", "samt"):
+        return before + "- "  # "Beskæftigelses- og Integrationsudvalget"
+    if before.isupper() or before.isdigit():
+        return before + "-"  # "EU-borgere", "2-årig": the hyphen belongs to the word
+    return before  # "beskæf-" + "tigelse"
+
+
+# --- every format -------------------------------------------------------------
+_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """NFC, '\\n' line ends, and no character XML 1.0 forbids (feeds would reject them)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # VT (Word's manual line break) and FF (page break) end a line; deleting them would glue words
+    text = text.replace("\x0b", "\n").replace("\x0c", "\n")
+    return unicodedata.normalize("NFC", _XML_FORBIDDEN.sub("", text))

@@ -1,0 +1,88 @@
+"""Small builders for tests: minutes documents, a folder source, and running the real CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+
+
+@dataclass
+class Doc:
+    """A minutes document in the markdown layout, built item by item."""
+
+    kind: str = "DAGSORDEN"
+    committee: str = "Økonomiudvalget"
+    day: str = "02-11-2026"
+    items: list[tuple[int, str, str, dict[str, str]]] = field(default_factory=list)
+
+    def item(self, number: int, title: str, case: str, **sections: str) -> Doc:
+        self.items.append((number, title, case, {k.replace("_", " "): v for k, v in sections.items()}))
+        return self
+
+    def text(self) -> str:
+        lines = [f"# {self.kind} {self.committee} d. {self.day}", "", "**Mødested** Rådhuset", ""]
+        for number, title, case, sections in self.items:
+            lines += [f"# Punkt {number}: {title}", "", case, ""]
+            for heading, body in sections.items():
+                lines += [f"## {heading}", "", body, ""]
+        return "\n".join(lines)
+
+
+def standard_agenda() -> Doc:
+    return (
+        Doc()
+        .item(1, "Godkendelse af dagsorden", "26/100", Indstilling="At dagsordenen godkendes.")
+        .item(
+            2, "Budgetopfølgning 3. kvartal", "26/200",
+            Indstilling="At budgetopfølgningen tages til efterretning.",
+            Økonomiske_konsekvenser="Der forventes et merforbrug på 2,4 mio. kr. i 2026.",
+        )
+        .item(3, "Busplan 2027", "26/300", Sagsfremstilling="Forslag til ny busplan med tre nye linjer.")
+        .item(4, "Lukket: Personalesag", "26/400")
+    )
+
+
+def decided(doc: Doc, skip: tuple[int, ...] = ()) -> Doc:
+    """The minutes of an agenda: every open item gets this committee's decision."""
+    minutes = Doc(kind="REFERAT", committee=doc.committee, day=doc.day)
+    for number, title, case, sections in doc.items:
+        if number in skip:
+            continue
+        extra = {} if title.startswith("Lukket") else {f"Beslutning i {doc.committee} den {doc.day}": "Godkendt."}
+        minutes.items.append((number, title, case, {**sections, **extra}))
+    return minutes
+
+
+def write_config(tmp_path: Path, folder: Path | None = None) -> Path:
+    folder = folder or tmp_path / "minutes"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[bot]\nstate_dir = "state"\n\n[[source]]\nname = "test"\nkommune = "Testrup"\ntype = "folder"\npath = "{folder}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(config: Path, *args: str) -> Result:
+    result = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def json_lines(config: Path, command: str) -> list[dict[str, Any]]:
+    result = run_cli(config, command, "--json")
+    assert result.exit_code == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
