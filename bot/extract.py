@@ -122,8 +122,7 @@ def _looks_like_html(text: str) -> bool:
         return False
     # Markdown may open with one tag (<div align="center">); HTML has tags on most lines.
     lines = [line for line in head.splitlines() if line.strip()]
-    tagged = sum(1 for line in lines if _HTML_TAG.search(line))
-    return tagged * 2 >= len(lines)
+    return sum(1 for line in lines if _HTML_TAG.search(line)) * 2 >= len(lines)
 
 
 # --- HTML -> text -----------------------------------------------------------
@@ -132,7 +131,6 @@ def _looks_like_html(text: str) -> bool:
 _BR, _PARA, _TAB = "\ufdd0", "\ufdd1", "\ufdd2"
 _NO_MARKS = {ord(mark): None for mark in _BR + _PARA + _TAB}
 _EDGE = " \t\n\r\f\v\xa0" + _BR + _PARA
-_XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")  # lxml refuses str input that declares an encoding
 # svg: chart labels would be noise; img: base64 blobs; title/meta: word processors put them in the body
 _DROP = ("script", "style", "head", "title", "meta", "link", "img", "svg", "noscript", "template", "iframe")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -140,15 +138,17 @@ _BLOCKS = frozenset({"p", "div", "ul", "ol", "table", "blockquote", "section", "
                      "aside", "nav", "address", "figure", "center", "form", "dl", "dt", "dd", "hr", "pre", "body"})
 _RESHAPED = _HEADINGS | {"li", "tr", "td", "th"}
 _NOT_INLINE = _BLOCKS | _RESHAPED
+_OPENING = {"br": _BR} | {tag: _PARA for tag in _BLOCKS}
 _Frame = tuple[etree._Element, list[str], list[str], Iterator[etree._Element], bool]  # el, parts, outer, kids, own
 
 
 def html_to_text(html: str) -> str:
-    """HTML (a page or a fragment) -> markdown-ish lines; tolerant of broken markup."""
-    html = _XML_DECL.sub("", clean_text(html).translate(_NO_MARKS), count=1)
-    parser = lxml.html.HTMLParser(huge_tree=True)  # else libxml2 drops text nodes over 10 MB, nesting over 256
+    """HTML page or fragment -> markdown-ish lines; ExtractError (no file name) if libxml2 gives up."""
+    # bytes with a fixed encoding: a stray <?xml encoding=…?> or <meta charset> cannot mislead
+    # the parser; huge_tree: else libxml2 drops text nodes over 10 MB and nesting over 256
+    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
     try:
-        root = lxml.html.document_fromstring(html, parser=parser)
+        root = lxml.html.document_fromstring(clean_text(html).translate(_NO_MARKS).encode(), parser=parser)
     except etree.ParserError:  # nothing but whitespace or comments
         return ""
     if fatal := [error for error in parser.error_log if error.level == etree.ErrorLevels.FATAL]:
@@ -176,27 +176,23 @@ def _render(root: etree._Element) -> str:
             continue
         reshaped = child.tag in _RESHAPED or (child.tag in ("p", "div") and _fully_bold(child))
         inner = [] if reshaped else parts
-        if not reshaped:
-            inner.append(_BR if child.tag == "br" else _PARA if child.tag in _BLOCKS else "")
-        inner.append(child.text or "")
+        inner.extend(("" if reshaped else _OPENING.get(child.tag, ""), child.text or ""))
         stack.append((child, inner, parts, iter(child), reshaped))
     return "".join(top)
 
 
 def _close(el: etree._Element, inner: str, numbers: dict[etree._Element, int]) -> str:
-    tag = el.tag
-    if tag in _HEADINGS:
+    if el.tag in _HEADINGS:
         text = _one_line(inner)
-        return _PARA + "#" * int(tag[1]) + " " + text + _PARA if text else ""
-    if tag in ("td", "th"):
+        return _PARA + "#" * int(el.tag[1]) + " " + text + _PARA if text else ""
+    if el.tag in ("td", "th"):
         return _TAB + _one_line(inner)
-    if tag == "tr":
+    if el.tag == "tr":
         cells = [cell.strip() for cell in inner.split(_TAB)[1:]]
         return _BR + _TAB.join(cells) + _BR if any(cells) else ""
-    if tag == "li":
-        marker = _marker(el, numbers)
+    if el.tag == "li":
         # paragraphs inside an item become its lines, so the marker never stands alone
-        text = inner.replace(_PARA, _BR).strip(_EDGE)
+        marker, text = _marker(el, numbers), inner.replace(_PARA, _BR).strip(_EDGE)
         return f"{_BR}{marker} {text}{_BR}" if text else ""
     # a fully bold <p>/<div>: the parser reads a fully bold line as a heading, so keep it
     lines = (_one_line(line) for line in inner.split(_BR))

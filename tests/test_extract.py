@@ -419,6 +419,16 @@ def test_word_processor_markup() -> None:
     assert html_to_text(page) == "Direktøren indstiller\n\n1. at godkende"
 
 
+def test_deeply_nested_unclosed_tags_are_read_whole() -> None:
+    # broken HTML nests every unclosed <div>/<span> in the previous one: 1800 levels here
+    assert html_to_text("<div><span>ord " * 900) == "\n\n".join(["ord"] * 900)
+
+
+def test_html_nested_past_the_parser_limit_fails_loudly_instead_of_losing_text(tmp_path: Path) -> None:
+    message = extract_error(tmp_path, "referat.html", b"<p>" + b"<font>ord<br>" * 3000)
+    assert message.startswith("referat.html: HTML parser gave up, text would be lost (")
+
+
 def test_html_to_text_of_nothing_is_empty() -> None:
     assert html_to_text("") == html_to_text("  \n") == html_to_text("<!-- kun en kommentar -->") == ""
 
