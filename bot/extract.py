@@ -137,7 +137,6 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCKS = frozenset({"p", "div", "ul", "ol", "table", "blockquote", "section", "article", "header", "footer", "main",
                      "aside", "nav", "address", "figure", "center", "form", "dl", "dt", "dd", "hr", "pre", "body"})
 _RESHAPED = _HEADINGS | {"li", "tr", "td", "th"}
-_NOT_INLINE = _BLOCKS | _RESHAPED
 _OPENING = {"br": _BR} | {tag: _PARA for tag in _BLOCKS}
 _Frame = tuple[etree._Element, list[str], list[str], Iterator[etree._Element], bool]  # el, parts, outer, kids, own
 
@@ -215,7 +214,7 @@ def _fully_bold(block: etree._Element) -> bool:
     """True when every non-blank piece of text in the block sits inside <b>/<strong>."""
     found = False
     for el in block.iter():
-        if el is not block and el.tag in _NOT_INLINE:
+        if el is not block and (el.tag in _BLOCKS or el.tag in _RESHAPED):
             return False
         for text, owner in ((el.text, el), (None if el is block else el.tail, el.getparent())):
             if text and text.strip():
@@ -244,6 +243,7 @@ def _layout(stream: str) -> str:
 # --- PDF ----------------------------------------------------------------------
 _SOFT_HYPHEN = re.compile(r"\u00ad[ \t]*(?:\n(?=\S))?")  # invisible break point: always rejoin
 _LINE_END_HYPHEN = re.compile(r"(\w)-\n[ \t]*(?=(\w+))")
+_LIGATURE = re.compile("[\ufb00-\ufb06]")  # ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ
 
 
 def _pdf_text(raw: bytes, name: str) -> str:
@@ -269,9 +269,10 @@ def repair_pdf_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # pdfium swallows the break after a line-end hyphen and leaves U+FFFE in its place;
     # restore both so one rule decides between hyphenation and suspended compounds.
-    text = text.replace("\ufffe", "-\n")
+    text = re.sub("\ufffe\n?", "-\n", text)
     text = _SOFT_HYPHEN.sub("", text)
-    text = unicodedata.normalize("NFKC", text)  # ﬁ -> fi; PDF only, elsewhere it would turn m² into m2
+    # NFKC on ligatures only: on all text it also turns m² into m2 and "2½ år" into "21⁄2 år"
+    text = _LIGATURE.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     return _LINE_END_HYPHEN.sub(_join_hyphenated, text)
 
@@ -293,7 +294,6 @@ _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 def clean_text(text: str) -> str:
     """NFC, '\\n' line ends, and no character XML 1.0 forbids (feeds would reject them)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
     # VT (Word's manual line break) and FF (page break) end a line; deleting them would glue words
-    text = text.replace("\x0b", "\n").replace("\x0c", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0b", "\n").replace("\x0c", "\n")
     return unicodedata.normalize("NFC", _XML_FORBIDDEN.sub("", text))

@@ -1,0 +1,61 @@
+"""The command line as users meet it: help with examples, the entry points, the default run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _commands() -> list[tuple[str, ...]]:
+    return [()] + [(name,) for name in cli.commands]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", _commands(), ids=lambda p: " ".join(p) or "referatvagt")
+def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Example: referatvagt" in result.output
+    command: click.Command = cli
+    for name in path:
+        command = cli.commands[name]  # type: ignore[attr-defined]
+    assert command.help and len(command.help.strip()) > 20
+
+
+def test_python_dash_m_bot_is_the_same_command() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, env=env, check=True)
+    assert "ingest" in result.stdout and "Example: referatvagt" in result.stdout
+
+
+def test_the_default_run_ingests_the_bundled_samples_into_state(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("REFERATVAGT_CONFIG", None)
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    first = run("ingest")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "5 documents read (0 unchanged): 21 new, 4 changed, 1 removed items; 0 errors"
+    assert (tmp_path / "state" / "referatvagt.db").is_file()
+    second = run("ingest")
+    assert second.stdout.strip() == "5 documents read (5 unchanged): 0 new, 0 changed, 0 removed items; 0 errors"
+    events = run("events").stdout
+    assert "decision added" in events and "removed" in events and "[-2,4-] {+2,6+}" in events
+
+
+def test_the_config_environment_variable_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('[bot]\nstate_dir = "custom"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["ingest"], env={"REFERATVAGT_CONFIG": str(config)})
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "custom" / "referatvagt.db").is_file()

@@ -1,0 +1,62 @@
+"""The store: named migrations, SQLite settings, timezone-aware times."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, inspect, text
+from sqlmodel import select
+
+from bot import store as store_module
+from bot.models import SourceState
+from bot.store import MIGRATIONS, Store, migrate
+
+
+def test_a_new_database_is_created_at_the_newest_schema_and_stamped(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "archive")
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"source", "document", "meeting", "item", "item_version", "event", "schema_migration"} <= tables
+    with store.engine.connect() as connection:
+        stamped = [row[0] for row in connection.execute(text("SELECT name FROM schema_migration ORDER BY name"))]
+        assert stamped == [name for name, _ in MIGRATIONS]
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert migrate(store.engine) == [], "migrating twice does nothing"
+
+
+def test_an_existing_database_runs_only_the_steps_it_has_not_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    Store(url, tmp_path / "archive").close()
+
+    def add_note(connection: Connection) -> None:
+        connection.execute(text("ALTER TABLE source ADD COLUMN note VARCHAR"))
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, ("0002_source_note", add_note)))
+    engine = store_module.make_engine(url)
+    assert migrate(engine) == ["0002_source_note"]
+    assert "note" in {column["name"] for column in inspect(engine).get_columns("source")}
+    assert migrate(engine) == []
+
+
+def test_times_are_stored_and_read_back_timezone_aware(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "archive")
+    moment = datetime(2026, 11, 2, 16, 0, tzinfo=timezone.utc)
+    with store.session() as session:
+        session.add(SourceState(name="x", kommune="X", type="folder", last_success_at=moment))
+    with store.session() as session:
+        stored = session.exec(select(SourceState)).one()
+        assert stored.last_success_at == moment and stored.last_success_at.tzinfo is not None
+    with pytest.raises(Exception, match="naive datetime"):
+        with store.session() as session:
+            session.add(SourceState(name="y", kommune="Y", type="folder", last_success_at=datetime(2026, 1, 1)))
+
+
+def test_the_archive_keeps_exact_bytes_under_their_hash(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "archive")
+    digest = store.archive(b"Referat\n")
+    assert digest == hashlib.sha256(b"Referat\n").hexdigest()
+    assert store.archive_path(digest).read_bytes() == b"Referat\n"
+    assert store.archive(b"Referat\n") == digest
