@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import lxml.html
-import pypdfium2 as pdfium
 from lxml import etree
 
 from bot.errors import ExtractError
+from bot.pdf import pdf_text
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ExtractedText:
 def extract_text(raw: bytes, name: str) -> ExtractedText:
     """Turn a document's bytes into normalised text; `name` only labels errors."""
     if raw[:1024].lstrip().startswith(b"%PDF-"):
-        return ExtractedText(_pdf_text(raw, name), "pdf", None)
+        return ExtractedText(clean_text(pdf_text(raw, name)), "pdf", None)
     text, encoding = decode_text(raw, name)
     if not _looks_like_html(text):
         return ExtractedText(clean_text(text), "text", encoding)
@@ -238,54 +238,6 @@ def _layout(stream: str) -> str:
         if any(lines):
             blocks.append("\n".join(line for line in lines if line))
     return clean_text("\n\n".join(blocks))
-
-
-# --- PDF ----------------------------------------------------------------------
-_SOFT_HYPHEN = re.compile(r"\u00ad[ \t]*(?:\n(?=\S))?")  # invisible break point: always rejoin
-_LINE_END_HYPHEN = re.compile(r"(\w)-\n[ \t]*(?=(\w+))")
-_LIGATURE = re.compile("[\ufb00-\ufb06]")  # ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ
-
-
-def _pdf_text(raw: bytes, name: str) -> str:
-    # pdfium reads a PDF cut short without complaint: a truncated download would silently lose items
-    if b"%%EOF" not in raw[-1024:]:
-        raise ExtractError(f"{name}: damaged or truncated PDF (no %%EOF end marker)")
-    try:
-        with pdfium.PdfDocument(raw) as pdf:  # closing it closes its pages and text pages too
-            pages = [str(page.get_textpage().get_text_range()) for page in pdf]
-    except pdfium.PdfiumError as exc:
-        found = re.search(r"PDFium: ([^)]*)", str(exc))  # "Failed to load document (PDFium: Data format error)."
-        reason = (found.group(1) if found else str(exc)).strip().lower()
-        problem = "encrypted PDF needing a password" if "password" in reason else f"damaged or truncated PDF ({reason})"
-        raise ExtractError(f"{name}: {problem}") from exc
-    text = repair_pdf_text("\n\n".join(page for page in pages if page.strip()))
-    if not text.strip():
-        raise ExtractError(f"{name}: PDF has no text layer (scanned image?)")
-    return clean_text(text)
-
-
-def repair_pdf_text(text: str) -> str:
-    """Undo PDF layout damage: hyphenation, ligatures, pdfium's hyphen marker, trailing blanks."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    # pdfium swallows the break after a line-end hyphen and leaves U+FFFE in its place;
-    # restore both so one rule decides between hyphenation and suspended compounds.
-    text = re.sub("\ufffe\n?", "-\n", text)
-    text = _SOFT_HYPHEN.sub("", text)
-    # NFKC on ligatures only: on all text it also turns m² into m2 and "2½ år" into "21⁄2 år"
-    text = _LIGATURE.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return _LINE_END_HYPHEN.sub(_join_hyphenated, text)
-
-
-def _join_hyphenated(match: re.Match[str]) -> str:
-    before, word = match.group(1), match.group(2)
-    if not word[0].islower():
-        return match.group(0)  # next line starts a sentence, name or number: not a split word
-    if word in ("og", "eller", "samt"):
-        return before + "- "  # "Beskæftigelses- og Integrationsudvalget"
-    if before.isupper() or before.isdigit():
-        return before + "-"  # "EU-borgere", "2-årig": the hyphen belongs to the word
-    return before  # "beskæf-" + "tigelse"
 
 
 # --- every format -------------------------------------------------------------

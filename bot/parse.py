@@ -63,6 +63,7 @@ SECTION_NAMES = (
 _SECTION = re.compile(rf"^(?:{'|'.join(SECTION_NAMES)})(?=\W|$)")
 SECTION_EXACT = ("bilag", "bilagsliste", "bilagsfortegnelse")
 _MAX_HEADING_WORDS = 10
+_WRAP_SHARE = 0.9  # a line this close to the longest line was wrapped by the typesetter
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,11 @@ def parse_minutes(text: str, name: str) -> ParsedMeeting:
     if meeting_date is None:
         raise ParseError(f"{name}: cannot find the meeting date in the title or 'Mødedato' line")
     marked = _is_marked_layout(lines, starts)
+    width = max(len(line.text) for line in lines)  # where a PDF wraps its lines
     items = []
     for index, start in enumerate(starts):
         end = starts[index + 1] if index + 1 < len(starts) else len(lines)
-        items.append(_item(lines[start:end], marked, committee, meeting_date))
+        items.append(_item(lines[start:end], marked, width, committee, meeting_date))
     return ParsedMeeting(
         kind=kind,
         committee=committee,
@@ -135,11 +137,14 @@ def _is_marked_layout(lines: list[_Line], starts: list[int]) -> bool:
 
 
 def _title(head: list[_Line], name: str) -> tuple[DocKind, str, date | None]:
-    for line in head[:40]:
+    for index, line in enumerate(head[:40]):
         match = _TITLE.match(line.text) if len(line.text) <= _MAX_HEADING else None
         if match:
             rest = match.group("rest")
             found = _TRAILING_DATE.search(rest)
+            if not found and index + 1 < len(head) and not head[index + 1].blank:
+                rest = f"{rest} {head[index + 1].text}"  # a title wrapped onto a second line
+                found = _TRAILING_DATE.search(rest[:_MAX_HEADING])
             meeting_date = _date_from(found) if found else None
             committee = _clean_committee(rest[: found.start()] if found else rest)
             if committee:
@@ -214,11 +219,12 @@ def _time_in(text: str) -> time | None:
 # --- items ---------------------------------------------------------------------------------------
 
 
-def _item(lines: list[_Line], marked: bool, committee: str, meeting_date: date) -> ParsedItem:
+def _item(lines: list[_Line], marked: bool, width: int, committee: str, meeting_date: date) -> ParsedItem:
     match = _ITEM.match(lines[0].text)
     assert match is not None  # _item_starts only yields item lines
     number, title = int(match.group(1)), match.group(2).strip()
     body = lines[1:]
+    title, body = _wrapped_title(lines[0], title, body, marked, width)
     case_number, body = _case_number(body)
     closed = title.casefold().startswith("lukket")
     sections = () if closed else _sections(body, marked)
@@ -236,6 +242,22 @@ def _item(lines: list[_Line], marked: bool, committee: str, meeting_date: date) 
     )
 
 
+def _wrapped_title(first: _Line, title: str, body: list[_Line], marked: bool, width: int) -> tuple[str, list[_Line]]:
+    """A title wrapped onto the next line (PDFs) continues there: in a marked-up layout on a
+    marked line right below it, in plain text when the next word would not have fitted."""
+    line, taken = first, 0
+    while taken < len(body):
+        following = body[taken]
+        if following.blank or _CASE.match(following.text) or is_section_heading(following.text):
+            break
+        fits = len(line.text) + 1 + len(following.text.split()[0]) < _WRAP_SHARE * width
+        continues = line.marked and following.marked if marked else not fits
+        if not continues:
+            break
+        title, line, taken = f"{title} {following.text}", following, taken + 1
+    return title, body[taken:]
+
+
 def _case_number(body: list[_Line]) -> tuple[str | None, list[_Line]]:
     for index, line in enumerate(body):
         if line.blank:
@@ -250,8 +272,10 @@ def _case_number(body: list[_Line]) -> tuple[str | None, list[_Line]]:
 def _sections(body: list[_Line], marked: bool) -> tuple[Section, ...]:
     sections: list[tuple[str, list[str]]] = []
     for index, line in enumerate(body):
-        previous_blank = index == 0 or body[index - 1].blank
-        is_candidate = line.marked if marked else previous_blank
+        # In plain text a heading is a paragraph of one line: a wrapped line of prose that
+        # happens to start with "Økonomi-" is not one.
+        alone = (index == 0 or body[index - 1].blank) and (index + 1 == len(body) or body[index + 1].blank)
+        is_candidate = line.marked if marked else alone
         if not marked and sections and sections[-1][0].casefold() in SECTION_EXACT:
             # Plain-layout attachment names ("Høringssvar fra borgere") look like headings.
             is_candidate = is_candidate and bool(_DECISION.match(line.text))

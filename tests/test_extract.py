@@ -19,7 +19,8 @@ from fpdf import FPDF
 from PIL import Image
 
 from bot.errors import ExtractError, ParseError
-from bot.extract import ExtractedText, clean_text, decode_text, extract_text, html_to_text, repair_pdf_text
+from bot.extract import ExtractedText, clean_text, decode_text, extract_text, html_to_text
+from bot.pdf import repair_pdf_text
 from .conftest import FIRSTAGENDA
 from .pdfmaker import make_pdf, unicode_font
 

@@ -206,3 +206,17 @@ def test_the_meeting_date_may_come_from_the_modedato_line() -> None:
     text = "Referat Økonomiudvalget\n\nMødedato Mandag d. 2. november 2026 kl. 16:00\n\nPunkt 1: Godkendelse\n"
     meeting = parse_minutes(text, "x.txt")
     assert (meeting.date, meeting.start) == (date(2026, 11, 2), time(16, 0))
+
+
+def test_a_long_title_wrapped_onto_the_next_line_is_one_title() -> None:
+    text = (
+        "Referat Arbejdsmarkedsudvalget d. 13-08-2024\n\n"
+        "Punkt 3: Godkendelse af model for brugertilfredshedsundersøgelser for\nArbejdsmarkedsafdelingen\n"
+        "24/13018\n\nSagsresumé\n\nTekst.\n\n"
+        "Punkt 4: Kort titel\nTekst uden overskrift.\n"
+    )
+    first, second = parse_minutes(text, "x.txt").items
+    assert (first.title, first.case_number) == (
+        "Godkendelse af model for brugertilfredshedsundersøgelser for Arbejdsmarkedsafdelingen", "24/13018",
+    )
+    assert second.title == "Kort titel"
