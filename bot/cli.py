@@ -50,10 +50,13 @@ class _Group(click.Group):
     cls=_Group,
     epilog="Example: referatvagt --config my.toml ingest\n\n"
     "Without --config, config.toml in the current folder is used if present, "
-    "else the sample minutes bundled with the bot."
+    "else the sample minutes bundled with the bot.",
 )
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="REFERATVAGT_CONFIG",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="REFERATVAGT_CONFIG",
     help="Config file (TOML). Also: environment variable REFERATVAGT_CONFIG.",
 )
 @click.version_option(__version__, prog_name="referatvagt")
@@ -187,7 +190,6 @@ def event_json(event: Event, item: Item, version: ItemVersion, meeting: Meeting,
         "backfill": event.backfill,
         "created_at": event.created_at.isoformat(),
     }
-
 
 
 def main() -> None:

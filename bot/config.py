@@ -30,9 +30,7 @@ class BotSettings(_Frozen):
     """The ``[bot]`` table."""
 
     state_dir: Path = Field(Path("state"), description="Folder for the database, raw archive and feeds.")
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default sqlite:///<state_dir>/referatvagt.db."
-    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<state_dir>/referatvagt.db.")
     timezone: str = Field("Europe/Copenhagen", description="Time zone for meeting times and schedules.")
 
     @field_validator("timezone")
@@ -101,7 +99,7 @@ class Config(_Frozen):
 def default_config() -> Config:
     """The config used when no file is given: the bundled sample minutes."""
     return Config(
-        source=(
+        sources=(
             FolderSource(type="folder", name="lindholm", kommune="Lindholm", path=SAMPLES_DIR / "lindholm"),
             FolderSource(type="folder", name="egeskov", kommune="Egeskov", path=SAMPLES_DIR / "egeskov"),
         )

@@ -23,6 +23,7 @@ from bot.pdf import pdf_text
 @dataclass(frozen=True)
 class ExtractedText:
     """The text of one document and how it was read."""
+
     text: str
     format: Literal["text", "html", "pdf"]
     encoding: str | None  # None for PDF: its text layer is Unicode already
@@ -109,8 +110,11 @@ def _honour_meta_charset(raw: bytes, text: str, encoding: str) -> tuple[str, str
 # --- sniffing HTML ----------------------------------------------------------
 _LEADING_JUNK = re.compile(r"\s*(?:(?:<\?xml[^>]*>|<!--.*?-->)\s*)*", re.S)
 _HTML_START = re.compile(r"<(?:!doctype\s+html|html)\b", re.I)
-_HTML_TAG = re.compile(r"</?(?:p|h[1-6]|div|body|br|span|li|[ou]l|table|t[rdh]|b|strong|em|i|u|a|img|head|meta"
-                       r"|title|section|article|font)(?=[\s>/])", re.I)
+_HTML_TAG = re.compile(
+    r"</?(?:p|h[1-6]|div|body|br|span|li|[ou]l|table|t[rdh]|b|strong|em|i|u|a|img|head|meta"
+    r"|title|section|article|font)(?=[\s>/])",
+    re.I,
+)
 
 
 def _looks_like_html(text: str) -> bool:
@@ -134,8 +138,33 @@ _EDGE = " \t\n\r\f\v\xa0" + _BR + _PARA
 # svg: chart labels would be noise; img: base64 blobs; title/meta: word processors put them in the body
 _DROP = ("script", "style", "head", "title", "meta", "link", "img", "svg", "noscript", "template", "iframe")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_BLOCKS = frozenset({"p", "div", "ul", "ol", "table", "blockquote", "section", "article", "header", "footer", "main",
-                     "aside", "nav", "address", "figure", "center", "form", "dl", "dt", "dd", "hr", "pre", "body"})
+_BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "ul",
+        "ol",
+        "table",
+        "blockquote",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "main",
+        "aside",
+        "nav",
+        "address",
+        "figure",
+        "center",
+        "form",
+        "dl",
+        "dt",
+        "dd",
+        "hr",
+        "pre",
+        "body",
+    }
+)
 _RESHAPED = _HEADINGS | {"li", "tr", "td", "th"}
 _OPENING = {"br": _BR} | {tag: _PARA for tag in _BLOCKS}
 _Frame = tuple[etree._Element, list[str], list[str], Iterator[etree._Element], bool]  # el, parts, outer, kids, own

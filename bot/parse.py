@@ -31,7 +31,9 @@ _SINGLE_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])")
 _BULLET = re.compile(r"^\s*(?:[-*•·▪–]\s+|\d{1,3}[.)]\s+)")
 _ITEM = re.compile(r"^(?:Punkt|Pkt\.?)\s*(\d{1,4})\s*[:.]?\s+(.+?)\s*$", re.IGNORECASE)
 _TOC_LEADER = re.compile(r"(?:\.{3,}|…)\s*\d*\s*$|\t\s*\d+\s*$")
-_CASE = re.compile(r"^(?:(?:Sagsnr|Sags\s*nr|Sagsnummer|J\.?\s*nr)\.?:?\s*)?([0-9][0-9A-Za-zÆØÅæøå]*(?:[./-][0-9A-Za-zÆØÅæøå]+)+)$")
+_CASE = re.compile(
+    r"^(?:(?:Sagsnr|Sags\s*nr|Sagsnummer|J\.?\s*nr)\.?:?\s*)?([0-9][0-9A-Za-zÆØÅæøå]*(?:[./-][0-9A-Za-zÆØÅæøå]+)+)$"
+)
 _TITLE = re.compile(
     r"^(?P<kind>tillægsdagsorden|lukket\s+referat|referat|beslutningsprotokol|dagsorden)\b[\s:,–-]*(?P<rest>.*)$",
     re.IGNORECASE,
@@ -52,13 +54,30 @@ _DECISION_COMMITTEE = re.compile(r"^(?:(?:i|på|fra|truffet i)\s+)?(?P<committee
 # the heading may say more, e.g. "Økonomiske konsekvenser for 2027"). Exact names must be the
 # whole heading: "Bilag 8. Forslag til nye budgetnoter" is a sub-heading, not the list of Bilag.
 SECTION_NAMES = (
-    r"(?:kort\s+)?(?:sags)?resum[eé]", r"beslutningstema", r"beslutningskompetencen?", r"indstillinge?n?",
-    r"(?:supplerende\s+)?sagsfremstilling(?:en)?", r"(?:sagens\s+)?baggrund", r"økonomi(?:ske?)?",
-    r"bevillingsmæssige", r"lov(?:grundlag|hjemmel)", r"retsgrundlag", r"høring(?:ssvar)?",
-    r"(?:politiske|tidligere)\s+beslutninger", r"relateret\s+behandling", r"deltager\s+i\s+sagens\s+behandling",
-    r"klima-", r"klima\s+og\s+miljø", r"miljømæssige", r"kommunikation", r"meddelelser?",
-    r"(?:administrationens|forvaltningens)\s+vurdering", r"vurdering", r"personalemæssige",
-    r"sundhedsmæssige", r"tidsplan",
+    r"(?:kort\s+)?(?:sags)?resum[eé]",
+    r"beslutningstema",
+    r"beslutningskompetencen?",
+    r"indstillinge?n?",
+    r"(?:supplerende\s+)?sagsfremstilling(?:en)?",
+    r"(?:sagens\s+)?baggrund",
+    r"økonomi(?:ske?)?",
+    r"bevillingsmæssige",
+    r"lov(?:grundlag|hjemmel)",
+    r"retsgrundlag",
+    r"høring(?:ssvar)?",
+    r"(?:politiske|tidligere)\s+beslutninger",
+    r"relateret\s+behandling",
+    r"deltager\s+i\s+sagens\s+behandling",
+    r"klima-",
+    r"klima\s+og\s+miljø",
+    r"miljømæssige",
+    r"kommunikation",
+    r"meddelelser?",
+    r"(?:administrationens|forvaltningens)\s+vurdering",
+    r"vurdering",
+    r"personalemæssige",
+    r"sundhedsmæssige",
+    r"tidsplan",
 )
 _SECTION = re.compile(rf"^(?:{'|'.join(SECTION_NAMES)})(?=\W|$)")
 SECTION_EXACT = ("bilag", "bilagsliste", "bilagsfortegnelse")
@@ -149,7 +168,9 @@ def _title(head: list[_Line], name: str) -> tuple[DocKind, str, date | None]:
             committee = _clean_committee(rest[: found.start()] if found else rest)
             if committee:
                 return _kind(match.group("kind")), committee, meeting_date
-    raise ParseError(f"{name}: no title line naming the document and committee (e.g. 'Referat Økonomiudvalget d. 02-11-2026')")
+    raise ParseError(
+        f"{name}: no title line naming the document and committee (e.g. 'Referat Økonomiudvalget d. 02-11-2026')"
+    )
 
 
 def _kind(word: str) -> DocKind:

@@ -109,10 +109,10 @@ def _place(lines: list[_Line], left: float, bottom: float, right: float, top: fl
 
 def _with_paragraphs(lines: list[_Line]) -> str:
     height = statistics.median(line.height for line in lines)
-    gaps = [above.bottom - below.top for above, below in zip(lines, lines[1:])]
+    gaps = [above.bottom - below.top for above, below in zip(lines, lines[1:], strict=False)]
     usual = min((gap for gap in gaps if gap > -height), default=0.0) if gaps else 0.0
     out = [lines[0].text()]
-    for gap, line in zip(gaps, lines[1:]):
+    for gap, line in zip(gaps, lines[1:], strict=True):
         if gap > usual + _PARAGRAPH_GAP * height:
             out.append("")
         out.append(line.text())

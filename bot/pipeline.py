@@ -126,8 +126,13 @@ def _store(store: Store, state: SourceState, parsed: _Parsed, now: datetime, bac
     assert state.id is not None
     with store.session() as session:
         document = Document(
-            source_id=state.id, key=parsed.raw.key, raw_sha256=parsed.digest,
-            fetched_at=parsed.raw.fetched_at, url=parsed.raw.url, kind=parsed.meeting.kind, outcome="pending",
+            source_id=state.id,
+            key=parsed.raw.key,
+            raw_sha256=parsed.digest,
+            fetched_at=parsed.raw.fetched_at,
+            url=parsed.raw.url,
+            kind=parsed.meeting.kind,
+            outcome="pending",
         )
         session.add(document)
         session.flush()
@@ -152,4 +157,3 @@ def _finish(store: Store, state: SourceState, now: datetime, error: str | None) 
 def open_store(config: Config) -> Store:
     state_dir = config.bot.state_dir
     return Store(config.bot.database, state_dir / "archive")
-

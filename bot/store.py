@@ -21,7 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, and_, create_engine, event, inspect
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -141,21 +142,26 @@ class Store:
 
     def latest_items(self, session: Session) -> list[tuple[Item, ItemVersion, Meeting, SourceState]]:
         query = (
-            select(Item, ItemVersion, Meeting, SourceState)
-            .join(ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.version == Item.current_version))
-            .join(Meeting, Meeting.id == Item.meeting_id)  # type: ignore[arg-type]
-            .join(SourceState, SourceState.id == Meeting.source_id)  # type: ignore[arg-type]
-            .order_by(SourceState.name, Meeting.meeting_date, Meeting.committee, col(Item.number), Item.id)
+            sa_select(Item, ItemVersion, Meeting, SourceState)
+            .join(
+                ItemVersion,
+                and_(col(ItemVersion.item_id) == col(Item.id), col(ItemVersion.version) == col(Item.current_version)),
+            )
+            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
+            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
+            .order_by(
+                col(SourceState.name), col(Meeting.meeting_date), col(Meeting.committee), col(Item.number), col(Item.id)
+            )
         )
-        return list(session.exec(query).all())
+        return [tuple(row) for row in session.execute(query)]
 
     def events(self, session: Session) -> list[tuple[Event, Item, ItemVersion, Meeting, SourceState]]:
         query = (
-            select(Event, Item, ItemVersion, Meeting, SourceState)
-            .join(Item, Item.id == Event.item_id)  # type: ignore[arg-type]
-            .join(ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.id == Event.version_id))
-            .join(Meeting, Meeting.id == Item.meeting_id)  # type: ignore[arg-type]
-            .join(SourceState, SourceState.id == Meeting.source_id)  # type: ignore[arg-type]
+            sa_select(Event, Item, ItemVersion, Meeting, SourceState)
+            .join(Item, col(Item.id) == col(Event.item_id))
+            .join(ItemVersion, col(ItemVersion.id) == col(Event.version_id))
+            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
+            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
             .order_by(col(Event.id))
         )
-        return list(session.exec(query).all())
+        return [tuple(row) for row in session.execute(query)]

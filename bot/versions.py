@@ -70,8 +70,11 @@ def _meeting(session: Session, source: SourceState, meeting: ParsedMeeting) -> M
     if stored is None:
         assert source.id is not None
         stored = Meeting(
-            source_id=source.id, committee=meeting.committee, committee_key=key,
-            meeting_date=meeting.date, kind=meeting.kind,
+            source_id=source.id,
+            committee=meeting.committee,
+            committee_key=key,
+            meeting_date=meeting.date,
+            kind=meeting.kind,
         )
         _update_meeting(stored, meeting)
         session.add(stored)
@@ -98,8 +101,11 @@ class _Recorder:
     def new_item(self, meeting: Meeting, parsed: ParsedItem) -> None:
         assert meeting.id is not None
         item = Item(
-            meeting_id=meeting.id, portal_id=parsed.portal_id, number=parsed.number,
-            title=parsed.title, case_number=parsed.case_number,
+            meeting_id=meeting.id,
+            portal_id=parsed.portal_id,
+            number=parsed.number,
+            title=parsed.title,
+            case_number=parsed.case_number,
         )
         self.session.add(item)
         self.session.flush()
@@ -118,7 +124,9 @@ class _Recorder:
         if known is not None:
             item.current_version = known.version  # equal to a published version: no flapping
             if reappeared:
-                self._event(item, known, "changed", Change((), False, ({"section": "Status", "ops": [["+", REAPPEARED]]},)))
+                self._event(
+                    item, known, "changed", Change((), False, ({"section": "Status", "ops": [["+", REAPPEARED]]},))
+                )
                 self.tally.changed += 1
             return
         version = self._version(item, parsed, max(v.version for v in versions) + 1)
@@ -138,12 +146,21 @@ class _Recorder:
     def _version(self, item: Item, parsed: ParsedItem, number: int) -> ItemVersion:
         assert item.id is not None and self.document.id is not None
         version = ItemVersion(
-            item_id=item.id, version=number, document_id=self.document.id,
-            doc_kind=self.document.kind or "dagsorden", content_hash=parsed.content_hash(),
-            number=parsed.number, title=parsed.title, case_number=parsed.case_number, closed=parsed.closed,
+            item_id=item.id,
+            version=number,
+            document_id=self.document.id,
+            doc_kind=self.document.kind or "dagsorden",
+            content_hash=parsed.content_hash(),
+            number=parsed.number,
+            title=parsed.title,
+            case_number=parsed.case_number,
+            closed=parsed.closed,
             sections=[[s.heading, s.text] for s in parsed.sections],
-            decisions=[d.as_json() for d in parsed.decisions], decision=parsed.decision,
-            attachments=list(parsed.attachments), url=parsed.url or self.document.url, created_at=self.now,
+            decisions=[d.as_json() for d in parsed.decisions],
+            decision=parsed.decision,
+            attachments=list(parsed.attachments),
+            url=parsed.url or self.document.url,
+            created_at=self.now,
         )
         self.session.add(version)
         self.session.flush()
@@ -153,10 +170,15 @@ class _Recorder:
     def _event(self, item: Item, version: ItemVersion, kind: str, change: Change | None = None) -> None:
         assert item.id is not None and self.document.id is not None
         event = Event(
-            item_id=item.id, version_id=version.id, document_id=self.document.id, kind=kind,
+            item_id=item.id,
+            version_id=version.id,
+            document_id=self.document.id,
+            kind=kind,
             changed_sections=list(change.changed_sections) if change else [],
             decision_added=change.decision_added if change else False,
-            diff=list(change.diff) if change else [], backfill=self.backfill, created_at=self.now,
+            diff=list(change.diff) if change else [],
+            backfill=self.backfill,
+            created_at=self.now,
         )
         self.session.add(event)
         self.tally.events.append(event)

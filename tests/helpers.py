@@ -39,7 +39,9 @@ def standard_agenda() -> Doc:
         Doc()
         .item(1, "Godkendelse af dagsorden", "26/100", Indstilling="At dagsordenen godkendes.")
         .item(
-            2, "Budgetopfølgning 3. kvartal", "26/200",
+            2,
+            "Budgetopfølgning 3. kvartal",
+            "26/200",
             Indstilling="At budgetopfølgningen tages til efterretning.",
             Økonomiske_konsekvenser="Der forventes et merforbrug på 2,4 mio. kr. i 2026.",
         )

@@ -21,7 +21,10 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "blank.txt": (b"  \n\n ", "empty file"),
     "image.pdf": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary file"),
     "strange.txt": (bytes([0x81, 0x8D, 0x90, 0x9D]) * 200 + b"Punkt 1: x", "unknown text encoding"),
-    "no-items.md": ("# Referat Økonomiudvalget d. 02-11-2026\n\nMødet blev aflyst.\n".encode(), "no agenda items found"),
+    "no-items.md": (
+        "# Referat Økonomiudvalget d. 02-11-2026\n\nMødet blev aflyst.\n".encode(),
+        "no agenda items found",
+    ),
     "long-line.txt": (b"Referat " + b"x" * 5_000_000, "no agenda items found"),
 }
 
@@ -39,11 +42,17 @@ def test_each_bad_file_is_named_with_its_reason_and_the_rest_is_ingested(tmp_pat
 
     assert result.exit_code == 1
     errors = result.stderr.splitlines()
-    expected = {**{name: reason for name, (_, reason) in BAD_FILES.items()}, "truncated.pdf": "damaged or truncated PDF"}
+    expected = {
+        **{name: reason for name, (_, reason) in BAD_FILES.items()},
+        "truncated.pdf": "damaged or truncated PDF",
+    }
     assert len(errors) == len(expected)
     for name, reason in expected.items():
         assert any(line.startswith(f"error: {folder / name}: {reason}") for line in errors), (name, errors)
-    assert result.stdout.strip() == f"{len(expected) + 1} documents read (0 unchanged): 4 new, 0 changed, 0 removed items; {len(expected)} errors"
+    assert (
+        result.stdout.strip()
+        == f"{len(expected) + 1} documents read (0 unchanged): 4 new, 0 changed, 0 removed items; {len(expected)} errors"
+    )
     assert len(json_lines(config, "items")) == 4
 
 
@@ -75,7 +84,8 @@ def test_a_missing_folder_is_reported_and_other_sources_still_run(tmp_path: Path
     assert len(json_lines(config, "items")) == 4
     db = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
     assert db.execute("SELECT name, failures, last_error IS NOT NULL FROM source ORDER BY name").fetchall() == [
-        ("gone", 1, 1), ("here", 0, 0),
+        ("gone", 1, 1),
+        ("here", 0, 0),
     ]
 
 
@@ -84,7 +94,10 @@ def test_a_config_mistake_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     config.write_text('[bot]\nstate_dri = "x"\n', encoding="utf-8")
     result = run_cli(config, "ingest")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"Error: {config}:2: bot.state_dri: unknown key (check the spelling; see config.example.toml)"
+    assert (
+        result.stderr.strip()
+        == f"Error: {config}:2: bot.state_dri: unknown key (check the spelling; see config.example.toml)"
+    )
 
 
 def _counts(db_path: Path) -> tuple[int, int, int]:
@@ -99,20 +112,31 @@ def _counts(db_path: Path) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("stop_after_events", [1, 200, 700])
-def test_an_ingest_killed_midway_completes_on_the_next_run_without_duplicates(tmp_path: Path, stop_after_events: int) -> None:
+def test_an_ingest_killed_midway_completes_on_the_next_run_without_duplicates(
+    tmp_path: Path, stop_after_events: int
+) -> None:
     config = write_config(tmp_path)
     folder = tmp_path / "minutes"
     for day in range(1, 29):
         for month in (1, 2, 3, 4, 5, 6):
             doc = Doc(committee="Teknikudvalget", day=f"{day:02d}-{month:02d}-2026")
             for number in range(1, 9):
-                doc.item(number, f"Sag nummer {number} den {day}/{month}", f"26/{month}{day:02d}{number}", Indstilling="At sagen godkendes.")
+                doc.item(
+                    number,
+                    f"Sag nummer {number} den {day}/{month}",
+                    f"26/{month}{day:02d}{number}",
+                    Indstilling="At sagen godkendes.",
+                )
             (folder / f"{month}-{day:02d}.md").write_text(doc.text(), encoding="utf-8")
     total_items = 28 * 6 * 8
     database = tmp_path / "state" / "referatvagt.db"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    process = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config), "ingest"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "ingest"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while process.poll() is None:
             if database.exists():

@@ -33,7 +33,9 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
 
 def test_python_dash_m_bot_is_the_same_command() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, env=env, check=True
+    )
     assert "ingest" in result.stdout and "Example: referatvagt" in result.stdout
 
 

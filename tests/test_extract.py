@@ -21,6 +21,7 @@ from PIL import Image
 from bot.errors import ExtractError, ParseError
 from bot.extract import ExtractedText, clean_text, decode_text, extract_text, html_to_text
 from bot.pdf import repair_pdf_text
+
 from .conftest import FIRSTAGENDA
 from .pdfmaker import make_pdf, unicode_font
 
@@ -54,8 +55,11 @@ def test_utf8_with_bom_drops_the_bom(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [DANISH.encode("utf-16"), codecs.BOM_UTF16_LE + DANISH.encode("utf-16-le"),
-     codecs.BOM_UTF16_BE + DANISH.encode("utf-16-be")],
+    [
+        DANISH.encode("utf-16"),
+        codecs.BOM_UTF16_LE + DANISH.encode("utf-16-le"),
+        codecs.BOM_UTF16_BE + DANISH.encode("utf-16-be"),
+    ],
     ids=["native", "little-endian", "big-endian"],
 )
 def test_utf16_with_bom(tmp_path: Path, raw: bytes) -> None:
@@ -131,11 +135,13 @@ def test_pdf_in_a_file_named_txt_is_pdf(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "document",
-    ["<!DOCTYPE html><html><body><p>Godkendt</p></body></html>",
-     "\n  <html><p>Godkendt</p></html>",
-     "<?xml version='1.0' encoding='utf-8'?>\n<!-- eksport -->\n<html><p>Godkendt</p></html>",
-     "<p>Godkendt</p>",
-     "<div>\n<p>\nGodkendt\n</p>\n</div>\n"],
+    [
+        "<!DOCTYPE html><html><body><p>Godkendt</p></body></html>",
+        "\n  <html><p>Godkendt</p></html>",
+        "<?xml version='1.0' encoding='utf-8'?>\n<!-- eksport -->\n<html><p>Godkendt</p></html>",
+        "<p>Godkendt</p>",
+        "<div>\n<p>\nGodkendt\n</p>\n</div>\n",
+    ],
     ids=["doctype", "html-tag", "xml-declaration-and-comment", "fragment", "pretty-printed"],
 )
 def test_html_is_recognised_by_content_in_a_txt_file(tmp_path: Path, document: str) -> None:
@@ -183,8 +189,11 @@ def test_html_without_any_text_is_an_error(tmp_path: Path) -> None:
 # --- files that are not documents -----------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", [b"", b"  \r\n\t \n", codecs.BOM_UTF8, "  \n".encode("utf-16")],
-                         ids=["zero-bytes", "whitespace", "utf-8-bom-only", "utf-16-whitespace"])
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"  \r\n\t \n", codecs.BOM_UTF8, "  \n".encode("utf-16")],
+    ids=["zero-bytes", "whitespace", "utf-8-bom-only", "utf-16-whitespace"],
+)
 def test_empty_file(tmp_path: Path, raw: bytes) -> None:
     assert extract_error(tmp_path, "tom.txt", raw) == "tom.txt: empty file"
 
@@ -239,8 +248,14 @@ def test_pdf_pages_are_joined_by_a_blank_line(tmp_path: Path) -> None:
 
 
 def test_pdf_hyphenation_is_repaired_end_to_end(tmp_path: Path) -> None:
-    lines = ["Der er fokus på beskæf-", "tigelse i kommunen.", "Sagen går til Beskæftigelses-",
-             "og Integrationsudvalget.", "Høring af EU-", "Borgere og andre."]
+    lines = [
+        "Der er fokus på beskæf-",
+        "tigelse i kommunen.",
+        "Sagen går til Beskæftigelses-",
+        "og Integrationsudvalget.",
+        "Høring af EU-",
+        "Borgere og andre.",
+    ]
     result = extract_file(tmp_path, "referat.pdf", make_pdf(tmp_path / "r.pdf", lines).read_bytes())
     assert result.text == (
         "Der er fokus på beskæftigelse i kommunen.\n"
@@ -327,7 +342,7 @@ def test_clean_text_turns_vertical_tab_and_form_feed_into_line_breaks() -> None:
 
 @pytest.mark.parametrize("codec", ["utf-8", "cp1252"])
 def test_five_megabyte_single_line(tmp_path: Path, codec: str) -> None:
-    line = ("Beskæftigelse og økonomi i kommunen – " * 140_000)[: 5_000_000]
+    line = ("Beskæftigelse og økonomi i kommunen – " * 140_000)[:5_000_000]
     result = extract_file(tmp_path, "stor.txt", line.encode(codec))
     assert (result.text, result.format, result.encoding) == (line, "text", codec)
 
@@ -360,9 +375,11 @@ def test_inline_elements_join_without_adding_spaces() -> None:
 
 
 def test_lists() -> None:
-    page = ("<ul><li>æbler</li><li><p>pærer</p></li></ul>"
-            "<ol><li>en</li><li>to</li></ol><ol start='3'><li>tre</li></ol>"
-            "<ol type='a' start='2'><li>at godkende bevilling</li><li>at tage til efterretning</li></ol>")
+    page = (
+        "<ul><li>æbler</li><li><p>pærer</p></li></ul>"
+        "<ol><li>en</li><li>to</li></ol><ol start='3'><li>tre</li></ol>"
+        "<ol type='a' start='2'><li>at godkende bevilling</li><li>at tage til efterretning</li></ol>"
+    )
     assert html_to_text(page) == (
         "- æbler\n- pærer\n\n1. en\n2. to\n\n3. tre\n\nb. at godkende bevilling\nc. at tage til efterretning"
     )
@@ -375,16 +392,20 @@ def test_nested_lists_flatten_to_item_lines() -> None:
 
 
 def test_tables_become_tab_separated_rows() -> None:
-    page = ("<table><thead><tr><th>I mio. kr.</th><th>2026</th></tr></thead>"
-            "<tbody><tr><td><p>Drift</p></td><td>8,02</td></tr><tr><td> </td><td></td></tr>"
-            "<tr><td></td><td>1,00</td></tr></tbody></table><p>Efter</p>")
+    page = (
+        "<table><thead><tr><th>I mio. kr.</th><th>2026</th></tr></thead>"
+        "<tbody><tr><td><p>Drift</p></td><td>8,02</td></tr><tr><td> </td><td></td></tr>"
+        "<tr><td></td><td>1,00</td></tr></tbody></table><p>Efter</p>"
+    )
     assert html_to_text(page) == "I mio. kr.\t2026\nDrift\t8,02\n\t1,00\n\nEfter"
 
 
 def test_scripts_styles_head_images_and_svg_vanish() -> None:
-    page = ("<html><head><title>Titel</title><style>p {color: red}</style></head><body>"
-            "<script>alert('x')</script><p>Tekst<img src='data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=='>"
-            " her</p><svg><text>100</text></svg><noscript>Slå JavaScript til</noscript></body></html>")
+    page = (
+        "<html><head><title>Titel</title><style>p {color: red}</style></head><body>"
+        "<script>alert('x')</script><p>Tekst<img src='data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=='>"
+        " her</p><svg><text>100</text></svg><noscript>Slå JavaScript til</noscript></body></html>"
+    )
     assert html_to_text(page) == "Tekst her"
 
 
@@ -415,10 +436,12 @@ def test_broken_html_is_read_anyway() -> None:
 
 
 def test_word_processor_markup() -> None:
-    page = ("<div class=WordSection1><p class=MsoNormal><span style='font-size:11pt'><span lang=DA>"
-            "Direktøren</span> <span>indstiller</span></span><o:p></o:p></p>"
-            "<p class=MsoNormal><o:p>&nbsp;</o:p></p>"
-            "<p class=MsoListParagraph>1.<span style='font:7pt'>&nbsp;&nbsp; </span>at godkende</p></div>")
+    page = (
+        "<div class=WordSection1><p class=MsoNormal><span style='font-size:11pt'><span lang=DA>"
+        "Direktøren</span> <span>indstiller</span></span><o:p></o:p></p>"
+        "<p class=MsoNormal><o:p>&nbsp;</o:p></p>"
+        "<p class=MsoListParagraph>1.<span style='font:7pt'>&nbsp;&nbsp; </span>at godkende</p></div>"
+    )
     assert html_to_text(page) == "Direktøren indstiller\n\n1. at godkende"
 
 
@@ -446,11 +469,13 @@ def test_html_to_text_removes_characters_xml_forbids() -> None:
 
 
 def test_firstagenda_field_shape() -> None:
-    field = ("<div><div id='sagsfremstillingContainer'>\r\n<h3>Beslutningstema</h3>\r\n<span class='x'>"
-             "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><title>Dagsordenspunkt</title>"
-             "<div><p><span>Sagen handler om </span><span>budget.</span></p><p><span> </span></p></div></span>"
-             "\r\n<h3>Indstilling</h3>\r\n<span><div><ol type='1'><li><span>at godkende</span></li></ol></div>"
-             "</span></div></div>")
+    field = (
+        "<div><div id='sagsfremstillingContainer'>\r\n<h3>Beslutningstema</h3>\r\n<span class='x'>"
+        '<meta http-equiv="Content-Type" content="text/html; charset=utf-8"><title>Dagsordenspunkt</title>'
+        "<div><p><span>Sagen handler om </span><span>budget.</span></p><p><span> </span></p></div></span>"
+        "\r\n<h3>Indstilling</h3>\r\n<span><div><ol type='1'><li><span>at godkende</span></li></ol></div>"
+        "</span></div></div>"
+    )
     assert html_to_text(field) == "### Beslutningstema\n\nSagen handler om budget.\n\n### Indstilling\n\n1. at godkende"
 
 

@@ -121,7 +121,9 @@ def test_a_supplementary_agenda_only_adds_items(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     put(tmp_path, "dagsorden.md", standard_agenda())
     ingest(config)
-    extra = Doc(kind="TILLÆGSDAGSORDEN").item(5, "Ekstra bevilling til vintervedligehold", "26/500", Indstilling="At bevillingen gives.")
+    extra = Doc(kind="TILLÆGSDAGSORDEN").item(
+        5, "Ekstra bevilling til vintervedligehold", "26/500", Indstilling="At bevillingen gives."
+    )
     put(tmp_path, "tillaeg.md", extra)
     assert ingest(config).endswith("1 new, 0 changed, 0 removed items; 0 errors")
     put(tmp_path, "dagsorden.md", standard_agenda().text() + "\n")  # the agenda re-published unchanged
@@ -153,7 +155,9 @@ def test_renumbered_items_keep_their_identity(tmp_path: Path) -> None:
     put(tmp_path, "dagsorden.md", inserted)
     assert ingest(config).endswith("1 new, 0 changed, 0 removed items; 0 errors")
     assert [(i["number"], i["title"]) for i in json_lines(config, "items")][:3] == [
-        (1, "Godkendelse af dagsorden"), (2, "Ny sag om vinterberedskab"), (3, "Budgetopfølgning 3. kvartal"),
+        (1, "Godkendelse af dagsorden"),
+        (2, "Ny sag om vinterberedskab"),
+        (3, "Budgetopfølgning 3. kvartal"),
     ]
 
 

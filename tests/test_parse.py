@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ParseError
-from bot.parse import is_section_heading, own_decision, parse_minutes
 from bot.minutes import Decision
+from bot.parse import is_section_heading, own_decision, parse_minutes
 
 from .conftest import CORPUS
 
@@ -111,12 +111,25 @@ Anbefalet.
 
 def test_markdown_layout_sections_subheadings_and_attachments() -> None:
     meeting = parse_minutes(MARKDOWN, "busplan.md")
-    assert (meeting.kind, meeting.committee, meeting.date) == ("dagsorden", "Klima-, Miljø- og Teknikudvalget", date(2026, 11, 2))
-    assert (meeting.start, meeting.place, meeting.participants) == (time(16, 30), "Rådhuset, lokale 2", ("Anna Holm", "Bo Lind", "Carl Ravn"))
+    assert (meeting.kind, meeting.committee, meeting.date) == (
+        "dagsorden",
+        "Klima-, Miljø- og Teknikudvalget",
+        date(2026, 11, 2),
+    )
+    assert (meeting.start, meeting.place, meeting.participants) == (
+        time(16, 30),
+        "Rådhuset, lokale 2",
+        ("Anna Holm", "Bo Lind", "Carl Ravn"),
+    )
     first, bus = meeting.items
     assert (first.number, first.title, first.case_number) == (1, "Godkendelse af dagsorden", "26/100")
     assert bus.case_number == "00.01.00G01-143-26"
-    assert [s.heading for s in bus.sections] == ["Resumé", "Sagsfremstilling", "Beslutning i Økonomiudvalget den 20-10-2026", "Bilag"]
+    assert [s.heading for s in bus.sections] == [
+        "Resumé",
+        "Sagsfremstilling",
+        "Beslutning i Økonomiudvalget den 20-10-2026",
+        "Bilag",
+    ]
     text = bus.section_map()["Sagsfremstilling"]
     assert text.startswith("Indledning med fremhævet og fed tekst, der er brudt over to linjer.")
     assert "Økonomien i busdriften\n\nUnderafsnit" in text
@@ -133,7 +146,9 @@ def test_layout_is_read_from_content_not_from_the_file_name() -> None:
 
 
 def test_a_whitespace_only_rewrap_gives_the_same_content_hash() -> None:
-    rewrapped = MARKDOWN.replace("Indledning med *fremhævet* og **fed** tekst,\nder er", "Indledning   med fremhævet og fed\ntekst, der er")
+    rewrapped = MARKDOWN.replace(
+        "Indledning med *fremhævet* og **fed** tekst,\nder er", "Indledning   med fremhævet og fed\ntekst, der er"
+    )
     before = parse_minutes(MARKDOWN, "a.md").items[1]
     after = parse_minutes(rewrapped, "a.md").items[1]
     assert before.content_hash() == after.content_hash()
@@ -217,6 +232,7 @@ def test_a_long_title_wrapped_onto_the_next_line_is_one_title() -> None:
     )
     first, second = parse_minutes(text, "x.txt").items
     assert (first.title, first.case_number) == (
-        "Godkendelse af model for brugertilfredshedsundersøgelser for Arbejdsmarkedsafdelingen", "24/13018",
+        "Godkendelse af model for brugertilfredshedsundersøgelser for Arbejdsmarkedsafdelingen",
+        "24/13018",
     )
     assert second.title == "Kort titel"

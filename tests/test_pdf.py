@@ -21,7 +21,15 @@ def _summary(text: str, name: str) -> list[tuple[object, ...]]:
     return [
         (meeting.kind, meeting.committee, meeting.date, meeting.participants),
         *[
-            (i.number, i.title, i.case_number, i.closed, [s.heading for s in i.sections], i.decision is None, len(i.attachments))
+            (
+                i.number,
+                i.title,
+                i.case_number,
+                i.closed,
+                [s.heading for s in i.sections],
+                i.decision is None,
+                len(i.attachments),
+            )
             for i in meeting.items
         ],
     ]

@@ -20,7 +20,9 @@ def test_bundled_sample_parses_as_its_manifest_says(relative: str) -> None:
     path = ROOT / relative
     meeting = parse_minutes(extract_text(path.read_bytes(), path.name).text, path.name)
     assert (meeting.kind, meeting.committee, meeting.date.isoformat()) == (
-        expected["kind"], expected["committee"], expected["date"],
+        expected["kind"],
+        expected["committee"],
+        expected["date"],
     )
     assert meeting.start is not None and meeting.start.strftime("%H:%M") == expected["start"]
     assert (meeting.place, list(meeting.participants)) == (expected["place"], expected["participants"])
@@ -41,5 +43,7 @@ def test_bundled_sample_parses_as_its_manifest_says(relative: str) -> None:
 
 
 def test_every_bundled_sample_is_in_the_manifest() -> None:
-    files = {p.relative_to(ROOT).as_posix() for p in (ROOT / "bot" / "samples").rglob("*") if p.parent.name != "samples"}
+    files = {
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "bot" / "samples").rglob("*") if p.parent.name != "samples"
+    }
     assert files == set(MANIFEST)

@@ -27,7 +27,9 @@ def test_a_new_database_is_created_at_the_newest_schema_and_stamped(tmp_path: Pa
     assert migrate(store.engine) == [], "migrating twice does nothing"
 
 
-def test_an_existing_database_runs_only_the_steps_it_has_not_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_existing_database_runs_only_the_steps_it_has_not_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     Store(url, tmp_path / "archive").close()
 

@@ -24,16 +24,18 @@ class RawDocument:
     published_at: datetime | None = None  # orders documents of the same meeting and kind
 
 
+_REGISTRY: dict[str, type[Source]] = {}
+
+
 class Source(ABC):
     """Yields documents; a document that cannot be read is yielded as a :class:`FetchError`
     so the others still get ingested. A failure of the whole source raises instead."""
 
     type: ClassVar[str]
-    registry: ClassVar[dict[str, type[Source]]] = {}
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        Source.registry[cls.type] = cls
+        _REGISTRY[cls.type] = cls
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
@@ -46,6 +48,6 @@ def make_source(config: SourceConfig) -> Source:
     import bot.sources.folder  # noqa: F401  (registers the type)
 
     try:
-        return Source.registry[config.type](config)
+        return _REGISTRY[config.type](config)
     except KeyError:
         raise ConfigError(f"source {config.name!r}: unknown type {config.type!r}") from None
