@@ -13,7 +13,7 @@ from bot import __version__
 from bot.config import Config, find_config_file, load_config
 from bot.diff import render_diff
 from bot.errors import BotError
-from bot.models import Event, Item, ItemVersion, Meeting, SourceState
+from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
 from bot.pipeline import ingest, open_store
 
 
@@ -74,11 +74,8 @@ def ingest_command(ctx: _Context) -> None:
     Prints one summary line (documents read, items new/changed/removed, errors);
     each error names the file and the reason. Exits 1 if any document failed.
     """
-    store = open_store(ctx.config)
-    try:
+    with open_store(ctx.config) as store:
         report = ingest(ctx.config, store)
-    finally:
-        store.close()
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
     click.echo(report.summary())
@@ -91,17 +88,10 @@ def ingest_command(ctx: _Context) -> None:
 @pass_context
 def items(ctx: _Context, as_json: bool) -> None:
     """List the latest version of every stored agenda item."""
-    store = open_store(ctx.config)
-    try:
-        with store.session() as session:
-            rows = store.latest_items(session)
-    finally:
-        store.close()
-    for item, version, meeting, source in rows:
-        if as_json:
-            click.echo(json.dumps(item_json(item, version, meeting, source), ensure_ascii=False))
-        else:
-            click.echo(_item_line(item, version, meeting, source))
+    with open_store(ctx.config) as store:
+        rows = store.latest_items()
+    for row in rows:
+        click.echo(json.dumps(item_json(*row), ensure_ascii=False) if as_json else _item_line(*row))
 
 
 @cli.command(epilog="Example: referatvagt events --json")
@@ -109,17 +99,10 @@ def items(ctx: _Context, as_json: bool) -> None:
 @pass_context
 def events(ctx: _Context, as_json: bool) -> None:
     """List change events (new, changed, removed), oldest first."""
-    store = open_store(ctx.config)
-    try:
-        with store.session() as session:
-            rows = store.events(session)
-    finally:
-        store.close()
-    for event, item, version, meeting, source in rows:
-        if as_json:
-            click.echo(json.dumps(event_json(event, item, version, meeting, source), ensure_ascii=False))
-        else:
-            click.echo(_event_text(event, version, meeting, source))
+    with open_store(ctx.config) as store:
+        rows = store.events()
+    for row in rows:
+        click.echo(json.dumps(event_json(*row), ensure_ascii=False) if as_json else _event_text(*row))
 
 
 def _where(number: int | None, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
@@ -127,7 +110,7 @@ def _where(number: int | None, version: ItemVersion, meeting: Meeting, source: S
     return f"{source.kommune} · {meeting.committee} {day} · Punkt {number}: {version.title}"
 
 
-def _item_line(item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
+def _item_line(item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, _: Document) -> str:
     flags = [f"v{version.version}", version.doc_kind]
     if version.closed:
         flags.append("lukket")
@@ -138,7 +121,7 @@ def _item_line(item: Item, version: ItemVersion, meeting: Meeting, source: Sourc
     return f"{_where(item.number, version, meeting, source)}  [{', '.join(flags)}]"
 
 
-def _event_text(event: Event, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
+def _event_text(event: Event, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
     label = "decision added" if event.decision_added else event.kind
     lines = [f"{label:<15} {_where(version.number, version, meeting, source)}"]
     if event.kind == "changed" and event.changed_sections:
@@ -147,7 +130,9 @@ def _event_text(event: Event, version: ItemVersion, meeting: Meeting, source: So
     return "\n".join(lines)
 
 
-def item_json(item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> dict[str, Any]:
+def item_json(
+    item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, document: Document
+) -> dict[str, Any]:
     return {
         "source": source.name,
         "kommune": source.kommune,
@@ -168,6 +153,11 @@ def item_json(item: Item, version: ItemVersion, meeting: Meeting, source: Source
         "version": version.version,
         "content_hash": version.content_hash,
         "url": version.url,
+        "document": {
+            "key": document.key,
+            "raw_sha256": document.raw_sha256,
+            "fetched_at": document.fetched_at.isoformat(),
+        },
     }
 
 

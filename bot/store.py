@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.errors import StoreError
-from bot.models import Event, Item, ItemVersion, Meeting, SchemaMigration, SourceState
+from bot.models import Document, Event, Item, ItemVersion, Meeting, SchemaMigration, SourceState
 
 Migration = Callable[[Connection], None]
 
@@ -119,6 +119,12 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # --- raw archive ------------------------------------------------------------------------
 
     def archive(self, raw: bytes) -> str:
@@ -140,22 +146,26 @@ class Store:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def latest_items(self, session: Session) -> list[tuple[Item, ItemVersion, Meeting, SourceState]]:
+    def latest_items(self) -> list[tuple[Item, ItemVersion, Meeting, SourceState, Document]]:
+        """The current version of every item, by source, meeting date, committee and number."""
         query = (
-            sa_select(Item, ItemVersion, Meeting, SourceState)
+            sa_select(Item, ItemVersion, Meeting, SourceState, Document)
             .join(
                 ItemVersion,
                 and_(col(ItemVersion.item_id) == col(Item.id), col(ItemVersion.version) == col(Item.current_version)),
             )
             .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
             .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
+            .join(Document, col(Document.id) == col(ItemVersion.document_id))
             .order_by(
                 col(SourceState.name), col(Meeting.meeting_date), col(Meeting.committee), col(Item.number), col(Item.id)
             )
         )
-        return [tuple(row) for row in session.execute(query)]
+        with self.session() as session:
+            return [tuple(row) for row in session.execute(query)]
 
-    def events(self, session: Session) -> list[tuple[Event, Item, ItemVersion, Meeting, SourceState]]:
+    def events(self) -> list[tuple[Event, Item, ItemVersion, Meeting, SourceState]]:
+        """Every change event, oldest first, with the item version it points at."""
         query = (
             sa_select(Event, Item, ItemVersion, Meeting, SourceState)
             .join(Item, col(Item.id) == col(Event.item_id))
@@ -164,4 +174,5 @@ class Store:
             .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
             .order_by(col(Event.id))
         )
-        return [tuple(row) for row in session.execute(query)]
+        with self.session() as session:
+            return [tuple(row) for row in session.execute(query)]
