@@ -14,7 +14,7 @@ from bot.config import Config, find_config_file, load_config
 from bot.diff import render_diff
 from bot.errors import BotError
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
-from bot.pipeline import ingest, open_store
+from bot.pipeline import open_store, run_cycle
 
 
 class _Context:
@@ -75,7 +75,7 @@ def ingest_command(ctx: _Context) -> None:
     each error names the file and the reason. Exits 1 if any document failed.
     """
     with open_store(ctx.config) as store:
-        report = ingest(ctx.config, store)
+        report = run_cycle(ctx.config, store)
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
     click.echo(report.summary())

@@ -32,6 +32,7 @@ class BotSettings(_Frozen):
     state_dir: Path = Field(Path("state"), description="Folder for the database, raw archive and feeds.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<state_dir>/referatvagt.db.")
     timezone: str = Field("Europe/Copenhagen", description="Time zone for meeting times and schedules.")
+    watchlists_dir: Path = Field(Path("watchlists"), description="Folder of watchlist files (*.toml).")
 
     @field_validator("timezone")
     @classmethod
@@ -139,7 +140,12 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _resolve_paths(config: Config, path: Path) -> Config:
     base = path.resolve().parent
-    bot = config.bot.model_copy(update={"state_dir": _absolute(config.bot.state_dir, base)})
+    bot = config.bot.model_copy(
+        update={
+            "state_dir": _absolute(config.bot.state_dir, base),
+            "watchlists_dir": _absolute(config.bot.watchlists_dir, base),
+        }
+    )
     sources = tuple(
         s.model_copy(update={"path": _absolute(s.path, base)}) if isinstance(s, FolderSource) else s
         for s in config.sources
@@ -185,7 +191,9 @@ def key_lines(text: str) -> dict[tuple[Any, ...], int]:
     return lines
 
 
-def describe_validation_error(exc: ValidationError, text: str, path: Path) -> str:
+def describe_validation_error(
+    exc: ValidationError, text: str, path: Path, reference: str = "config.example.toml"
+) -> str:
     """One line per problem: ``file:line: key: what is wrong``."""
     positions = key_lines(text)
     messages = []
@@ -194,7 +202,7 @@ def describe_validation_error(exc: ValidationError, text: str, path: Path) -> st
         line = _nearest_line(loc, positions)
         where = f"{path}:{line}" if line else str(path)
         key = _format_key(loc)
-        messages.append(f"{where}: {key}: {_explain(error)}")
+        messages.append(f"{where}: {key}: {_explain(error, reference)}")
     return "\n".join(messages)
 
 
@@ -218,10 +226,10 @@ def _nearest_line(loc: tuple[Any, ...], positions: dict[tuple[Any, ...], int]) -
     return None
 
 
-def _explain(error: Any) -> str:
+def _explain(error: Any, reference: str) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see config.example.toml)"
+        return f"unknown key (check the spelling; see {reference})"
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":

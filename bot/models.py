@@ -137,6 +137,7 @@ class Event(SQLModel, table=True):
     """A change event: ``new``, ``changed`` or ``removed``."""
 
     __tablename__ = "event"
+    __table_args__ = (Index("ix_event_unmatched", "matched"),)
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", index=True)
@@ -147,4 +148,38 @@ class Event(SQLModel, table=True):
     decision_added: bool = False
     diff: list[dict[str, Any]] = _json()
     backfill: bool = False
+    matched: bool = False  # set, with the matches, once the watchlists have seen this event
+    created_at: datetime = _when()
+
+
+class WatchlistState(SQLModel, table=True):
+    """What the store knows of a watchlist file: a new or edited one is run on recent items."""
+
+    __tablename__ = "watchlist"
+
+    slug: str = Field(primary_key=True, max_length=200)
+    digest: str = Field(max_length=64)
+    first_seen_at: datetime = _when()
+    evaluated_at: datetime = _when()
+
+
+class Match(SQLModel, table=True):
+    """An item version that a watchlist matched, at most once per (watchlist, version)."""
+
+    __tablename__ = "match"
+    __table_args__ = (UniqueConstraint("watchlist", "version_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    watchlist: str = Field(max_length=200, index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    version_id: int = Field(foreign_key="item_version.id")
+    event_id: int | None = Field(default=None, foreign_key="event.id")
+    kind: str = Field(max_length=20)  # the event's kind: new or changed
+    terms: list[str] = _json()
+    snippet: str
+    highlights: list[list[int]] = _json()
+    by_case: bool = False
+    decision_added: bool = False
+    changed_sections: list[str] = _json()
+    backfill: bool = False  # found by running a new watchlist on stored items, or in a source's first ingest
     created_at: datetime = _when()

@@ -309,6 +309,11 @@ def _sections(body: list[_Line], marked: bool) -> tuple[Section, ...]:
     return tuple(Section(heading, normalise_paragraphs(text)) for heading, text in _unique(sections))
 
 
+def is_decision_heading(text: str) -> bool:
+    """``Beslutning``, ``Beslutning i <udvalg> den <dato>``; not Beslutningstema or -kompetence."""
+    return bool(_DECISION.match(text.strip()))
+
+
 def is_section_heading(text: str) -> bool:
     """Whether a heading names a section (Indstilling, Beslutning i … den …) rather than a topic."""
     if not text or len(text) > _MAX_HEADING or text.endswith(".") and not _DATE.search(text):

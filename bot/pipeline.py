@@ -15,12 +15,15 @@ from sqlmodel import Session, col, select
 from bot.config import Config, SourceConfig
 from bot.errors import BotError, SourceError
 from bot.extract import extract_text
+from bot.match import Matcher
+from bot.matches import match_pending_events, sync_watchlists
 from bot.minutes import ParsedMeeting
 from bot.models import Document, SourceState
 from bot.parse import parse_minutes
 from bot.sources import RawDocument, make_source
 from bot.store import Store, utcnow
 from bot.versions import record_meeting
+from bot.watchlists import load_watchlists
 
 
 @dataclass
@@ -32,12 +35,14 @@ class RunReport:
     new: int = 0
     changed: int = 0
     removed: int = 0
+    matches: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.documents} documents read ({self.unchanged} unchanged): "
             f"{self.new} new, {self.changed} changed, {self.removed} removed items; "
+            f"{self.matches} new match{'es' if self.matches != 1 else ''}; "
             f"{len(self.errors)} error{'s' if len(self.errors) != 1 else ''}"
         )
 
@@ -49,11 +54,19 @@ class _Parsed:
     meeting: ParsedMeeting
 
 
-def ingest(config: Config, store: Store, now: datetime | None = None) -> RunReport:
-    """Poll every configured source once and store what is new or changed."""
+def run_cycle(config: Config, store: Store, now: datetime | None = None) -> RunReport:
+    """One cycle: new or edited watchlists first, then every source, then match what changed.
+
+    Watchlists go first so that items ingested after a watchlist exists are matched as
+    changes (and may be emailed), while a new watchlist's look back over stored items is not.
+    """
+    now = now or utcnow()
     report = RunReport()
+    watchlists, report.errors = load_watchlists(config.bot.watchlists_dir)
+    report.matches += sync_watchlists(store, watchlists, now)
     for source in config.sources:
-        ingest_source(source, store, report, now or utcnow())
+        ingest_source(source, store, report, now)
+    report.matches += match_pending_events(store, Matcher(watchlists), now)
     return report
 
 

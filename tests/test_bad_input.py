@@ -51,7 +51,7 @@ def test_each_bad_file_is_named_with_its_reason_and_the_rest_is_ingested(tmp_pat
         assert any(line.startswith(f"error: {folder / name}: {reason}") for line in errors), (name, errors)
     assert (
         result.stdout.strip()
-        == f"{len(expected) + 1} documents read (0 unchanged): 4 new, 0 changed, 0 removed items; {len(expected)} errors"
+        == f"{len(expected) + 1} documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 0 new matches; {len(expected)} errors"
     )
     assert len(json_lines(config, "items")) == 4
 
@@ -154,4 +154,4 @@ def test_an_ingest_killed_midway_completes_on_the_next_run_without_duplicates(
     result = run_cli(config, "ingest")
     assert result.exit_code == 0, result.stderr
     assert _counts(database) == (total_items, total_items, 0)
-    assert run_cli(config, "ingest").stdout.strip().endswith("0 new, 0 changed, 0 removed items; 0 errors")
+    assert run_cli(config, "ingest").stdout.strip().endswith("0 new, 0 changed, 0 removed items; 0 new matches; 0 errors")

@@ -24,7 +24,7 @@ def ingest(config: Path) -> str:
 def test_an_agenda_creates_one_new_event_per_item(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     put(tmp_path, "dagsorden.md", standard_agenda())
-    assert ingest(config) == "1 documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 0 errors"
+    assert ingest(config) == "1 documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
     events = json_lines(config, "events")
     assert [(e["kind"], e["number"]) for e in events] == [("new", 1), ("new", 2), ("new", 3), ("new", 4)]
     assert all(e["backfill"] for e in events), "the first ingest of a source is a backfill"
@@ -41,7 +41,7 @@ def test_the_minutes_add_decisions_to_the_agendas_items(tmp_path: Path) -> None:
     put(tmp_path, "dagsorden.md", agenda)
     ingest(config)
     put(tmp_path, "referat.md", decided(agenda))
-    assert ingest(config) == "2 documents read (1 unchanged): 0 new, 3 changed, 0 removed items; 0 errors"
+    assert ingest(config) == "2 documents read (1 unchanged): 0 new, 3 changed, 0 removed items; 0 new matches; 0 errors"
     changes = [e for e in json_lines(config, "events") if e["kind"] == "changed"]
     assert [e["number"] for e in changes] == [1, 2, 3]
     assert all(e["decision_added"] for e in changes)
@@ -68,7 +68,7 @@ def test_minutes_win_over_the_agenda_whatever_order_they_are_read_in(tmp_path: P
     config_late = write_config(minutes_first)
     ingest(config_late)
     put(minutes_first, "b-dagsorden.md", agenda)
-    assert ingest(config_late).endswith("0 new, 0 changed, 0 removed items; 0 errors")
+    assert ingest(config_late).endswith("0 new, 0 changed, 0 removed items; 0 new matches; 0 errors")
     assert {i["doc_kind"] for i in json_lines(config_late, "items")} == {"referat"}
     published = ("number", "title", "decision", "sections", "content_hash")
     late = [{key: item[key] for key in published} for item in json_lines(config_late, "items")]
@@ -81,7 +81,7 @@ def test_a_correction_of_one_amount_is_one_change_with_a_word_diff(tmp_path: Pat
     put(tmp_path, "referat.md", minutes)
     ingest(config)
     put(tmp_path, "referat.md", minutes.text().replace("2,4 mio. kr.", "2,6 mio. kr."))
-    assert ingest(config).endswith("0 new, 1 changed, 0 removed items; 0 errors")
+    assert ingest(config).endswith("0 new, 1 changed, 0 removed items; 0 new matches; 0 errors")
     change = json_lines(config, "events")[-1]
     assert (change["kind"], change["number"], change["decision_added"]) == ("changed", 2, False)
     assert change["changed_sections"] == ["Økonomiske konsekvenser"]
@@ -95,7 +95,7 @@ def test_rewrapped_text_and_emphasis_are_no_change(tmp_path: Path) -> None:
     ingest(config)
     rewrapped = decided(standard_agenda()).text().replace("merforbrug på 2,4", "**merforbrug**\npå   2,4")
     put(tmp_path, "referat.md", rewrapped.replace("\n\n", "\n\n\n"))
-    assert ingest(config) == "1 documents read (0 unchanged): 0 new, 0 changed, 0 removed items; 0 errors"
+    assert ingest(config) == "1 documents read (0 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
 
 
 def test_ingesting_twice_reports_zero_changes(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_ingesting_twice_reports_zero_changes(tmp_path: Path) -> None:
     put(tmp_path, "dagsorden.md", standard_agenda())
     put(tmp_path, "referat.md", decided(standard_agenda()))
     ingest(config)
-    assert ingest(config) == "2 documents read (2 unchanged): 0 new, 0 changed, 0 removed items; 0 errors"
+    assert ingest(config) == "2 documents read (2 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
 
 
 def test_an_item_missing_from_the_minutes_is_withdrawn(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_an_item_missing_from_the_minutes_is_withdrawn(tmp_path: Path) -> None:
     put(tmp_path, "dagsorden.md", standard_agenda())
     ingest(config)
     put(tmp_path, "referat.md", decided(standard_agenda(), skip=(3,)))
-    assert ingest(config).endswith("0 new, 2 changed, 1 removed items; 0 errors")
+    assert ingest(config).endswith("0 new, 2 changed, 1 removed items; 0 new matches; 0 errors")
     removed = [e for e in json_lines(config, "events") if e["kind"] == "removed"]
     assert [(e["number"], e["title"]) for e in removed] == [(3, "Busplan 2027")]
     assert [i["removed"] for i in json_lines(config, "items")] == [False, False, True, False]
@@ -125,9 +125,9 @@ def test_a_supplementary_agenda_only_adds_items(tmp_path: Path) -> None:
         5, "Ekstra bevilling til vintervedligehold", "26/500", Indstilling="At bevillingen gives."
     )
     put(tmp_path, "tillaeg.md", extra)
-    assert ingest(config).endswith("1 new, 0 changed, 0 removed items; 0 errors")
+    assert ingest(config).endswith("1 new, 0 changed, 0 removed items; 0 new matches; 0 errors")
     put(tmp_path, "dagsorden.md", standard_agenda().text() + "\n")  # the agenda re-published unchanged
-    assert ingest(config).endswith("0 new, 0 changed, 0 removed items; 0 errors")
+    assert ingest(config).endswith("0 new, 0 changed, 0 removed items; 0 new matches; 0 errors")
     assert [i["removed"] for i in json_lines(config, "items")] == [False] * 5
 
 
@@ -139,7 +139,7 @@ def test_content_equal_to_an_earlier_version_does_not_flap(tmp_path: Path) -> No
     put(tmp_path, "referat.md", original.replace("2,4 mio. kr.", "2,6 mio. kr."))
     ingest(config)
     put(tmp_path, "referat.md", original)
-    assert ingest(config).endswith("0 new, 0 changed, 0 removed items; 0 errors")
+    assert ingest(config).endswith("0 new, 0 changed, 0 removed items; 0 new matches; 0 errors")
     item = json_lines(config, "items")[1]
     assert item["version"] == 1 and "2,4 mio. kr." in item["sections"]["Økonomiske konsekvenser"]
 
@@ -153,7 +153,7 @@ def test_renumbered_items_keep_their_identity(tmp_path: Path) -> None:
     for number, title, case, sections in standard_agenda().items[1:]:
         inserted.items.append((number + 1, title, case, sections))
     put(tmp_path, "dagsorden.md", inserted)
-    assert ingest(config).endswith("1 new, 0 changed, 0 removed items; 0 errors")
+    assert ingest(config).endswith("1 new, 0 changed, 0 removed items; 0 new matches; 0 errors")
     assert [(i["number"], i["title"]) for i in json_lines(config, "items")][:3] == [
         (1, "Godkendelse af dagsorden"),
         (2, "Ny sag om vinterberedskab"),
@@ -168,7 +168,7 @@ def test_standing_items_with_one_case_number_are_told_apart_by_title(tmp_path: P
     put(tmp_path, "dagsorden.md", doc)
     ingest(config)
     put(tmp_path, "referat.md", decided(doc))
-    assert ingest(config).endswith("0 new, 3 changed, 0 removed items; 0 errors")
+    assert ingest(config).endswith("0 new, 3 changed, 0 removed items; 0 new matches; 0 errors")
 
 
 def test_every_version_keeps_its_document_and_the_raw_bytes_are_archived(tmp_path: Path) -> None:

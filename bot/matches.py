@@ -1,0 +1,145 @@
+"""Run the watchlists over stored items and record the matches, exactly once each.
+
+Two ways in: every change event is matched once by the watchlists that exist when it is
+processed (its ``matched`` flag is set in the same transaction as its matches), and a new or
+edited watchlist is run over the items stored in its last ``backfill_days`` days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from bot.match import ItemText, Matcher, WatchlistMatch
+from bot.models import Event, Item, ItemVersion, Match, Meeting, SourceState, WatchlistState
+from bot.store import Store
+from bot.watchlists import Watchlist
+
+BATCH = 500
+
+
+def item_text(version: ItemVersion, meeting: Meeting, source: SourceState, event: Event | None = None) -> ItemText:
+    added = added_text(event.diff) if event is not None and event.kind == "changed" else None
+    return ItemText(
+        kommune=source.kommune,
+        committee=meeting.committee,
+        case_number=version.case_number,
+        title=version.title,
+        sections=tuple((heading, text) for heading, text in version.sections),
+        added=added,
+    )
+
+
+def added_text(diff: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """The text a change added, per section (from the word diff's ``+`` runs)."""
+    added = []
+    for entry in diff:
+        runs = [text for op, text in entry["ops"] if op == "+"]
+        if runs:
+            added.append((str(entry["section"]), "\n\n".join(runs)))
+    return tuple(added)
+
+
+def match_pending_events(store: Store, matcher: Matcher, now: datetime) -> int:
+    """Match every event the watchlists have not seen yet; returns the number of new matches."""
+    created = 0
+    while True:
+        with store.session() as session:
+            rows = session.execute(
+                sa_select(Event, ItemVersion, Meeting, SourceState)
+                .join(ItemVersion, col(ItemVersion.id) == col(Event.version_id))
+                .join(Item, col(Item.id) == col(Event.item_id))
+                .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
+                .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
+                .where(col(Event.matched).is_(False))
+                .order_by(col(Event.id))
+                .limit(BATCH)
+            ).all()
+            if not rows:
+                return created
+            for event, version, meeting, source in rows:
+                if event.kind != "removed":
+                    found = matcher.match(item_text(version, meeting, source, event))
+                    created += _record(session, found, version, event, event.backfill, now)
+                event.matched = True
+                session.add(event)
+
+
+def sync_watchlists(store: Store, watchlists: Sequence[Watchlist], now: datetime) -> int:
+    """Run each new or edited watchlist over recent items (feed only); returns new matches."""
+    created = 0
+    for watchlist in watchlists:
+        with store.session() as session:
+            state = session.get(WatchlistState, watchlist.slug)
+            digest = watchlist.digest()
+            if state is not None and state.digest == digest:
+                continue
+            created += _backfill(session, watchlist, now)
+            state = state or WatchlistState(slug=watchlist.slug, digest=digest, first_seen_at=now, evaluated_at=now)
+            state.digest, state.evaluated_at = digest, now
+            session.add(state)
+    return created
+
+
+def _backfill(session: Session, watchlist: Watchlist, now: datetime) -> int:
+    matcher = Matcher([watchlist])
+    since = now - timedelta(days=watchlist.backfill_days)
+    rows = session.execute(
+        sa_select(ItemVersion, Meeting, SourceState)
+        .join(
+            Item, (col(Item.id) == col(ItemVersion.item_id)) & (col(Item.current_version) == col(ItemVersion.version))
+        )
+        .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
+        .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
+        .where(col(ItemVersion.created_at) >= since, col(Item.removed).is_(False))
+        .order_by(col(ItemVersion.id))
+    ).all()
+    created = 0
+    for version, meeting, source in rows:
+        event = session.exec(
+            select(Event).where(Event.version_id == version.id, Event.kind != "removed").order_by(col(Event.id).desc())
+        ).first()
+        created += _record(session, matcher.match(item_text(version, meeting, source)), version, event, True, now)
+    return created
+
+
+def _record(
+    session: Session,
+    found: Sequence[WatchlistMatch],
+    version: ItemVersion,
+    event: Event | None,
+    backfill: bool,
+    now: datetime,
+) -> int:
+    created = 0
+    for result in found:
+        exists = session.exec(
+            select(Match.id).where(Match.watchlist == result.slug, Match.version_id == version.id)
+        ).first()
+        if exists is not None:
+            continue
+        assert version.id is not None
+        session.add(
+            Match(
+                watchlist=result.slug,
+                item_id=version.item_id,
+                version_id=version.id,
+                event_id=event.id if event else None,
+                kind=event.kind if event else ("new" if version.version == 1 else "changed"),
+                terms=list(result.terms),
+                snippet=result.snippet.text,
+                highlights=[list(span) for span in result.snippet.highlights],
+                by_case=result.by_case,
+                decision_added=bool(event and event.decision_added),
+                changed_sections=list(event.changed_sections) if event else [],
+                backfill=backfill,
+                created_at=now,
+            )
+        )
+        session.flush()
+        created += 1
+    return created

@@ -1,0 +1,128 @@
+"""Watchlist files: one TOML file per watchlist, its slug the file name without ``.toml``.
+
+Each file is validated on its own: a broken watchlist is reported (file, line, key) and the
+others still work. Terms are parsed here, so a term that cannot match is an error up front.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.config import describe_validation_error
+from bot.errors import ConfigError
+from bot.query import Term, TermError, parse_term
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+RESERVED_PREFIXES = ("source-", "_")
+
+
+def _valid_term(raw: str) -> str:
+    try:
+        parse_term(raw)
+    except TermError as exc:
+        raise ValueError(str(exc)) from None
+    return raw
+
+
+TermText = Annotated[str, AfterValidator(_valid_term)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Deliver(_Frozen):
+    """The ``[deliver]`` table: where matches go."""
+
+    feed: bool = Field(True, description="Publish an RSS/Atom feed of the matches.")
+    email: tuple[str, ...] = Field((), description="Addresses that get email digests.")
+    digest: Literal["immediate", "daily", "weekly"] = Field("daily", description="How often email is sent.")
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not _EMAIL.match(address):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+
+class Watchlist(_Frozen):
+    """One watchlist file. ``slug`` and ``path`` come from the file, not from its keys."""
+
+    slug: str = Field("", exclude=True)
+    path: Path | None = Field(None, exclude=True)
+    title: str = Field("", description="Shown in feeds and emails; default: the slug.")
+    terms: tuple[TermText, ...] = Field((), description="An item matches if any of these matches (OR).")
+    all: tuple[TermText, ...] = Field((), description="Every one of these must also match (AND).")
+    exclude: tuple[TermText, ...] = Field((), description="An item matching any of these is dropped (NOT).")
+    kommuner: tuple[str, ...] = Field((), description="Only these municipalities (empty: all).")
+    committees: tuple[str, ...] = Field((), description="Only committees whose name contains one of these.")
+    sections: tuple[str, ...] = Field((), description="Only text in these sections (empty: the whole item).")
+    cases: tuple[str, ...] = Field((), description="Case numbers followed through every committee and meeting.")
+    only_new_text: bool = Field(False, description="A change matches only when a term is in the added text.")
+    backfill_days: int = Field(30, ge=0, description="A new or edited watchlist is run on items this recent.")
+    fold_aa: bool = Field(False, description="Treat å and aa as the same letter (Aabenraa = Åbenrå).")
+    deliver: Deliver = Deliver()
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> Watchlist:
+        if not (self.terms or self.all or self.cases):
+            raise ValueError("a watchlist needs 'terms', 'all' or 'cases'")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.title or self.slug
+
+    def parsed(self, clause: Literal["terms", "all", "exclude"]) -> tuple[Term, ...]:
+        return tuple(parse_term(raw, self.fold_aa) for raw in getattr(self, clause))
+
+    def digest(self) -> str:
+        """Changes whenever the watchlist's meaning changes: an edited watchlist is re-run."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_watchlist(path: Path) -> Watchlist:
+    slug = path.stem
+    if not _SLUG.match(slug):
+        raise ConfigError(f"{path}: the file name must be a slug: lower-case letters, digits, '-' and '_'")
+    if slug.startswith(RESERVED_PREFIXES):
+        raise ConfigError(f"{path}: names starting with {' or '.join(RESERVED_PREFIXES)} are reserved for the bot")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        data = tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read watchlist ({exc.strerror or exc})") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    for reserved in ("slug", "path"):
+        if reserved in data:
+            raise ConfigError(f"{path}: {reserved}: unknown key (the slug is the file name)")
+    try:
+        return Watchlist.model_validate({**data, "slug": slug, "path": path})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, text, path, "the README's watchlist keys")) from exc
+
+
+def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[str]]:
+    """Every ``*.toml`` in the folder; broken ones come back as error messages instead."""
+    watchlists: list[Watchlist] = []
+    errors: list[str] = []
+    if not folder.is_dir():
+        return watchlists, errors
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            watchlists.append(load_watchlist(path))
+        except ConfigError as exc:
+            errors.append(str(exc))
+    return watchlists, errors
