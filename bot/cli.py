@@ -11,10 +11,12 @@ import click
 
 from bot import __version__
 from bot.config import Config, find_config_file, load_config
-from bot.diff import render_diff
 from bot.errors import BotError
-from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
+from bot.match import Matcher
+from bot.matches import item_text
 from bot.pipeline import open_store, run_cycle
+from bot.views import event_json, event_text, item_json, item_line, match_json, match_text, where
+from bot.watchlists import load_watchlists, trial_watchlist
 
 
 class _Context:
@@ -91,7 +93,7 @@ def items(ctx: _Context, as_json: bool) -> None:
     with open_store(ctx.config) as store:
         rows = store.latest_items()
     for row in rows:
-        click.echo(json.dumps(item_json(*row), ensure_ascii=False) if as_json else _item_line(*row))
+        click.echo(json.dumps(item_json(*row), ensure_ascii=False) if as_json else item_line(*row))
 
 
 @cli.command(epilog="Example: referatvagt events --json")
@@ -102,84 +104,71 @@ def events(ctx: _Context, as_json: bool) -> None:
     with open_store(ctx.config) as store:
         rows = store.events()
     for row in rows:
-        click.echo(json.dumps(event_json(*row), ensure_ascii=False) if as_json else _event_text(*row))
+        click.echo(json.dumps(event_json(*row), ensure_ascii=False) if as_json else event_text(*row))
 
 
-def _where(number: int | None, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
-    day = meeting.meeting_date.strftime("%d.%m.%Y")
-    return f"{source.kommune} · {meeting.committee} {day} · Punkt {number}: {version.title}"
+@cli.command(epilog="Example: referatvagt matches --watchlist kontanthjaelp --json")
+@click.option("--watchlist", "slug", metavar="SLUG", help="Only this watchlist (its file name without .toml).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (JSON Lines).")
+@pass_context
+def matches(ctx: _Context, slug: str | None, as_json: bool) -> None:
+    """List stored watchlist matches, oldest first.
+
+    Each shows the watchlist, the item, the terms that matched and a snippet with the
+    terms in **bold**; --json adds every item field of `items --json`.
+    """
+    with open_store(ctx.config) as store:
+        rows = store.matches(slug)
+    for row in rows:
+        click.echo(json.dumps(match_json(*row), ensure_ascii=False) if as_json else match_text(*row))
 
 
-def _item_line(item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, _: Document) -> str:
-    flags = [f"v{version.version}", version.doc_kind]
-    if version.closed:
-        flags.append("lukket")
-    if version.decision:
-        flags.append("beslutning")
-    if item.removed:
-        flags.append("udgået")
-    return f"{_where(item.number, version, meeting, source)}  [{', '.join(flags)}]"
+@cli.command("try", epilog='Example: referatvagt try kontanthjælp "*ledighed" \'"nyt kontanthjælpssystem"\' IGU')
+@click.argument("terms", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (JSON Lines).")
+@pass_context
+def try_command(ctx: _Context, terms: tuple[str, ...], as_json: bool) -> None:
+    """Test terms against the stored items before writing them into a watchlist.
+
+    Prints every item any of the TERMS matches, with a snippet, and a count. The terms use
+    the watchlist query language (see the README): kontanthjælp, *ledighed, =bil, IGU, "a b".
+    """
+    watchlist = trial_watchlist(terms)
+    matcher = Matcher([watchlist])
+    with open_store(ctx.config) as store:
+        rows = store.latest_items()
+    found = 0
+    for item, version, meeting, source, document in rows:
+        for result in matcher.match(item_text(version, meeting, source)):
+            found += 1
+            if as_json:
+                fields = {**item_json(item, version, meeting, source, document), "terms": list(result.terms)}
+                click.echo(json.dumps({**fields, "snippet": result.snippet.marked()}, ensure_ascii=False))
+            else:
+                click.echo(f"{where(item.number, version, meeting, source)}\n    {result.snippet.marked()}")
+    if not as_json:
+        click.echo(f"{found} of {len(rows)} items match")
 
 
-def _event_text(event: Event, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
-    label = "decision added" if event.decision_added else event.kind
-    lines = [f"{label:<15} {_where(version.number, version, meeting, source)}"]
-    if event.kind == "changed" and event.changed_sections:
-        lines.append(f"{'':<15} sections: {', '.join(event.changed_sections)}")
-        lines.extend(f"{'':<15} {line}" for line in render_diff(event.diff).splitlines())
-    return "\n".join(lines)
+@cli.command(epilog="Example: referatvagt --config config.toml check")
+@pass_context
+def check(ctx: _Context) -> None:
+    """Validate the config and every watchlist; exit 1 if any has an error.
 
-
-def item_json(
-    item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, document: Document
-) -> dict[str, Any]:
-    return {
-        "source": source.name,
-        "kommune": source.kommune,
-        "committee": meeting.committee,
-        "meeting_date": meeting.meeting_date.isoformat(),
-        "meeting_start": meeting.start_time,
-        "place": meeting.place,
-        "doc_kind": version.doc_kind,
-        "number": item.number,
-        "title": version.title,
-        "case_number": version.case_number,
-        "closed": version.closed,
-        "removed": item.removed,
-        "decision": version.decision,
-        "decisions": version.decisions,
-        "sections": dict((heading, text) for heading, text in version.sections),
-        "attachments": version.attachments,
-        "version": version.version,
-        "content_hash": version.content_hash,
-        "url": version.url,
-        "document": {
-            "key": document.key,
-            "raw_sha256": document.raw_sha256,
-            "fetched_at": document.fetched_at.isoformat(),
-        },
-    }
-
-
-def event_json(event: Event, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "kind": event.kind,
-        "source": source.name,
-        "kommune": source.kommune,
-        "committee": meeting.committee,
-        "meeting_date": meeting.meeting_date.isoformat(),
-        "number": version.number,
-        "title": version.title,
-        "case_number": version.case_number,
-        "version": version.version,
-        "changed_sections": event.changed_sections,
-        "decision_added": event.decision_added,
-        "diff": render_diff(event.diff),
-        "diff_ops": event.diff,
-        "backfill": event.backfill,
-        "created_at": event.created_at.isoformat(),
-    }
+    Each error names the file, the line and the key.
+    """
+    config = ctx.config
+    watchlists, errors = load_watchlists(config.bot.watchlists_dir)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    click.echo(f"config: {config.origin or 'built-in defaults'}: OK, {len(config.sources)} sources")
+    folder = config.bot.watchlists_dir
+    if not folder.is_dir():
+        click.echo(f"watchlists: no folder {folder}: nothing will be matched")
+    else:
+        click.echo(f"watchlists in {folder}: {len(watchlists)} OK, {len(errors)} with errors")
+    if errors:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -108,6 +108,11 @@ _WHITESPACE = re.compile(r"\s+")
 _NO_MARKUP = str.maketrans("", "", "*_#~`")
 
 
+def _clean(text: str) -> str:
+    """Text between words as a snippet shows it: markup dropped, whitespace runs as one space."""
+    return _WHITESPACE.sub(" ", text.translate(_NO_MARKUP))
+
+
 def make_snippet(words: Words, hits: Sequence[Hit]) -> Snippet:
     """A window of words around the first hit; every hit inside it is highlighted."""
     if not words.spans:
@@ -115,19 +120,20 @@ def make_snippet(words: Words, hits: Sequence[Hit]) -> Snippet:
     first = min(hit.word for hit in hits) if hits else 0
     high = min(len(words.spans), max(0, first - _BEFORE) + SNIPPET_WORDS)
     low = max(0, high - SNIPPET_WORDS)
-    pieces = ["… "] if low > 0 else []
-    position = len(pieces[0]) if pieces else 0
+    # Whole text kept at an end of the text (a closing full stop); "…" where the window cuts it.
+    lead = "… " if low > 0 else _clean(words.text[: words.spans[0][0]]).lstrip()
+    pieces = [lead]
+    position = len(lead)
     starts: dict[int, int] = {}
     for index in range(low, high):
         if index > low:
-            gap = _WHITESPACE.sub(" ", words.gap(index - 1).translate(_NO_MARKUP)) or " "
+            gap = _clean(words.gap(index - 1)) or " "
             pieces.append(gap)
             position += len(gap)
         starts[index] = position
         pieces.append(words.original_text(index))
         position += len(pieces[-1])
-    if high < len(words.spans):
-        pieces.append(" …")
+    pieces.append(" …" if high < len(words.spans) else _clean(words.text[words.spans[-1][1] :]).rstrip())
     highlights: list[tuple[int, int]] = []
     for hit in sorted(hits, key=lambda h: h.word):
         last = hit.word + hit.length - 1
@@ -253,7 +259,9 @@ def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> Watchlist
     raws = [raw for raw, term in zip(watchlist.terms, compiled.terms, strict=True) if term in found_terms]
     raws += list(watchlist.all)
     shown = found_terms | set(compiled.all)
-    for _, words, hits in term_text if compiled.terms else allowed:
+    # The snippet shows the first hit in the item's text; the title is shown anyway.
+    segments = term_text if compiled.terms else allowed
+    for _, words, hits in sorted(segments, key=lambda segment: segment[0] == TITLE):
         relevant = [hit for hit in hits if hit.term in shown]
         if relevant:
             return WatchlistMatch(watchlist.slug, tuple(dict.fromkeys(raws)), make_snippet(words, relevant))

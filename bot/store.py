@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.errors import StoreError
-from bot.models import Document, Event, Item, ItemVersion, Meeting, SchemaMigration, SourceState
+from bot.models import Document, Event, Item, ItemVersion, Match, Meeting, SchemaMigration, SourceState
 
 Migration = Callable[[Connection], None]
 
@@ -174,5 +174,23 @@ class Store:
             .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
             .order_by(col(Event.id))
         )
+        with self.session() as session:
+            return [tuple(row) for row in session.execute(query)]
+
+    def matches(
+        self, watchlist: str | None = None
+    ) -> list[tuple[Match, Item, ItemVersion, Meeting, SourceState, Document]]:
+        """Stored watchlist matches, oldest first, optionally of one watchlist."""
+        query = (
+            sa_select(Match, Item, ItemVersion, Meeting, SourceState, Document)
+            .join(Item, col(Item.id) == col(Match.item_id))
+            .join(ItemVersion, col(ItemVersion.id) == col(Match.version_id))
+            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
+            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
+            .join(Document, col(Document.id) == col(ItemVersion.document_id))
+            .order_by(col(Match.id))
+        )
+        if watchlist is not None:
+            query = query.where(col(Match.watchlist) == watchlist)
         with self.session() as session:
             return [tuple(row) for row in session.execute(query)]

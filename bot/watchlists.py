@@ -126,3 +126,12 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[str]]:
         except ConfigError as exc:
             errors.append(str(exc))
     return watchlists, errors
+
+
+def trial_watchlist(terms: tuple[str, ...]) -> Watchlist:
+    """A watchlist of the given terms only, for trying them out; bad terms are a ConfigError."""
+    try:
+        return Watchlist(slug="try", terms=terms)
+    except ValidationError as exc:
+        problems = [str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()]
+        raise ConfigError("; ".join(problems)) from exc

@@ -154,4 +154,6 @@ def test_an_ingest_killed_midway_completes_on_the_next_run_without_duplicates(
     result = run_cli(config, "ingest")
     assert result.exit_code == 0, result.stderr
     assert _counts(database) == (total_items, total_items, 0)
-    assert run_cli(config, "ingest").stdout.strip().endswith("0 new, 0 changed, 0 removed items; 0 new matches; 0 errors")
+    assert (
+        run_cli(config, "ingest").stdout.strip().endswith("0 new, 0 changed, 0 removed items; 0 new matches; 0 errors")
+    )

@@ -47,10 +47,16 @@ def test_the_default_run_ingests_the_bundled_samples_into_state(tmp_path: Path) 
     )
     first = run("ingest")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == "5 documents read (0 unchanged): 21 new, 4 changed, 1 removed items; 0 new matches; 0 errors"
+    assert (
+        first.stdout.strip()
+        == "5 documents read (0 unchanged): 21 new, 4 changed, 1 removed items; 0 new matches; 0 errors"
+    )
     assert (tmp_path / "state" / "referatvagt.db").is_file()
     second = run("ingest")
-    assert second.stdout.strip() == "5 documents read (5 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+    assert (
+        second.stdout.strip()
+        == "5 documents read (5 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+    )
     events = run("events").stdout
     assert "decision added" in events and "removed" in events and "[-2,4-] {+2,6+}" in events
 

@@ -24,7 +24,9 @@ def ingest(config: Path) -> str:
 def test_an_agenda_creates_one_new_event_per_item(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     put(tmp_path, "dagsorden.md", standard_agenda())
-    assert ingest(config) == "1 documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+    assert (
+        ingest(config) == "1 documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+    )
     events = json_lines(config, "events")
     assert [(e["kind"], e["number"]) for e in events] == [("new", 1), ("new", 2), ("new", 3), ("new", 4)]
     assert all(e["backfill"] for e in events), "the first ingest of a source is a backfill"
@@ -41,7 +43,9 @@ def test_the_minutes_add_decisions_to_the_agendas_items(tmp_path: Path) -> None:
     put(tmp_path, "dagsorden.md", agenda)
     ingest(config)
     put(tmp_path, "referat.md", decided(agenda))
-    assert ingest(config) == "2 documents read (1 unchanged): 0 new, 3 changed, 0 removed items; 0 new matches; 0 errors"
+    assert (
+        ingest(config) == "2 documents read (1 unchanged): 0 new, 3 changed, 0 removed items; 0 new matches; 0 errors"
+    )
     changes = [e for e in json_lines(config, "events") if e["kind"] == "changed"]
     assert [e["number"] for e in changes] == [1, 2, 3]
     assert all(e["decision_added"] for e in changes)
@@ -95,7 +99,9 @@ def test_rewrapped_text_and_emphasis_are_no_change(tmp_path: Path) -> None:
     ingest(config)
     rewrapped = decided(standard_agenda()).text().replace("merforbrug på 2,4", "**merforbrug**\npå   2,4")
     put(tmp_path, "referat.md", rewrapped.replace("\n\n", "\n\n\n"))
-    assert ingest(config) == "1 documents read (0 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+    assert (
+        ingest(config) == "1 documents read (0 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+    )
 
 
 def test_ingesting_twice_reports_zero_changes(tmp_path: Path) -> None:
@@ -103,7 +109,9 @@ def test_ingesting_twice_reports_zero_changes(tmp_path: Path) -> None:
     put(tmp_path, "dagsorden.md", standard_agenda())
     put(tmp_path, "referat.md", decided(standard_agenda()))
     ingest(config)
-    assert ingest(config) == "2 documents read (2 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+    assert (
+        ingest(config) == "2 documents read (2 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+    )
 
 
 def test_an_item_missing_from_the_minutes_is_withdrawn(tmp_path: Path) -> None:

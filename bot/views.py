@@ -1,0 +1,116 @@
+"""How stored rows are shown: JSON objects for ``--json`` and one-line text for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.diff import render_diff
+from bot.match import Snippet
+from bot.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
+
+
+def where(number: int | None, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
+    day = meeting.meeting_date.strftime("%d.%m.%Y")
+    return f"{source.kommune} · {meeting.committee} {day} · Punkt {number}: {version.title}"
+
+
+def item_line(item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, _: Document) -> str:
+    flags = [f"v{version.version}", version.doc_kind]
+    if version.closed:
+        flags.append("lukket")
+    if version.decision:
+        flags.append("beslutning")
+    if item.removed:
+        flags.append("udgået")
+    return f"{where(item.number, version, meeting, source)}  [{', '.join(flags)}]"
+
+
+def event_text(event: Event, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
+    label = "decision added" if event.decision_added else event.kind
+    lines = [f"{label:<15} {where(version.number, version, meeting, source)}"]
+    if event.kind == "changed" and event.changed_sections:
+        lines.append(f"{'':<15} sections: {', '.join(event.changed_sections)}")
+        lines.extend(f"{'':<15} {line}" for line in render_diff(event.diff).splitlines())
+    return "\n".join(lines)
+
+
+def item_json(
+    item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, document: Document
+) -> dict[str, Any]:
+    return {
+        "source": source.name,
+        "kommune": source.kommune,
+        "committee": meeting.committee,
+        "meeting_date": meeting.meeting_date.isoformat(),
+        "meeting_start": meeting.start_time,
+        "place": meeting.place,
+        "doc_kind": version.doc_kind,
+        "number": item.number,
+        "title": version.title,
+        "case_number": version.case_number,
+        "closed": version.closed,
+        "removed": item.removed,
+        "decision": version.decision,
+        "decisions": version.decisions,
+        "sections": dict((heading, text) for heading, text in version.sections),
+        "attachments": version.attachments,
+        "version": version.version,
+        "content_hash": version.content_hash,
+        "url": version.url,
+        "document": {
+            "key": document.key,
+            "raw_sha256": document.raw_sha256,
+            "fetched_at": document.fetched_at.isoformat(),
+        },
+    }
+
+
+def event_json(event: Event, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "source": source.name,
+        "kommune": source.kommune,
+        "committee": meeting.committee,
+        "meeting_date": meeting.meeting_date.isoformat(),
+        "number": version.number,
+        "title": version.title,
+        "case_number": version.case_number,
+        "version": version.version,
+        "changed_sections": event.changed_sections,
+        "decision_added": event.decision_added,
+        "diff": render_diff(event.diff),
+        "diff_ops": event.diff,
+        "backfill": event.backfill,
+        "created_at": event.created_at.isoformat(),
+    }
+
+
+def match_json(
+    match: Match, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, document: Document
+) -> dict[str, Any]:
+    return {
+        **item_json(item, version, meeting, source, document),
+        "watchlist": match.watchlist,
+        "terms": match.terms,
+        "snippet": snippet_of(match).marked(),
+        "event": match.kind,
+        "decision_added": match.decision_added,
+        "changed_sections": match.changed_sections,
+        "by_case": match.by_case,
+        "backfill": match.backfill,
+        "matched_at": match.created_at.isoformat(),
+    }
+
+
+def match_text(
+    match: Match, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, _: Document
+) -> str:
+    label = "decision added" if match.decision_added else match.kind
+    terms = ", ".join(match.terms) or "case number"
+    heading = f"[{match.watchlist}] {label:<14} {where(item.number, version, meeting, source)}"
+    return f"{heading}\n    ({terms}) {snippet_of(match).marked()}"
+
+
+def snippet_of(match: Match) -> Snippet:
+    return Snippet(match.snippet, tuple((start, end) for start, end in match.highlights))

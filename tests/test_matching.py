@@ -1,0 +1,143 @@
+"""Watchlists over the real store: matches recorded once each, backfill, and the CLI around them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.config import load_config
+from bot.pipeline import RunReport, ingest_source, open_store, run_cycle
+
+from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config
+
+T0 = datetime(2026, 11, 2, 18, 0, tzinfo=timezone.utc)
+
+
+def setup(tmp_path: Path, **watchlists: str) -> Path:
+    config = write_config(tmp_path)
+    for slug, text in watchlists.items():
+        watch(tmp_path, slug, text)
+    return config
+
+
+def watch(tmp_path: Path, slug: str, text: str) -> None:
+    folder = tmp_path / "watchlists"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{slug}.toml").write_text(text, encoding="utf-8")
+
+
+def put(tmp_path: Path, name: str, doc: Doc) -> None:
+    (tmp_path / "minutes" / name).write_text(doc.text(), encoding="utf-8")
+
+
+def cycle(config: Path, now: datetime) -> RunReport:
+    loaded = load_config(config)
+    with open_store(loaded) as store:
+        return run_cycle(loaded, store, now)
+
+
+def test_ingest_records_matches_once_with_terms_snippet_and_event(tmp_path: Path) -> None:
+    config = setup(tmp_path, budget='title = "Budget"\nterms = ["budget", "=bus"]\n', bus='terms = ["busplan"]\n')
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    result = run_cli(config, "ingest")
+    assert result.stdout.strip().endswith("4 new, 0 changed, 0 removed items; 2 new matches; 0 errors")
+    put(tmp_path, "referat.md", decided(standard_agenda()))
+    assert (
+        run_cli(config, "ingest").stdout.strip().endswith("0 new, 3 changed, 0 removed items; 2 new matches; 0 errors")
+    )
+    assert run_cli(config, "ingest").stdout.strip().endswith("0 new matches; 0 errors")
+
+    found = json_lines(config, "matches")
+    assert [(m["watchlist"], m["number"], m["event"], m["decision_added"]) for m in found] == [
+        ("budget", 2, "new", False),
+        ("bus", 3, "new", False),
+        ("budget", 2, "changed", True),
+        ("bus", 3, "changed", True),
+    ]
+    first = found[0]
+    assert first["terms"] == ["budget"]
+    assert first["snippet"] == "At **budgetopfølgningen** tages til efterretning."
+    assert first["title"] == "Budgetopfølgning 3. kvartal" and first["kommune"] == "Testrup"
+    assert first["backfill"] is True, "matches from a source's first ingest are backfill (no email)"
+    assert found[2]["backfill"] is False
+    assert found[2]["changed_sections"] == ["Beslutning i Økonomiudvalget den 02-11-2026"]
+    assert [m["watchlist"] for m in json_lines(config, "matches") if m["watchlist"] == "bus"] == ["bus", "bus"]
+    only_bus = run_cli(config, "matches", "--watchlist", "bus", "--json").stdout.splitlines()
+    assert len(only_bus) == 2
+
+
+def test_a_new_watchlist_looks_back_backfill_days_and_then_follows_new_items(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    cycle(config, T0)
+    watch(tmp_path, "recent", 'terms = ["busplan"]\nbackfill_days = 30\n')
+    watch(tmp_path, "none", 'terms = ["busplan"]\nbackfill_days = 0\n')
+    assert cycle(config, T0 + timedelta(days=10)).matches == 1
+    assert [(m["watchlist"], m["backfill"]) for m in json_lines(config, "matches")] == [("recent", True)]
+    put(tmp_path, "referat.md", decided(standard_agenda()))
+    assert cycle(config, T0 + timedelta(days=11)).matches == 2
+    later = [(m["watchlist"], m["event"], m["backfill"]) for m in json_lines(config, "matches")][1:]
+    assert sorted(later) == [("none", "changed", False), ("recent", "changed", False)]
+
+
+def test_an_edited_watchlist_is_run_again_and_an_unchanged_one_is_not(tmp_path: Path) -> None:
+    config = setup(tmp_path, w='terms = ["busplan"]\n')
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    assert cycle(config, T0).matches == 1
+    assert cycle(config, T0 + timedelta(hours=1)).matches == 0
+    watch(tmp_path, "w", 'terms = ["busplan", "dagsorden"]\n')
+    assert cycle(config, T0 + timedelta(hours=2)).matches == 1
+    assert [m["number"] for m in json_lines(config, "matches")] == [3, 1]
+
+
+def test_events_stored_before_a_crash_are_matched_by_the_next_run(tmp_path: Path) -> None:
+    config = setup(tmp_path, w='terms = ["busplan"]\n')
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    loaded = load_config(config)
+    with open_store(loaded) as store:
+        ingest_source(loaded.sources[0], store, RunReport(), T0)  # stored, then "crashed" before matching
+    database = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
+    assert database.execute("SELECT count(*) FROM event WHERE matched = 0").fetchone() == (4,)
+    assert cycle(config, T0 + timedelta(minutes=5)).matches == 1
+    assert database.execute("SELECT count(*) FROM event WHERE matched = 0").fetchone() == (0,)
+    assert database.execute("SELECT count(*) FROM match").fetchone() == (1,)
+
+
+def test_a_broken_watchlist_is_reported_and_the_others_still_match(tmp_path: Path) -> None:
+    config = setup(tmp_path, broken='terms = ["a"]\n', good='terms = ["busplan"]\n')
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    result = run_cli(config, "ingest")
+    assert result.exit_code == 1
+    assert f"error: {tmp_path / 'watchlists' / 'broken.toml'}:1: terms[1]: 'a': too short" in result.stderr
+    assert result.stdout.strip().endswith("1 new match; 1 error")
+
+
+def test_check_validates_config_and_watchlists(tmp_path: Path) -> None:
+    config = setup(tmp_path, good='terms = ["busplan"]\n')
+    result = run_cli(config, "check")
+    assert result.exit_code == 0
+    assert "1 OK, 0 with errors" in result.stdout
+    watch(tmp_path, "bad", 'terms = ["ok"]\nfeed = true\n')
+    result = run_cli(config, "check")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'watchlists' / 'bad.toml'}:2: feed: unknown key" in result.stderr
+    (tmp_path / "config.toml").write_text("[bot]\nstate = 1\n", encoding="utf-8")
+    assert run_cli(config, "check").exit_code == 2
+
+
+def test_try_shows_matching_items_with_snippets_and_a_count(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    run_cli(config, "ingest")
+    result = run_cli(config, "try", "busplan", "=dagsorden")
+    assert result.exit_code == 0
+    assert "Testrup · Økonomiudvalget 02.11.2026 · Punkt 3: Busplan 2027" in result.stdout
+    assert "**busplan**" in result.stdout.lower()
+    assert result.stdout.strip().endswith("2 of 4 items match")
+    rows = [json.loads(line) for line in run_cli(config, "try", "busplan", "--json").stdout.splitlines()]
+    assert [(r["number"], r["terms"]) for r in rows] == [(3, ["busplan"])]
+    assert {"snippet", "sections", "decision", "kommune"} <= set(rows[0])
+    bad = run_cli(config, "try", "a")
+    assert bad.exit_code == 2 and "'a': too short" in bad.stderr

@@ -1,0 +1,86 @@
+"""The query language, specified by the case file ``cases/terms.toml`` and the term errors."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.match import Engine, make_snippet
+from bot.query import TermError, parse_term
+
+CASES: list[dict[str, Any]] = tomllib.loads((Path(__file__).parent / "cases" / "terms.toml").read_text("utf-8"))["case"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['term']} ~ {c['text'][:40]}")
+def test_term_matches_text_as_specified(case: dict[str, Any]) -> None:
+    engine = Engine([parse_term(case["term"])])
+    words = engine.words(case["text"])
+    hits = engine.search(words)
+    assert bool(hits) is case["match"], case.get("note", "")
+    if "found" in case:
+        hit = hits[0]
+        start, end = words.spans[hit.word][0], words.spans[hit.word + hit.length - 1][1]
+        assert words.text[start:end] == case["found"]
+
+
+@pytest.mark.parametrize(
+    ("term", "reason"),
+    [
+        ("", "empty term"),
+        ("   ", "empty term"),
+        ("a", "too short to match as a prefix"),
+        ('"nyt kontanthjælpssystem', "a phrase must be quoted as a whole"),
+        ("ny*t", "'*' and '=' go once, in front of a single word"),
+        ("*nyt system", "'*' and '=' go once, in front of a single word"),
+        ("==bil", "'*' and '=' go once"),
+        ("!!!", "no letters or digits"),
+        ("løn (fast)", "only letters, digits, spaces and hyphens"),
+    ],
+)
+def test_invalid_terms_are_rejected_with_the_reason(term: str, reason: str) -> None:
+    with pytest.raises(TermError, match=reason.replace("(", r"\(").replace("*", r"\*")):
+        parse_term(term)
+
+
+def test_one_letter_whole_words_are_allowed() -> None:
+    assert parse_term("=a").words[0].kind == "whole"
+
+
+def test_fold_aa_treats_aa_and_å_alike() -> None:
+    engine = Engine([parse_term("Aabenraa", fold_aa=True), parse_term("ålborg", fold_aa=True)], fold_aa=True)
+    assert engine.search(engine.words("Åbenrå Kommune")) and engine.search(engine.words("Aalborg Kommune"))
+    plain = Engine([parse_term("Aabenraa")])
+    assert not plain.search(plain.words("Åbenrå Kommune"))
+
+
+def test_many_terms_share_one_pass_and_each_reports_its_hits() -> None:
+    terms = [parse_term(t) for t in ["sats", "satsstruktur", "*ledighed", "IGU", '"nyt kontanthjælpssystem"', "nyt"]]
+    engine = Engine(terms)
+    words = engine.words("Ny satsstruktur og nyt kontanthjælpssystem; bruttoledighed; IGU'en")
+    found = {(terms[hit.term].raw, words.original[hit.word]) for hit in engine.search(words)}
+    assert found == {
+        ("sats", "satsstruktur"),
+        ("satsstruktur", "satsstruktur"),
+        ('"nyt kontanthjælpssystem"', "nyt"),
+        ("nyt", "nyt"),
+        ("*ledighed", "bruttoledighed"),
+        ("IGU", "IGU"),
+    }
+
+
+def test_a_snippet_is_about_thirty_words_around_the_first_hit_with_hits_highlighted() -> None:
+    text = (
+        " ".join(f"ord{n}" for n in range(100))
+        + " kontanthjælp og mere kontanthjælpen "
+        + " ".join(f"efter{n}" for n in range(100))
+    )
+    engine = Engine([parse_term("kontanthjælp")])
+    words = engine.words(text)
+    snippet = make_snippet(words, engine.search(words))
+    assert snippet.text.startswith("… ord88 ") and snippet.text.endswith(" …")
+    assert len(snippet.text.strip("… ").split()) == 30
+    assert [snippet.text[a:b] for a, b in snippet.highlights] == ["kontanthjælp", "kontanthjælpen"]
+    assert "**kontanthjælp** og mere **kontanthjælpen**" in snippet.marked()
