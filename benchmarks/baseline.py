@@ -1,12 +1,14 @@
-"""The naive baseline: one compiled regular expression per term, emulating the rules of :mod:`bot.query`.
+r"""The naive baseline: one compiled regular expression per term, emulating the rules of :mod:`bot.query`.
 
-    prefix    (?<![^\\W_])term                       case-insensitive
-    infix     term                                   case-insensitive
-    whole     (?<![^\\W_])term(?![^\\W_])             case-insensitive (case-sensitive for an acronym)
-    acronym   (?<![^\\W_])TERM(?=[a-zæøå]*(?![^\\W_]))  case-sensitive
-    phrase    the words in order, each but the last running to the end of its word, joined by
-              whitespace or markup (the engine's gap: ``[\\s*_#~`>|]``; a hyphen where the term had one)
+    prefix    (?<![^\W_])term                             case-insensitive
+    infix     term                                         case-insensitive
+    whole     (?<![^\W_])term(?![^\W_])                   case-insensitive (an acronym: case-sensitive)
+    acronym   (?<![^\W_])TERM(?=[a-zæøå]*(?![^\W_]))      case-sensitive
+    phrase    the words in order, each but the last running to the end of its word (every word of a
+              phrase is a prefix or an acronym), joined by the engine's gap ``[\s*_#~`>|]+`` (a hyphen
+              allowed where the term had one)
 
+Every regex is compiled with ``re.IGNORECASE``; acronyms are scoped case-sensitive with ``(?-i:...)``.
 What the regexes do not do: suspended compounds ("Førtids- og seniorpension" for førtidspension),
 NFC normalisation and soft hyphens. The generated text has no soft hyphens and is NFC already.
 """

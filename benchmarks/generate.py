@@ -22,13 +22,16 @@ SAMPLES = Path(__file__).resolve().parents[1] / "bot" / "samples"
 _VOCABULARY_SEED = 20261102
 _TOKEN = re.compile(r"[^\W\d_]+")
 
-FUNCTION_WORDS = (
+FUNCTION_WORDS = tuple(
+    (
     "og i at det der til af for med på som en er de den har skal kan vil ikke om fra ved efter også "
     "eller samt et blive bliver være være har havde denne dette disse hvor hvilke når så men kun mere "
     "end over under mellem inden hos alle andre nye flere ud op samme sin sine sit deres vores hvis"
 ).split()
+)
 
-PARTS = (
+PARTS = tuple(
+    (
     "beskæftigelse kontanthjælp ledighed udvalg indsats borger budget skole klima plan forslag høring sag "
     "arbejde pligt ydelse system tilpasning skybrud vej trafik bus cykel sti park natur vand spildevand "
     "affald energi varme bolig byggeri lokal kommune region økonomi regnskab opfølgning bevilling ramme "
@@ -40,16 +43,19 @@ PARTS = (
     "trivsel inklusion transport kørsel sygefravær fleksjob pension senior hjælp støtte rådgivning "
     "familie anbringelse forebyggelse misbrug behandling rehabilitering træning"
 ).split()
+)
 
 # How a part is written in front of another part (the binding -s and -e of Danish compounds).
 _COMBINING = {"børn": "børne", "sag": "sags", "arbejde": "arbejds", "pligt": "pligt", "grund": "grund"}
 _S_BINDING = ("else", "ing", "hed", "tion", "skab", "hjælp", "sel", "ning", "dom", "fravær", "kultur")
 
-ADJECTIVES = (
+ADJECTIVES = tuple(
+    (
     "ny nye nyt lokal lokale grøn grønne samlet samlede fremtidig fremtidige særlig særlige kommunal "
     "kommunale endelig endelige ekstra årlig årlige offentlig offentlige midlertidig midlertidige "
     "samlet øget øgede faglig faglige tværgående central centrale"
 ).split()
+)
 
 INFLECTIONS = ("", "", "", "en", "et", "er", "erne", "ens", "ets", "s")
 ACRONYMS = ("IGU", "KL", "FGU", "STAR", "MED", "SSP", "PPR", "STU", "EGU", "BUU", "SKI", "ØU", "LBR", "VVM")
@@ -197,23 +203,48 @@ def documents(n_docs: int, seed: int = 1) -> list[str]:
 # --- term lists -------------------------------------------------------------------------------
 
 
-def _candidate(rng: random.Random, vocab: Vocabulary, acronyms: list[str]) -> str:
+@dataclass(frozen=True)
+class _Pools:
+    """What watchlist terms are drawn from: specific words, rarely the common ones."""
+
+    specific: tuple[str, ...]  # the text's compounds past the most common ones
+    words: tuple[str, ...]  # sample words of seven letters or more
+    infixes: tuple[str, ...]  # parts of six letters or more, and specific compounds
+    wholes: tuple[str, ...]  # sample words of four letters or more, adjectives, parts
+
+
+@lru_cache(maxsize=1)
+def _pools() -> _Pools:
+    vocab = vocabulary()
+    specific = tuple(compound(parts) for parts in vocab.compounds[200:])
+    words = sorted({word.lower() for word in vocab.sample_words})
+    return _Pools(
+        specific=specific,
+        words=tuple(word for word in words if len(word) >= 7),
+        infixes=tuple(part for part in PARTS if len(part) >= 6) + specific[:500],
+        wholes=tuple(word for word in words if len(word) >= 4) + ADJECTIVES + PARTS,
+    )
+
+
+def _candidate(rng: random.Random, pools: _Pools, acronyms: list[str]) -> str:
     roll = rng.random()
-    if roll < 0.45:  # a specific compound from the text's vocabulary (most are rare)
-        return compound(rng.choice(vocab.compounds))
+    if roll < 0.42:  # a specific compound of the text's vocabulary
+        return rng.choice(pools.specific)
     if roll < 0.55:  # a compound that may never occur
-        return compound(tuple(rng.sample(PARTS, 2)))
-    if roll < 0.67:  # a specific sample word, often cut to a stem
-        word = rng.choice(vocab.sample_words[len(vocab.sample_words) // 10 :]).lower()
-        return word[: max(4, len(word) - rng.randint(0, 3))]
-    if roll < 0.77:
-        return f'"{rng.choice(ADJECTIVES)} {compound(rng.choice(vocab.compounds))}"'
-    if roll < 0.80:
+        return compound(tuple(rng.sample(PARTS, rng.choice((2, 2, 3)))))
+    if roll < 0.67:  # a specific sample word, sometimes cut to a stem
+        word = rng.choice(pools.words)
+        return word[: max(6, len(word) - rng.randint(0, 3))]
+    if roll < 0.73:  # a phrase: adjective + compound, as the text has them
+        return f'"{rng.choice(ADJECTIVES)} {rng.choice(pools.specific)}"'
+    if roll < 0.79:  # a phrase of two specific words
+        return f'"{rng.choice(pools.specific)} {rng.choice((*pools.specific[:300], *pools.words))}"'
+    if roll < 0.81:
         return rng.choice(COMMON_TERMS)
-    if roll < 0.89:
-        return "*" + rng.choice((*PARTS, *vocab.sample_words[len(vocab.sample_words) // 10 :])).lower()
-    if roll < 0.96:
-        return "=" + rng.choice((*PARTS, *ADJECTIVES, *vocab.sample_words)).lower()
+    if roll < 0.88:
+        return "*" + rng.choice(pools.infixes)
+    if roll < 0.94:
+        return "=" + rng.choice(pools.wholes)
     if acronyms:
         return acronyms.pop(0)
     letters = "ABCDEFGHIJKLMNOPRSTUVWYÆØÅ"
@@ -222,12 +253,12 @@ def _candidate(rng: random.Random, vocab: Vocabulary, acronyms: list[str]) -> st
 
 def term_lists(n: int, seed: int = 1) -> list[str]:
     """``n`` distinct watchlist terms; the list for ``n`` is a prefix of the list for any larger ``n``."""
-    rng, vocab = random.Random(seed), vocabulary()
+    rng, pools = random.Random(seed), _pools()
     acronyms = list(ACRONYMS)
     terms: list[str] = []
     seen: set[str] = set()
     while len(terms) < n:
-        raw = _candidate(rng, vocab, acronyms)
+        raw = _candidate(rng, pools, acronyms)
         if raw in seen:
             continue
         try:

@@ -12,6 +12,7 @@ import click
 from bot import __version__
 from bot.config import Config, find_config_file, load_config
 from bot.errors import BotError
+from bot.feeds import feed_path
 from bot.match import Matcher
 from bot.matches import item_text
 from bot.pipeline import open_store, run_cycle
@@ -148,6 +149,35 @@ def try_command(ctx: _Context, terms: tuple[str, ...], as_json: bool) -> None:
                 click.echo(f"{where(item.number, version, meeting, source)}\n    {result.snippet.marked()}")
     if not as_json:
         click.echo(f"{found} of {len(rows)} items match")
+
+
+@cli.command("feeds", epilog="Example: referatvagt feeds")
+@pass_context
+def feeds_command(ctx: _Context) -> None:
+    """List every feed with its subscribe links (RSS and Atom).
+
+    Private watchlists (public = false) are listed with their unguessable address: it is
+    printed only here, so the owner can subscribe.
+    """
+    config = ctx.config
+    watchlists, errors = load_watchlists(config.bot.watchlists_dir)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    base = config.feeds.base_url
+    with open_store(config) as store:
+        for watchlist in watchlists:
+            if not watchlist.deliver.feed:
+                continue
+            state = store.watchlist_state(watchlist.slug)
+            if not watchlist.public and state is None:
+                click.echo(f"{watchlist.slug} (private): run `referatvagt ingest` once to create its address")
+                continue
+            path = feed_path(watchlist, state.token if state else None)
+            label = "private" if not watchlist.public else "public"
+            click.echo(f"{watchlist.slug} ({label}) {watchlist.name}\n    {base}{path}.xml\n    {base}{path}.atom")
+    for source in config.sources:
+        click.echo(f"source-{source.name} (public) alt fra {source.kommune}\n    {base}source-{source.name}.xml")
+    click.echo(f"index: {base}index.html  ·  OPML: {base}feeds.opml")
 
 
 @cli.command(epilog="Example: referatvagt --config config.toml check")

@@ -52,6 +52,22 @@ class BotSettings(_Frozen):
         return self.database_url or f"sqlite:///{self.state_dir / 'referatvagt.db'}"
 
 
+class FeedSettings(_Frozen):
+    """The ``[feeds]`` table."""
+
+    base_url: str = Field(
+        "http://127.0.0.1:8080/", description="Public URL where the feed folder is served (self links, OPML)."
+    )
+    max_entries: int = Field(100, ge=1, le=10_000, description="Newest entries kept in each feed.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL, e.g. 'https://example.org/referatvagt/'")
+        return value if value.endswith("/") else value + "/"
+
+
 class _SourceBase(_Frozen):
     name: str = Field(description="Short unique id of the source: lower-case letters, digits, - and _.")
     kommune: str = Field(description="The municipality, as it should appear in feeds and emails.")
@@ -76,6 +92,7 @@ SourceConfig = Annotated[Union[FolderSource], Field(discriminator="type")]
 
 class Config(_Frozen):
     bot: BotSettings = BotSettings()
+    feeds: FeedSettings = FeedSettings()
     sources: tuple[SourceConfig, ...] = Field((), alias="source")
     origin: Path | None = Field(None, exclude=True, description="The file this was read from.")
 

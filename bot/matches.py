@@ -7,6 +7,7 @@ edited watchlist is run over the items stored in its last ``backfill_days`` days
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,7 +80,9 @@ def sync_watchlists(store: Store, watchlists: Sequence[Watchlist], now: datetime
             if state is not None and state.digest == digest:
                 continue
             created += _backfill(session, watchlist, now)
-            state = state or WatchlistState(slug=watchlist.slug, digest=digest, first_seen_at=now, evaluated_at=now)
+            state = state or WatchlistState(
+                slug=watchlist.slug, digest=digest, token=secrets.token_urlsafe(18), first_seen_at=now, evaluated_at=now
+            )
             state.digest, state.evaluated_at = digest, now
             session.add(state)
     return created

@@ -102,6 +102,7 @@ class Item(SQLModel, table=True):
     __tablename__ = "item"
 
     id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=40, unique=True)  # stable across store rebuilds: feed GUIDs use it
     meeting_id: int = Field(foreign_key="meeting.id", index=True)
     portal_id: str | None = Field(default=None, max_length=100)
     number: int | None = None
@@ -159,6 +160,7 @@ class WatchlistState(SQLModel, table=True):
 
     slug: str = Field(primary_key=True, max_length=200)
     digest: str = Field(max_length=64)
+    token: str = Field(max_length=64)  # the unguessable path part of a private watchlist's feed
     first_seen_at: datetime = _when()
     evaluated_at: datetime = _when()
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from bot.config import Config, SourceConfig
 from bot.errors import BotError, SourceError
 from bot.extract import extract_text
+from bot.feeds import FeedReport, publish
 from bot.match import Matcher
 from bot.matches import match_pending_events, sync_watchlists
 from bot.minutes import ParsedMeeting
@@ -36,6 +37,7 @@ class RunReport:
     changed: int = 0
     removed: int = 0
     matches: int = 0
+    feeds: FeedReport = field(default_factory=FeedReport)
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -67,6 +69,7 @@ def run_cycle(config: Config, store: Store, now: datetime | None = None) -> RunR
     for source in config.sources:
         ingest_source(source, store, report, now)
     report.matches += match_pending_events(store, Matcher(watchlists), now)
+    report.feeds = publish(config, store, watchlists)
     return report
 
 

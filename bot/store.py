@@ -27,7 +27,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.errors import StoreError
-from bot.models import Document, Event, Item, ItemVersion, Match, Meeting, SchemaMigration, SourceState
+from bot.models import (
+    Document,
+    Event,
+    Item,
+    ItemVersion,
+    Match,
+    Meeting,
+    SchemaMigration,
+    SourceState,
+    WatchlistState,
+)
 
 Migration = Callable[[Connection], None]
 
@@ -181,16 +191,54 @@ class Store:
         self, watchlist: str | None = None
     ) -> list[tuple[Match, Item, ItemVersion, Meeting, SourceState, Document]]:
         """Stored watchlist matches, oldest first, optionally of one watchlist."""
-        query = (
+        query = self._match_query().order_by(col(Match.id))
+        if watchlist is not None:
+            query = query.where(col(Match.watchlist) == watchlist)
+        with self.session() as session:
+            return [tuple(row) for row in session.execute(query)]
+
+    def _match_query(self) -> Any:
+        return (
             sa_select(Match, Item, ItemVersion, Meeting, SourceState, Document)
             .join(Item, col(Item.id) == col(Match.item_id))
             .join(ItemVersion, col(ItemVersion.id) == col(Match.version_id))
             .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
             .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
             .join(Document, col(Document.id) == col(ItemVersion.document_id))
-            .order_by(col(Match.id))
         )
-        if watchlist is not None:
-            query = query.where(col(Match.watchlist) == watchlist)
+
+    def feed_rows(
+        self, watchlist: str, limit: int
+    ) -> list[tuple[Match, Item, ItemVersion, Meeting, SourceState, Document]]:
+        """The newest matches of one watchlist, newest first: the entries of its feed."""
+        query = self._match_query().where(col(Match.watchlist) == watchlist).order_by(col(Match.id).desc()).limit(limit)
         with self.session() as session:
             return [tuple(row) for row in session.execute(query)]
+
+    def source_feed_rows(
+        self, source: str, limit: int
+    ) -> list[tuple[Event, Item, ItemVersion, Meeting, SourceState, Document]]:
+        """The newest new-or-changed events of one source, newest first."""
+        query = (
+            sa_select(Event, Item, ItemVersion, Meeting, SourceState, Document)
+            .join(Item, col(Item.id) == col(Event.item_id))
+            .join(ItemVersion, col(ItemVersion.id) == col(Event.version_id))
+            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
+            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
+            .join(Document, col(Document.id) == col(ItemVersion.document_id))
+            .where(col(SourceState.name) == source, col(Event.kind) != "removed")
+            .order_by(col(Event.id).desc())
+            .limit(limit)
+        )
+        with self.session() as session:
+            return [tuple(row) for row in session.execute(query)]
+
+    def event(self, event_id: int | None) -> Event | None:
+        if event_id is None:
+            return None
+        with self.session() as session:
+            return session.get(Event, event_id)
+
+    def watchlist_state(self, slug: str) -> WatchlistState | None:
+        with self.session() as session:
+            return session.get(WatchlistState, slug)

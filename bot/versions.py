@@ -8,12 +8,13 @@ withdraws it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot.diff import Change, compare, match_items
+from bot.diff import Change, compare, match_items, title_key
 from bot.minutes import KIND_RANK, ParsedItem, ParsedMeeting, committee_key
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
 
@@ -44,7 +45,7 @@ def record_meeting(
         document.outcome = "superseded"  # the minutes are already stored: an agenda adds nothing
         return tally
     _update_meeting(stored_meeting, meeting)
-    recorder = _Recorder(session, document, now, backfill, tally)
+    recorder = _Recorder(session, source.name, document, now, backfill, tally)
     items = list(session.exec(select(Item).where(Item.meeting_id == stored_meeting.id).order_by(col(Item.id))))
     pairs = match_items(list(meeting.items), items)
     for parsed, stored in pairs:
@@ -93,6 +94,7 @@ def _update_meeting(stored: Meeting, meeting: ParsedMeeting) -> None:
 @dataclass
 class _Recorder:
     session: Session
+    source_name: str
     document: Document
     now: datetime
     backfill: bool
@@ -101,6 +103,7 @@ class _Recorder:
     def new_item(self, meeting: Meeting, parsed: ParsedItem) -> None:
         assert meeting.id is not None
         item = Item(
+            uid=item_uid(self.source_name, meeting, parsed),
             meeting_id=meeting.id,
             portal_id=parsed.portal_id,
             number=parsed.number,
@@ -182,6 +185,13 @@ class _Recorder:
         )
         self.session.add(event)
         self.tally.events.append(event)
+
+
+def item_uid(source: str, meeting: Meeting, parsed: ParsedItem) -> str:
+    """An id made of what identifies the item when first seen, so a rebuilt store gives the same ids."""
+    identity = parsed.portal_id or f"{parsed.number}|{title_key(parsed.title)}|{parsed.case_number}"
+    key = f"{source}|{meeting.committee_key}|{meeting.meeting_date.isoformat()}|{identity}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def _change(old: ItemVersion, new: ItemVersion) -> Change:

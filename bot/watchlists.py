@@ -71,6 +71,7 @@ class Watchlist(_Frozen):
     only_new_text: bool = Field(False, description="A change matches only when a term is in the added text.")
     backfill_days: int = Field(30, ge=0, description="A new or edited watchlist is run on items this recent.")
     fold_aa: bool = Field(False, description="Treat å and aa as the same letter (Aabenraa = Åbenrå).")
+    public: bool = Field(True, description="Listed on the index page and in the OPML; false: an unguessable feed path.")
     deliver: Deliver = Deliver()
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from bot.config import (
     SAMPLES_DIR,
     BotSettings,
+    FeedSettings,
     Config,
     FolderSource,
     default_config,
@@ -134,4 +135,5 @@ def test_config_example_names_every_key() -> None:
         assert model.model_fields["type"].annotation.__args__[0] in shown_types  # type: ignore[union-attr]
         for key in _keys(model):
             assert re.search(rf"^\s*#?\s*{key}\s*=", text, re.MULTILINE), f"{key} missing from config.example.toml"
-    assert _keys(Config) == {"bot", "source"}
+    assert _keys(FeedSettings) <= set(data["feeds"]), "every [feeds] key appears in config.example.toml"
+    assert _keys(Config) == {"bot", "feeds", "source"}

@@ -1,0 +1,151 @@
+"""Matching speed: the Aho-Corasick engine against one regex per term, in this process, on this text.
+
+For each number of terms N the engine (``engine.words(text)`` + ``engine.search(words)`` per
+document, what every match costs) runs over the whole corpus, and the naive baseline (every
+term's regex over every document) over a leading slice of it, sized so its run stays short; both
+are rates (MB/s), so the ratio between them holds. Each time is the best of three runs.
+Afterwards, untimed, the engine's terms per document are compared with the regexes' on the slice.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from benchmarks.baseline import compile_terms, matched_terms
+from benchmarks.generate import documents, term_lists
+from bot.match import Engine, Hit
+from bot.query import Term, parse_term
+
+T = TypeVar("T")
+REPEATS = 3
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    n_docs: int
+    term_counts: tuple[int, ...]
+    naive_budget: int  # UTF-8 bytes x terms the naive baseline may scan per run
+    min_naive_docs: int = 2
+
+
+SCALES = {
+    "tiny": Scale("tiny", n_docs=10, term_counts=(10, 100, 1_000), naive_budget=8 * MB),
+    "small": Scale("small", n_docs=800, term_counts=(10, 100, 1_000, 10_000), naive_budget=120 * MB),
+}
+
+
+def best_of(run: Callable[[], T], repeats: int = REPEATS) -> tuple[float, T]:
+    """The fastest of ``repeats`` runs (seconds) and the result of the last."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def engine_flags(engine: Engine, docs: list[str]) -> list[bool]:
+    """Whether each document has at least one hit: the whole engine cost, words and search."""
+    return [bool(engine.search(engine.words(doc))) for doc in docs]
+
+
+def naive_sets(regexes: list[re.Pattern[str]], docs: list[str]) -> list[set[int]]:
+    return [matched_terms(regexes, doc) for doc in docs]
+
+
+def size(docs: list[str]) -> int:
+    return sum(len(doc.encode("utf-8")) for doc in docs)
+
+
+def naive_slice(docs: list[str], n_terms: int, scale: Scale) -> list[str]:
+    """The leading documents the naive baseline runs on: within the budget, at least a few."""
+    total, count = 0, 0
+    for doc in docs:
+        total += len(doc.encode("utf-8"))
+        if count >= scale.min_naive_docs and total * n_terms > scale.naive_budget:
+            break
+        count += 1
+    return docs[:count]
+
+
+def compare(engine: Engine, terms: list[Term], raws: list[str], docs: list[str], naive: list[set[int]]) -> dict[str, Any]:
+    """Per (document, term): found by the engine only, by the regexes only; engine-only hits that
+    are suspended compounds ("Social- og Beskæftigelsesudvalget") are a rule the regexes lack."""
+    engine_only = compound = naive_only = 0
+    examples: list[str] = []
+    for doc, found in zip(docs, naive, strict=True):
+        words = engine.words(doc)
+        by_term: dict[int, list[Hit]] = {}
+        for hit in engine.search(words):
+            by_term.setdefault(hit.term, []).append(hit)
+        for index in set(by_term) - found:
+            engine_only += 1
+            hits = by_term[index]
+            if all(hit.length != len(terms[index].words) for hit in hits):
+                compound += 1
+            elif len(examples) < 5:
+                hit = hits[0]
+                shown = " ".join(words.original[hit.word : hit.word + hit.length])
+                examples.append(f"engine only: {raws[index]!r} in {shown!r}")
+        for index in found - set(by_term):
+            naive_only += 1
+            if len(examples) < 10:
+                examples.append(f"regex only: {raws[index]!r}")
+    return {
+        "engine_only": engine_only,
+        "engine_only_suspended_compound": compound,
+        "naive_only": naive_only,
+        "engine_term_hits": engine_only + sum(len(found) for found in naive) - naive_only,
+        "naive_term_hits": sum(len(found) for found in naive),
+        "examples": examples,
+    }
+
+
+def measure(n_terms: int, docs: list[str], scale: Scale, seed: int = 1) -> dict[str, Any]:
+    raws = term_lists(n_terms, seed)
+    terms = [parse_term(raw) for raw in raws]
+    start = time.perf_counter()
+    engine = Engine(terms)
+    build = time.perf_counter() - start
+    seconds, flags = best_of(lambda: engine_flags(engine, docs))
+    sliced = naive_slice(docs, n_terms, scale)
+    regexes = compile_terms(terms)
+    naive_seconds, naive = best_of(lambda: naive_sets(regexes, sliced))
+    total, naive_total = size(docs), size(sliced)
+    mb_per_s, naive_mb_per_s = total / MB / seconds, naive_total / MB / naive_seconds
+    return {
+        "terms": n_terms,
+        "mb_per_s": round(mb_per_s, 3),
+        "naive_mb_per_s": round(naive_mb_per_s, 4),
+        "ratio": round(mb_per_s / naive_mb_per_s, 2),
+        "hit_rate": round(sum(flags) / len(flags), 4),
+        "naive_hit_rate": round(sum(1 for found in naive if found) / len(naive), 4),
+        "slice_hit_rate": round(sum(flags[: len(sliced)]) / len(sliced), 4),
+        "seconds": seconds,
+        "naive_seconds": naive_seconds,
+        "bytes": total,
+        "docs": len(docs),
+        "naive_bytes": naive_total,
+        "naive_docs": len(sliced),
+        "build_seconds": round(build, 4),
+        "agreement": compare(engine, terms, raws, sliced, naive),
+    }
+
+
+def run(scale: Scale, seed: int = 1, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Every row of the matching benchmark and the scale check (10,000 terms against 100)."""
+    docs = documents(scale.n_docs, seed)
+    rows = []
+    for n_terms in scale.term_counts:
+        rows.append(measure(n_terms, docs, scale, seed))
+        if progress:
+            progress(f"{n_terms} terms: engine {rows[-1]['seconds']:.3f}s, naive {rows[-1]['naive_seconds']:.3f}s")
+    seconds = {row["terms"]: row["seconds"] for row in rows}
+    over = seconds[10_000] / seconds[100] if 10_000 in seconds and 100 in seconds else None
+    return {"matching": rows, "scale_check": {"time_10000_over_100": None if over is None else round(over, 3)}}

@@ -1,0 +1,304 @@
+"""RSS 2.0 and Atom 1.0 feeds (feedgen), the index page and the OPML file.
+
+One feed per watchlist with ``[deliver] feed = true`` (its matches) and one per source (all
+new and changed items). Feeds must be stable: an entry's GUID is built from the item's uid,
+its version and the feed, never from content or time; the build date is the newest entry's
+date, so an unchanged feed is byte-identical and is not rewritten (stable ETags). Files are
+written atomically. Minutes are untrusted: all their text is escaped, and characters XML
+forbids are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from bot import __version__
+from bot.config import Config
+from bot.extract import clean_text
+from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
+from bot.store import Store
+from bot.views import snippet_of
+from bot.watchlists import Watchlist
+
+TTL_MINUTES = 30
+MAX_TITLE = 300
+_NO_ENTRIES = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a fixed build date keeps an empty feed stable
+_TEMPLATES = Environment(
+    loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    guid: str
+    title: str
+    link: str
+    published: datetime
+    categories: tuple[str, ...]
+    summary: str
+    html: str
+
+
+@dataclass
+class Feed:
+    slug: str
+    path: str  # under the feed folder, without extension: "kontanthjaelp", "private/<token>/x"
+    title: str
+    description: str
+    public: bool
+    terms: tuple[str, ...] = ()
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class FeedReport:
+    written: int = 0
+    unchanged: int = 0
+
+
+def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> FeedReport:
+    """Regenerate every feed, the index page and the OPML; write only files that changed."""
+    folder = config.bot.state_dir / "feeds"
+    feeds = [_watchlist_feed(config, store, w, folder) for w in watchlists if w.deliver.feed]
+    feeds += [_source_feed(config, store, source.name, source.kommune, folder) for source in config.sources]
+    report = FeedReport()
+    for watchlist in watchlists:
+        if not watchlist.public:  # a watchlist made private must not stay readable at its old address
+            for suffix in (".xml", ".atom"):
+                (folder / f"{watchlist.slug}{suffix}").unlink(missing_ok=True)
+    for feed in feeds:
+        for suffix, data in ((".xml", render_rss(feed, config)), (".atom", render_atom(feed, config))):
+            _count(report, write_if_changed(folder / f"{feed.path}{suffix}", data))
+    listed = [feed for feed in feeds if feed.public]
+    _count(report, write_if_changed(folder / "index.html", render_index(listed, config).encode()))
+    opml = [feed for feed in listed if not feed.slug.startswith("source-")]
+    _count(report, write_if_changed(folder / "feeds.opml", render_opml(opml, config).encode()))
+    return report
+
+
+def _count(report: FeedReport, written: bool) -> None:
+    if written:
+        report.written += 1
+    else:
+        report.unchanged += 1
+
+
+def feed_path(watchlist: Watchlist, token: str | None) -> str:
+    """Where a watchlist's feed lives: its slug, or an unguessable folder when it is private."""
+    return watchlist.slug if watchlist.public or token is None else f"private/{token}/{watchlist.slug}"
+
+
+def _watchlist_feed(config: Config, store: Store, watchlist: Watchlist, folder: Path) -> Feed:
+    state = store.watchlist_state(watchlist.slug)
+    terms = (*watchlist.terms, *watchlist.all, *(f"sag {case}" for case in watchlist.cases))
+    feed = Feed(
+        slug=watchlist.slug,
+        path=feed_path(watchlist, state.token if state else None),
+        title=f"referatvagt: {watchlist.name}",
+        description=f"Punkter i dagsordener og referater, der matcher: {', '.join(terms)}",
+        public=watchlist.public,
+        terms=terms,
+    )
+    for match, item, version, meeting, source, document in store.feed_rows(watchlist.slug, config.feeds.max_entries):
+        row = _Row(item, version, meeting, source, document)
+        snippet = snippet_of(match)
+        seen = _Seen(match.kind, match.decision_added, match.created_at, store.event(match.event_id))
+        highlighted = _highlighted(snippet.text, snippet.highlights)
+        feed.entries.append(_entry(config, folder, feed.slug, seen, row, highlighted, tuple(match.terms)))
+    return feed
+
+
+def _source_feed(config: Config, store: Store, name: str, kommune: str, folder: Path) -> Feed:
+    slug = f"source-{name}"
+    feed = Feed(slug, slug, f"referatvagt: alt fra {kommune}", f"Alle nye og ændrede punkter fra {kommune}", True)
+    for event, item, version, meeting, source, document in store.source_feed_rows(name, config.feeds.max_entries):
+        row = _Row(item, version, meeting, source, document)
+        opening = Markup(escape(_first_words(version)))
+        seen = _Seen(event.kind, event.decision_added, event.created_at, event)
+        feed.entries.append(_entry(config, folder, slug, seen, row, opening, ()))
+    return feed
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One stored item version with where it was published."""
+
+    item: Item
+    version: ItemVersion
+    meeting: Meeting
+    source: SourceState
+    document: Document
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the bot saw happen to the item, and when."""
+
+    kind: str
+    decision_added: bool
+    at: datetime
+    event: Event | None
+
+
+def _entry(
+    config: Config, folder: Path, feed_slug: str, seen: _Seen, row: _Row, snippet: Markup, terms: tuple[str, ...]
+) -> Entry:
+    prefix = "Beslutning: " if seen.decision_added else "Opdateret: " if seen.kind == "changed" else ""
+    day = row.meeting.meeting_date.strftime("%d.%m.%Y")
+    where = f"{row.source.kommune} · {row.meeting.committee} {day}"
+    title = _clean(f"{prefix}{where} · Punkt {row.item.number}: {row.version.title}")
+    event = seen.event
+    diff = [_clean_diff(entry) for entry in event.diff] if event is not None and event.kind == "changed" else []
+    html = _TEMPLATES.get_template("entry.html.j2").render(
+        kommune=_clean(row.source.kommune),
+        committee=_clean(row.meeting.committee),
+        meeting_date=day,
+        number=row.item.number,
+        case_number=_clean(row.version.case_number or ""),
+        doc_kind=row.version.doc_kind,
+        snippet=snippet,
+        decision=[_clean(p) for p in (row.version.decision or "").split("\n\n") if p.strip()],
+        diff=diff,
+        terms=terms,
+    )
+    return Entry(
+        guid=f"urn:referatvagt:{feed_slug}:{row.item.uid}:v{row.version.version}",
+        title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
+        link=_link(config, folder, row.version, row.document),
+        published=seen.at,
+        categories=tuple(_clean(c) for c in (row.source.kommune, row.meeting.committee, *terms)),
+        summary=_clean(str(snippet.striptags()) if snippet else ""),
+        html=html,
+    )
+
+
+def _link(config: Config, folder: Path, version: ItemVersion, document: Document) -> str:
+    """The item on the municipality's site when the source has one, else the published document."""
+    if version.url and version.url.startswith(("https://", "http://")):
+        return version.url
+    suffix = PurePosixPath(document.key).suffix.lower()
+    name = f"documents/{document.raw_sha256}{suffix}"
+    target = folder / name
+    archived = config.bot.state_dir / "archive" / document.raw_sha256[:2] / document.raw_sha256
+    if not target.exists() and archived.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(archived, target)
+    return config.feeds.base_url + name
+
+
+def _highlighted(text: str, highlights: Sequence[tuple[int, int]]) -> Markup:
+    out, last = Markup(), 0
+    for start, end in highlights:
+        out += escape(_clean(text[last:start])) + Markup("<mark>") + escape(_clean(text[start:end])) + Markup("</mark>")
+        last = end
+    return out + escape(_clean(text[last:]))
+
+
+def _first_words(version: ItemVersion, count: int = 40) -> str:
+    text = " ".join(text for _, text in version.sections[:2]) or version.title
+    words = _clean(text).split()
+    return " ".join(words[:count]) + (" …" if len(words) > count else "")
+
+
+def _clean(text: str) -> str:
+    return clean_text(text)
+
+
+def _clean_diff(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"section": _clean(str(entry["section"])), "ops": [(op, _clean(text)) for op, text in entry["ops"]]}
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def _generator(feed: Feed, config: Config, suffix: str) -> FeedGenerator:
+    base = config.feeds.base_url
+    generator = FeedGenerator()
+    generator.id(f"urn:referatvagt:feed:{feed.slug}")
+    generator.title(_clean(feed.title))
+    generator.subtitle(_clean(feed.description))
+    # The RSS channel <link> is the last link added: self first, the page for people last.
+    generator.link(href=f"{base}{feed.path}{suffix}", rel="self")
+    generator.link(href=f"{base}index.html#{feed.slug}" if feed.public else base, rel="alternate")
+    generator.language("da")
+    generator.generator("referatvagt", __version__)
+    newest = max((entry.published for entry in feed.entries), default=_NO_ENTRIES)
+    generator.lastBuildDate(newest)
+    generator.updated(newest)
+    generator.ttl(TTL_MINUTES)
+    for entry in feed.entries:  # newest first, as stored
+        item = generator.add_entry(order="append")
+        item.id(entry.guid)
+        item.guid(entry.guid, permalink=False)
+        item.title(entry.title)
+        item.link(href=entry.link)
+        item.published(entry.published)
+        item.updated(entry.published)
+        for category in dict.fromkeys(entry.categories):
+            item.category(term=category)
+        item.description(entry.summary or entry.title)
+        item.content(entry.html, type="html")
+    return generator
+
+
+def render_rss(feed: Feed, config: Config) -> bytes:
+    return bytes(_generator(feed, config, ".xml").rss_str(pretty=True))
+
+
+def render_atom(feed: Feed, config: Config) -> bytes:
+    return bytes(_generator(feed, config, ".atom").atom_str(pretty=True))
+
+
+def _listing(feeds: Sequence[Feed], config: Config) -> list[dict[str, Any]]:
+    base = config.feeds.base_url
+    return [
+        {
+            "slug": feed.slug,
+            "title": feed.title.removeprefix("referatvagt: "),
+            "terms": feed.terms,
+            "rss": f"{base}{feed.path}.xml",
+            "atom": f"{base}{feed.path}.atom",
+            "html": f"{base}index.html#{feed.slug}",
+            "count": len(feed.entries),
+            "updated": feed.entries[0].published.astimezone(config.bot.zone).strftime("%d.%m.%Y %H:%M")
+            if feed.entries
+            else None,
+            "latest": feed.entries[:5],
+        }
+        for feed in feeds
+    ]
+
+
+def render_index(feeds: Sequence[Feed], config: Config) -> str:
+    return _TEMPLATES.get_template("index.html.j2").render(feeds=_listing(feeds, config), version=__version__)
+
+
+def render_opml(feeds: Sequence[Feed], config: Config) -> str:
+    return _TEMPLATES.get_template("feeds.opml.j2").render(feeds=_listing(feeds, config))
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically replace ``path`` with ``data`` unless it already holds exactly that."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(temp, 0o644)
+    os.replace(temp, path)
+    return True
