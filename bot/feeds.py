@@ -200,7 +200,7 @@ def _link(config: Config, folder: Path, version: ItemVersion, document: Document
 def _highlighted(text: str, highlights: Sequence[tuple[int, int]]) -> Markup:
     out, last = Markup(), 0
     for start, end in highlights:
-        out += escape(_clean(text[last:start])) + Markup("<mark>") + escape(_clean(text[start:end])) + Markup("</mark>")
+        out += escape(_clean(text[last:start])) + Markup("<b>") + escape(_clean(text[start:end])) + Markup("</b>")
         last = end
     return out + escape(_clean(text[last:]))
 

@@ -24,6 +24,7 @@ MONTHS = {
     )
 }
 _MAX_HEADING = 200  # longer lines are prose, never headings: also keeps regexes cheap on huge lines
+_MAX_ITEM_LINE = 2000  # an item title this long is odd, but dropping the item would be worse
 
 _MARKUP_EDGE = re.compile(r"^\s*#{1,6}\s+|^\s*#{1,6}$")
 _EMPHASIS = re.compile(r"\*\*|__")
@@ -145,7 +146,7 @@ def _item_starts(lines: list[_Line]) -> list[int]:
 
 
 def _is_item_line(line: _Line) -> bool:
-    return len(line.text) <= _MAX_HEADING * 2 and bool(_ITEM.match(line.text)) and not _TOC_LEADER.search(line.text)
+    return len(line.text) <= _MAX_ITEM_LINE and bool(_ITEM.match(line.text)) and not _TOC_LEADER.search(line.text)
 
 
 def _is_marked_layout(lines: list[_Line], starts: list[int]) -> bool:
