@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         agreement = row["agreement"]
         print(
-            f"{row['terms']:>6,} terms: naive on {row['naive_docs']} of {row['docs']} docs "
+            f"{row['terms']:>6,} terms: {row['hits_per_word']:.3f} hits/word; "
+            f"naive on {row['naive_docs']} of {row['docs']} docs "
             f"({row['naive_bytes'] / 1e3:,.0f} of {row['bytes'] / 1e3:,.0f} KB), engine hit rate there "
             f"{row['slice_hit_rate']:.1%}; (doc, term) pairs: engine only {agreement['engine_only']} "
             f"({agreement['engine_only_suspended_compound']} suspended compounds), regex only {agreement['naive_only']}"

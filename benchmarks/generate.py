@@ -24,25 +24,25 @@ _TOKEN = re.compile(r"[^\W\d_]+")
 
 FUNCTION_WORDS = tuple(
     (
-    "og i at det der til af for med på som en er de den har skal kan vil ikke om fra ved efter også "
-    "eller samt et blive bliver være være har havde denne dette disse hvor hvilke når så men kun mere "
-    "end over under mellem inden hos alle andre nye flere ud op samme sin sine sit deres vores hvis"
-).split()
+        "og i at det der til af for med på som en er de den har skal kan vil ikke om fra ved efter også "
+        "eller samt et blive bliver være være har havde denne dette disse hvor hvilke når så men kun mere "
+        "end over under mellem inden hos alle andre nye flere ud op samme sin sine sit deres vores hvis"
+    ).split()
 )
 
 PARTS = tuple(
     (
-    "beskæftigelse kontanthjælp ledighed udvalg indsats borger budget skole klima plan forslag høring sag "
-    "arbejde pligt ydelse system tilpasning skybrud vej trafik bus cykel sti park natur vand spildevand "
-    "affald energi varme bolig byggeri lokal kommune region økonomi regnskab opfølgning bevilling ramme "
-    "pulje tilskud område dagtilbud børn unge ældre pleje hjem sundhed psykiatri handicap integration "
-    "uddannelse forløb job center virksomhed praktik løn tilbud visitation kvalitet standard strategi "
-    "politik evaluering rapport analyse kontrakt udbud leverandør service digitalisering data kultur "
-    "idræt fritid bibliotek hal forsyning kyst beskyttelse miljø godkendelse tilladelse ejendom grund "
-    "areal salg leje personale medarbejder ledelse struktur klasse elev lærer undervisning fravær "
-    "trivsel inklusion transport kørsel sygefravær fleksjob pension senior hjælp støtte rådgivning "
-    "familie anbringelse forebyggelse misbrug behandling rehabilitering træning"
-).split()
+        "beskæftigelse kontanthjælp ledighed udvalg indsats borger budget skole klima plan forslag høring sag "
+        "arbejde pligt ydelse system tilpasning skybrud vej trafik bus cykel sti park natur vand spildevand "
+        "affald energi varme bolig byggeri lokal kommune region økonomi regnskab opfølgning bevilling ramme "
+        "pulje tilskud område dagtilbud børn unge ældre pleje hjem sundhed psykiatri handicap integration "
+        "uddannelse forløb job center virksomhed praktik løn tilbud visitation kvalitet standard strategi "
+        "politik evaluering rapport analyse kontrakt udbud leverandør service digitalisering data kultur "
+        "idræt fritid bibliotek hal forsyning kyst beskyttelse miljø godkendelse tilladelse ejendom grund "
+        "areal salg leje personale medarbejder ledelse struktur klasse elev lærer undervisning fravær "
+        "trivsel inklusion transport kørsel sygefravær fleksjob pension senior hjælp støtte rådgivning "
+        "familie anbringelse forebyggelse misbrug behandling rehabilitering træning"
+    ).split()
 )
 
 # How a part is written in front of another part (the binding -s and -e of Danish compounds).
@@ -51,10 +51,10 @@ _S_BINDING = ("else", "ing", "hed", "tion", "skab", "hjælp", "sel", "ning", "do
 
 ADJECTIVES = tuple(
     (
-    "ny nye nyt lokal lokale grøn grønne samlet samlede fremtidig fremtidige særlig særlige kommunal "
-    "kommunale endelig endelige ekstra årlig årlige offentlig offentlige midlertidig midlertidige "
-    "samlet øget øgede faglig faglige tværgående central centrale"
-).split()
+        "ny nye nyt lokal lokale grøn grønne samlet samlede fremtidig fremtidige særlig særlige kommunal "
+        "kommunale endelig endelige ekstra årlig årlige offentlig offentlige midlertidig midlertidige "
+        "samlet øget øgede faglig faglige tværgående central centrale"
+    ).split()
 )
 
 INFLECTIONS = ("", "", "", "en", "et", "er", "erne", "ens", "ets", "s")
@@ -90,9 +90,10 @@ def inflect(word: str, ending: str) -> str:
 @dataclass(frozen=True)
 class Vocabulary:
     sample_words: tuple[str, ...]  # words of the bundled samples, most frequent first
+    sample_counts: tuple[int, ...]  # how often each occurs in the samples
     sample_weights: tuple[float, ...]  # cumulative, by frequency
     compounds: tuple[tuple[str, ...], ...]  # in Zipf rank order
-    compound_weights: tuple[float, ...]  # cumulative, 1/rank
+    compound_weights: tuple[float, ...]  # cumulative, 1/(rank + 10): Zipf with a flattened head
 
 
 def sample_texts() -> list[str]:
@@ -122,9 +123,10 @@ def vocabulary() -> Vocabulary:
             compounds.append(parts)
     return Vocabulary(
         sample_words=words,
+        sample_counts=tuple(counts[word] for word in ranked),
         sample_weights=tuple(accumulate(float(counts[word]) for word in ranked)),
         compounds=tuple(compounds),
-        compound_weights=tuple(accumulate(1.0 / rank for rank in range(1, len(compounds) + 1))),
+        compound_weights=tuple(accumulate(1.0 / (rank + 10) for rank in range(1, len(compounds) + 1))),
     )
 
 
@@ -208,21 +210,23 @@ class _Pools:
     """What watchlist terms are drawn from: specific words, rarely the common ones."""
 
     specific: tuple[str, ...]  # the text's compounds past the most common ones
-    words: tuple[str, ...]  # sample words of seven letters or more
-    infixes: tuple[str, ...]  # parts of six letters or more, and specific compounds
-    wholes: tuple[str, ...]  # sample words of four letters or more, adjectives, parts
+    words: tuple[str, ...]  # rare sample words of seven letters or more
+    infixes: tuple[str, ...]  # parts of eight letters or more, and specific compounds
+    wholes: tuple[str, ...]  # rare sample words of four letters or more, parts
 
 
 @lru_cache(maxsize=1)
 def _pools() -> _Pools:
     vocab = vocabulary()
     specific = tuple(compound(parts) for parts in vocab.compounds[200:])
-    words = sorted({word.lower() for word in vocab.sample_words})
+    # Topical words are rare ones: the samples' boilerplate (indstiller, godkendt) is nobody's term.
+    rare = zip(vocab.sample_words, vocab.sample_counts, strict=True)
+    words = sorted({word.lower() for word, count in rare if count <= 2} - set(FUNCTION_WORDS))
     return _Pools(
         specific=specific,
         words=tuple(word for word in words if len(word) >= 7),
-        infixes=tuple(part for part in PARTS if len(part) >= 6) + specific[:500],
-        wholes=tuple(word for word in words if len(word) >= 4) + ADJECTIVES + PARTS,
+        infixes=tuple(part for part in PARTS if len(part) >= 8) + specific,
+        wholes=tuple(word for word in words if len(word) >= 4 and word not in ADJECTIVES) + PARTS,
     )
 
 
@@ -232,23 +236,23 @@ def _candidate(rng: random.Random, pools: _Pools, acronyms: list[str]) -> str:
         return rng.choice(pools.specific)
     if roll < 0.55:  # a compound that may never occur
         return compound(tuple(rng.sample(PARTS, rng.choice((2, 2, 3)))))
-    if roll < 0.67:  # a specific sample word, sometimes cut to a stem
+    if roll < 0.67:  # a specific sample word, sometimes without its ending
         word = rng.choice(pools.words)
-        return word[: max(6, len(word) - rng.randint(0, 3))]
-    if roll < 0.73:  # a phrase: adjective + compound, as the text has them
+        return word[: max(7, len(word) - rng.randint(0, 2))]
+    if roll < 0.71:  # a phrase: adjective + compound, as the text has them
         return f'"{rng.choice(ADJECTIVES)} {rng.choice(pools.specific)}"'
-    if roll < 0.79:  # a phrase of two specific words
+    if roll < 0.75:  # a phrase of two specific words
         return f'"{rng.choice(pools.specific)} {rng.choice((*pools.specific[:300], *pools.words))}"'
-    if roll < 0.81:
+    if roll < 0.77:
         return rng.choice(COMMON_TERMS)
-    if roll < 0.88:
+    if roll < 0.87:
         return "*" + rng.choice(pools.infixes)
-    if roll < 0.94:
+    if roll < 0.97:
         return "=" + rng.choice(pools.wholes)
     if acronyms:
         return acronyms.pop(0)
     letters = "ABCDEFGHIJKLMNOPRSTUVWYÆØÅ"
-    return "".join(rng.choice(letters) for _ in range(rng.randint(2, 4)))
+    return "".join(rng.choice(letters) for _ in range(rng.choice((2, 3, 3, 4, 4))))
 
 
 def term_lists(n: int, seed: int = 1) -> list[str]:

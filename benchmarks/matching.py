@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from benchmarks.baseline import compile_terms, matched_terms
 from benchmarks.generate import documents, term_lists
 from bot.match import Engine, Hit
-from bot.query import Term, parse_term
+from bot.query import Term, Words, parse_term
 
 T = TypeVar("T")
 REPEATS = 3
@@ -36,7 +36,7 @@ class Scale:
 
 SCALES = {
     "tiny": Scale("tiny", n_docs=10, term_counts=(10, 100, 1_000), naive_budget=8 * MB),
-    "small": Scale("small", n_docs=800, term_counts=(10, 100, 1_000, 10_000), naive_budget=120 * MB),
+    "small": Scale("small", n_docs=800, term_counts=(10, 100, 1_000, 10_000), naive_budget=240 * MB),
 }
 
 
@@ -50,9 +50,13 @@ def best_of(run: Callable[[], T], repeats: int = REPEATS) -> tuple[float, T]:
     return best, result
 
 
-def engine_flags(engine: Engine, docs: list[str]) -> list[bool]:
-    """Whether each document has at least one hit: the whole engine cost, words and search."""
-    return [bool(engine.search(engine.words(doc))) for doc in docs]
+def engine_counts(engine: Engine, docs: list[str]) -> list[tuple[int, int]]:
+    """Words and hits of each document: the whole engine cost, ``words`` and ``search``."""
+    counts = []
+    for doc in docs:
+        words = engine.words(doc)
+        counts.append((len(words.folded), len(engine.search(words))))
+    return counts
 
 
 def naive_sets(regexes: list[re.Pattern[str]], docs: list[str]) -> list[set[int]]:
@@ -74,11 +78,18 @@ def naive_slice(docs: list[str], n_terms: int, scale: Scale) -> list[str]:
     return docs[:count]
 
 
-def compare(engine: Engine, terms: list[Term], raws: list[str], docs: list[str], naive: list[set[int]]) -> dict[str, Any]:
-    """Per (document, term): found by the engine only, by the regexes only; engine-only hits that
+def _shown(words: Words, hit: Hit) -> str:
+    return words.text[words.spans[hit.word][0] : words.spans[hit.word + hit.length - 1][1]]
+
+
+def compare(
+    engine: Engine, terms: list[Term], raws: list[str], docs: list[str], naive: list[set[int]]
+) -> dict[str, Any]:
+    """Per (document, term): found by the engine only, by the regexes only. Engine-only hits that
     are suspended compounds ("Social- og Beskæftigelsesudvalget") are a rule the regexes lack."""
     engine_only = compound = naive_only = 0
     examples: list[str] = []
+    compounds: list[str] = []
     for doc, found in zip(docs, naive, strict=True):
         words = engine.words(doc)
         by_term: dict[int, list[Hit]] = {}
@@ -86,24 +97,26 @@ def compare(engine: Engine, terms: list[Term], raws: list[str], docs: list[str],
             by_term.setdefault(hit.term, []).append(hit)
         for index in set(by_term) - found:
             engine_only += 1
-            hits = by_term[index]
-            if all(hit.length != len(terms[index].words) for hit in hits):
+            hit = by_term[index][0]
+            if all(hit.length != len(terms[index].words) for hit in by_term[index]):
                 compound += 1
+                if len(compounds) < 5:
+                    compounds.append(f"{raws[index]!r} in {_shown(words, hit)!r}")
             elif len(examples) < 5:
-                hit = hits[0]
-                shown = " ".join(words.original[hit.word : hit.word + hit.length])
-                examples.append(f"engine only: {raws[index]!r} in {shown!r}")
-        for index in found - set(by_term):
+                examples.append(f"engine only: {raws[index]!r} in {_shown(words, hit)!r}")
+        for index in sorted(found - set(by_term)):
             naive_only += 1
             if len(examples) < 10:
                 examples.append(f"regex only: {raws[index]!r}")
+    naive_hits = sum(len(found) for found in naive)
     return {
         "engine_only": engine_only,
         "engine_only_suspended_compound": compound,
         "naive_only": naive_only,
-        "engine_term_hits": engine_only + sum(len(found) for found in naive) - naive_only,
-        "naive_term_hits": sum(len(found) for found in naive),
+        "engine_term_hits": naive_hits - naive_only + engine_only,
+        "naive_term_hits": naive_hits,
         "examples": examples,
+        "suspended_compound_examples": compounds,
     }
 
 
@@ -113,7 +126,8 @@ def measure(n_terms: int, docs: list[str], scale: Scale, seed: int = 1) -> dict[
     start = time.perf_counter()
     engine = Engine(terms)
     build = time.perf_counter() - start
-    seconds, flags = best_of(lambda: engine_flags(engine, docs))
+    seconds, counts = best_of(lambda: engine_counts(engine, docs))
+    flags = [hits > 0 for _, hits in counts]
     sliced = naive_slice(docs, n_terms, scale)
     regexes = compile_terms(terms)
     naive_seconds, naive = best_of(lambda: naive_sets(regexes, sliced))
@@ -127,6 +141,7 @@ def measure(n_terms: int, docs: list[str], scale: Scale, seed: int = 1) -> dict[
         "hit_rate": round(sum(flags) / len(flags), 4),
         "naive_hit_rate": round(sum(1 for found in naive if found) / len(naive), 4),
         "slice_hit_rate": round(sum(flags[: len(sliced)]) / len(sliced), 4),
+        "hits_per_word": round(sum(hits for _, hits in counts) / sum(words for words, _ in counts), 4),
         "seconds": seconds,
         "naive_seconds": naive_seconds,
         "bytes": total,

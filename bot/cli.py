@@ -16,6 +16,7 @@ from bot.feeds import feed_path
 from bot.match import Matcher
 from bot.matches import item_text
 from bot.pipeline import open_store, run_cycle
+from bot.serve import serve as serve_feeds
 from bot.views import event_json, event_text, item_json, item_line, match_json, match_text, where
 from bot.watchlists import load_watchlists, trial_watchlist
 
@@ -199,6 +200,18 @@ def check(ctx: _Context) -> None:
         click.echo(f"watchlists in {folder}: {len(watchlists)} OK, {len(errors)} with errors")
     if errors:
         sys.exit(1)
+
+
+@cli.command(epilog="Example: referatvagt serve --port 8080")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@pass_context
+def serve(ctx: _Context, host: str, port: int) -> None:
+    """Serve the feed folder over HTTP (feeds, index.html, feeds.opml).
+
+    Any web server can serve the folder instead: the feeds are plain files.
+    """
+    serve_feeds(ctx.config.bot.state_dir / "feeds", host, port)
 
 
 def main() -> None:

@@ -61,7 +61,10 @@ def decode_text(raw: bytes, name: str) -> tuple[str, str]:
     elif b"\x00" in raw:
         # A stray NUL in valid UTF-8 is dirt (removed by clean_text); many of them mean binary.
         stray = raw.count(0) * 1000 <= len(raw)
-        candidates, error = _utf16_by_nul_pattern(raw) or (["utf-8"] if stray else []), "binary file, not text, HTML or PDF"
+        candidates, error = (
+            _utf16_by_nul_pattern(raw) or (["utf-8"] if stray else []),
+            "binary file, not text, HTML or PDF",
+        )
     else:
         candidates, error = ["utf-8", "cp1252", "latin-1"], "unknown text encoding (not UTF-8, UTF-16 or Windows-1252)"
     for codec in candidates:

@@ -11,7 +11,6 @@ forbids are removed.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,8 +24,10 @@ from markupsafe import Markup, escape
 
 from bot import __version__
 from bot.config import Config
-from bot.extract import clean_text
+from bot.errors import BotError
+from bot.extract import clean_text, extract_text
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
+from bot.parse import item_number
 from bot.store import Store
 from bot.views import snippet_of
 from bot.watchlists import Watchlist
@@ -175,7 +176,7 @@ def _entry(
     return Entry(
         guid=f"urn:referatvagt:{feed_slug}:{row.item.uid}:v{row.version.version}",
         title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
-        link=_link(config, folder, row.version, row.document),
+        link=_link(config, folder, row),
         published=seen.at,
         categories=tuple(_clean(c) for c in (row.source.kommune, row.meeting.committee, *terms)),
         summary=_clean(str(snippet.striptags()) if snippet else ""),
@@ -183,18 +184,43 @@ def _entry(
     )
 
 
-def _link(config: Config, folder: Path, version: ItemVersion, document: Document) -> str:
-    """The item on the municipality's site when the source has one, else the published document."""
+def _link(config: Config, folder: Path, row: _Row) -> str:
+    """The item on the municipality's site when the source has one, else the published document.
+
+    A folder source's document is published beside the feeds: a PDF as it is, any other
+    format as a UTF-8 HTML page of its text with an anchor per item (whatever the original
+    encoding), so every link opens in a browser and the text can never run as markup.
+    """
+    version, document = row.version, row.document
     if version.url and version.url.startswith(("https://", "http://")):
         return version.url
-    suffix = PurePosixPath(document.key).suffix.lower()
-    name = f"documents/{document.raw_sha256}{suffix}"
-    target = folder / name
     archived = config.bot.state_dir / "archive" / document.raw_sha256[:2] / document.raw_sha256
+    is_pdf = PurePosixPath(document.key).suffix.lower() == ".pdf"
+    name = f"documents/{document.raw_sha256}{'.pdf' if is_pdf else '.html'}"
+    target = folder / name
     if not target.exists() and archived.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(archived, target)
-    return config.feeds.base_url + name
+        data = archived.read_bytes() if is_pdf else _document_page(archived.read_bytes(), row, config).encode()
+        write_if_changed(target, data)
+    return f"{config.feeds.base_url}{name}" + ("" if is_pdf else f"#punkt-{row.item.number}")
+
+
+def _document_page(raw: bytes, row: _Row, config: Config) -> str:
+    try:
+        text = extract_text(raw, row.document.key).text
+    except BotError as exc:
+        text = str(exc)
+    lines = []
+    for line in text.split("\n"):
+        plain = line.strip().strip("#").replace("**", "").strip()
+        number = item_number(plain)
+        lines.append((f"punkt-{number}" if number is not None else "", plain))
+    return _TEMPLATES.get_template("document.html.j2").render(
+        name=row.document.key,
+        kommune=row.source.kommune,
+        fetched=row.document.fetched_at.astimezone(config.bot.zone).strftime("%d.%m.%Y %H:%M"),
+        sha256=row.document.raw_sha256,
+        lines=lines,
+    )
 
 
 def _highlighted(text: str, highlights: Sequence[tuple[int, int]]) -> Markup:

@@ -149,6 +149,12 @@ def _is_item_line(line: _Line) -> bool:
     return len(line.text) <= _MAX_ITEM_LINE and bool(_ITEM.match(line.text)) and not _TOC_LEADER.search(line.text)
 
 
+def item_number(line: str) -> int | None:
+    """The number of an item heading line (``Punkt 41: …``, markup removed), else None."""
+    found = _ITEM.match(line.strip()) if len(line) <= _MAX_ITEM_LINE else None
+    return int(found.group(1)) if found else None
+
+
 def _is_marked_layout(lines: list[_Line], starts: list[int]) -> bool:
     return any(lines[i].marked for i in starts)
 

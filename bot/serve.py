@@ -1,17 +1,16 @@
 """Serve the feed folder over HTTP: ``referatvagt serve``.
 
-The feeds are plain files, so any web server can publish them; this one exists so that a
-reader can subscribe without setting one up. It uses only the standard library
-(``http.server``), serves GET and HEAD, and answers conditional requests (ETag,
-Last-Modified) so polling feed readers get cheap ``304 Not Modified`` answers.
+The feeds are plain files and any web server can publish them; this one lets a reader
+subscribe without setting one up. Standard library only (``http.server``): GET and HEAD,
+with ETag and Last-Modified so polling feed readers mostly get ``304 Not Modified``.
 
-Security rules, because private feeds are protected only by their unguessable path:
-- Only regular files with the four kinds the bot writes are served (RSS ``.xml``, Atom
-  ``.atom``, ``.html``, ``.opml``); everything else, and every directory, is 404. There are no
-  directory listings, so ``/private/`` reveals nothing.
-- The URL path is percent-decoded once (invalid UTF-8 is 400) and refused if it holds a NUL
-  byte, a backslash or a part starting with ``.`` (``..``, hidden files, the temp files of
-  atomic writes). What remains is resolved, symlinks included, and must lie inside the folder.
+Private feeds are protected only by their unguessable path, hence these rules:
+- Only regular files of the four kinds the bot writes are served (``.xml`` RSS, ``.atom``,
+  ``.html``, ``.opml``); anything else and every directory is 404: no listings, so
+  ``/private/`` reveals nothing.
+- The path is percent-decoded once (invalid UTF-8: 400) and refused if it holds a NUL, a
+  backslash or a part starting with ``.`` (``..``, hidden files, temp files of atomic writes);
+  the rest is resolved, symlinks included, and must lie inside the folder.
 """
 
 from __future__ import annotations
@@ -36,12 +35,9 @@ CONTENT_TYPES = {
     ".atom": "application/atom+xml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".opml": "text/x-opml; charset=utf-8",
+    ".pdf": "application/pdf",  # a folder source's PDF document, linked from feed entries
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class _BadRequest(Exception):
-    pass
 
 
 class FeedServer(ThreadingHTTPServer):
@@ -63,9 +59,10 @@ class FeedServer(ThreadingHTTPServer):
 
 class FeedHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "referatvagt"
-    sys_version = ""
-    timeout = 60
+    timeout = 60  # seconds an idle keep-alive connection is held open
+
+    def version_string(self) -> str:
+        return "referatvagt"
 
     def parse_request(self) -> bool:
         if not super().parse_request():
@@ -76,12 +73,9 @@ class FeedHandler(BaseHTTPRequestHandler):
         return True
 
     def do_GET(self) -> None:
-        try:
-            path = self._locate(self.path)
-        except _BadRequest:
-            return self._reply(400)
-        if path is None:
-            return self._reply(404)
+        path = self._locate(self.path)
+        if isinstance(path, int):
+            return self._reply(path)
         try:
             with path.open("rb") as file:
                 body, mtime = file.read(), os.fstat(file.fileno()).st_mtime
@@ -95,28 +89,28 @@ class FeedHandler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
-    def _locate(self, target: str) -> Path | None:
-        """The file a request target names, or None when it is not one we serve."""
+    def _locate(self, target: str) -> Path | int:
+        """The file a request target names, or the status code when it is not one we serve."""
         raw = target.split("?", 1)[0].split("#", 1)[0]
         try:
             decoded = unquote_to_bytes(raw.encode("latin-1")).decode("utf-8")
         except UnicodeError:
-            raise _BadRequest from None
+            return 400
         if decoded == "/":
             decoded = "/index.html"
         if not decoded.startswith("/") or decoded.endswith("/") or "\x00" in decoded or "\\" in decoded:
-            return None
+            return 404
         parts = [part for part in decoded.split("/") if part]
         if any(part.startswith(".") for part in parts):
-            return None
+            return 404
         root = cast(FeedServer, self.server).folder
         try:
             real = root.joinpath(*parts).resolve(strict=True)
         except (OSError, RuntimeError, ValueError):
-            return None
+            return 404
         if not real.is_relative_to(root) or any(part.startswith(".") for part in real.relative_to(root).parts):
-            return None
-        return real if real.is_file() and real.suffix in CONTENT_TYPES else None
+            return 404
+        return real if real.is_file() and real.suffix in CONTENT_TYPES else 404
 
     def _not_modified(self, etag: str, mtime: float) -> bool:
         if_none_match = self.headers.get("If-None-Match")
@@ -139,6 +133,7 @@ class FeedHandler(BaseHTTPRequestHandler):
             body = f"{code} {self.responses[code][0]}\n".encode()
             headers = {**(headers or {}), "Content-Type": "text/plain; charset=utf-8", "Connection": "close"}
         self.send_response(code)
+        self.send_header("X-Content-Type-Options", "nosniff")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         if body is not None:
