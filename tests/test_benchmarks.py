@@ -1,0 +1,95 @@
+"""The benchmark runs at tiny scale and writes its JSON; the generator is deterministic.
+
+No assertion here is about time: speeds depend on the machine and are only ever reported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.__main__ import main, table
+from benchmarks.baseline import compile_terms, matched_terms
+from benchmarks.generate import documents, term_lists
+from benchmarks.matching import SCALES, run
+from bot.match import Engine
+from bot.query import parse_term
+
+ROW_KEYS = {"terms", "mb_per_s", "naive_mb_per_s", "ratio", "hit_rate", "seconds", "naive_seconds"}
+
+
+def test_documents_are_deterministic_danish_minutes() -> None:
+    first, again, other = documents(5, seed=7), documents(5, seed=7), documents(5, seed=8)
+    assert first == again
+    assert first != other
+    assert documents(3, seed=7) == first[:3]
+    for doc in first:
+        assert doc.count("Punkt ") >= 1 and "Indstilling" in doc and "Beslutning i " in doc
+        assert 500 < len(doc.encode("utf-8")) < 20_000
+        sentences = [s for s in doc.replace("?", ".").replace(":", ".").split(".") if s.strip()]
+        assert sentences
+
+
+def test_term_lists_are_deterministic_prefix_stable_and_valid() -> None:
+    big = term_lists(2_000, seed=3)
+    assert term_lists(2_000, seed=3) == big
+    assert term_lists(100, seed=3) == big[:100]
+    assert term_lists(10, seed=3) == big[:10]
+    assert len(set(big)) == len(big)
+    assert term_lists(100, seed=4) != big[:100]
+    for raw in big:
+        parse_term(raw)  # raises TermError if not
+    kinds = {raw[0] for raw in big if raw[0] in '*="'}
+    assert kinds == {"*", "=", '"'}
+    assert {"IGU", "KL", "FGU", "STAR"} <= set(big)
+
+
+def test_baseline_regexes_agree_with_the_engine_on_the_rules() -> None:
+    raws = ["kontanthjælp", "*ledighed", "=bil", "IGU", "=KL", '"nyt kontanthjælpssystem"']
+    terms = [parse_term(raw) for raw in raws]
+    text = (
+        "Det nytte kontanthjælpssystemet og bruttoledigheden; bilag om IGU-forløb, igu og IGUer. "
+        "KL's notat, kl. 16, Bilen og KLS."
+    )
+    engine = Engine(terms)
+    found = {hit.term for hit in engine.search(engine.words(text))}
+    assert matched_terms(compile_terms(terms), text) == found == {0, 1, 3, 4, 5}
+
+
+@pytest.fixture(scope="module")
+def tiny_results() -> dict[str, Any]:
+    return run(SCALES["tiny"])
+
+
+def test_tiny_benchmark_rows(tiny_results: dict[str, Any]) -> None:
+    rows = tiny_results["matching"]
+    assert isinstance(rows, list)
+    assert [row["terms"] for row in rows] == [10, 100, 1_000]
+    for row in rows:
+        assert ROW_KEYS <= set(row)
+        assert row["mb_per_s"] > 0 and row["naive_mb_per_s"] > 0 and row["ratio"] > 0
+        assert 0 <= row["naive_hit_rate"] <= 1 and 0 <= row["hit_rate"] <= 1
+        assert 0 < row["naive_bytes"] <= row["bytes"]
+        # the baseline and the engine find the same terms in the same documents, apart from
+        # suspended compounds, a rule the regexes do not have
+        agreement = row["agreement"]
+        assert agreement["naive_only"] == 0
+        assert agreement["engine_only"] == agreement["engine_only_suspended_compound"]
+    assert tiny_results["scale_check"] == {"time_10000_over_100": None}
+    assert "| terms" in table(rows)
+
+
+def test_main_writes_the_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "results" / "bench.json"
+    assert main(["--scale", "tiny", "--out", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert set(data) >= {"machine", "matching", "scale_check"}
+    assert {"platform", "python", "cpu_count"} <= set(data["machine"])
+    assert [row["terms"] for row in data["matching"]] == [10, 100, 1_000]
+    assert all(ROW_KEYS <= set(row) for row in data["matching"])
+    assert set(data["scale_check"]) == {"time_10000_over_100"}
+    printed = capsys.readouterr().out
+    assert "engine MB/s" in printed and "naive hit rate" in printed
