@@ -11,7 +11,7 @@ Only known section names open a section; other headings stay text of the current
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, time
 
 from bot.errors import ParseError
@@ -255,14 +255,42 @@ def _item(lines: list[_Line], marked: bool, width: int, committee: str, meeting_
     title, body = _wrapped_title(lines[0], title, body, marked, width)
     case_number, body = _case_number(body)
     closed = title.casefold().startswith("lukket")
-    sections = () if closed else _sections(body, marked)
+    return _assemble(number, title, case_number, () if closed else _sections(body, marked), committee, meeting_date)
+
+
+def build_item(
+    number: int | None,
+    title: str,
+    case_number: str | None,
+    body: str,
+    committee: str,
+    meeting_date: date,
+    portal_id: str | None = None,
+    url: str | None = None,
+) -> ParsedItem:
+    """An item from structured data (a portal's fields): ``body`` is markdown-ish text whose
+    marked-up headings (``### Indstilling``) open the sections."""
+    closed = title.casefold().startswith("lukket")
+    sections = () if closed else _sections([_classify(raw) for raw in body.split("\n")], marked=True)
+    item = _assemble(number, collapse(title), case_number, sections, committee, meeting_date)
+    return replace(item, portal_id=portal_id, url=url)
+
+
+def _assemble(
+    number: int | None,
+    title: str,
+    case_number: str | None,
+    sections: tuple[Section, ...],
+    committee: str,
+    meeting_date: date,
+) -> ParsedItem:
     decisions = tuple(d for s in sections if (d := _decision(s)) is not None)
     bilag = [s for s in sections if s.heading.casefold().rstrip(":") in SECTION_EXACT]
     return ParsedItem(
         number=number,
         title=title,
         case_number=case_number,
-        closed=closed,
+        closed=title.casefold().startswith("lukket"),
         sections=sections,
         decisions=decisions,
         decision=own_decision(decisions, committee, meeting_date),
