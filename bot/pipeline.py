@@ -114,8 +114,7 @@ def _read(raw: RawDocument, state: SourceState, store: Store, report: RunReport)
             report.unchanged += 1
             return None
     try:
-        text = extract_text(raw.content, raw.name)
-        meeting = parse_minutes(text.text, raw.name)
+        meeting = raw.parsed or parse_minutes(extract_text(raw.content, raw.name).text, raw.name)
     except BotError as exc:
         report.errors.append(str(exc))
         return None

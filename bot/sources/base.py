@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from bot.config import SourceConfig
 from bot.errors import ConfigError, FetchError
+from bot.minutes import ParsedMeeting
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class RawDocument:
     fetched_at: datetime
     url: str | None = None
     published_at: datetime | None = None  # orders documents of the same meeting and kind
+    # A source with structured data (a portal's JSON) parses it itself; text sources leave this
+    # empty and the pipeline extracts and parses ``content``.
+    parsed: ParsedMeeting | None = None
 
 
 _REGISTRY: dict[str, type[Source]] = {}
