@@ -13,17 +13,18 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import ahocorasick
 
 from bot.parse import is_decision_heading
-from bot.query import Term, Words, phrase_matches, suspended_compounds, words_of
+from bot.query import Term, Words, phrase_matches, suspended_compounds, word_matches, words_of
 from bot.watchlists import Watchlist
 
+_MIN_SHARED_TAIL = 3
 
-@dataclass(frozen=True)
-class Hit:
+
+class Hit(NamedTuple):
     term: int  # index into the engine's terms
     word: int  # index of the first matched word
     length: int  # number of words covered
@@ -36,13 +37,26 @@ class Engine:
         self.terms = tuple(terms)
         self.fold_aa = fold_aa
         self._automaton = ahocorasick.Automaton()
-        keys: dict[str, list[int]] = {}
+        proven: dict[str, list[int]] = {}  # one-word prefix and infix terms: the automaton proves them
+        checked: dict[str, list[int]] = {}  # whole words and acronyms: the word needs a check
+        # Phrases sharing a first word are told apart by the start of their second word, so a
+        # common first word ("nye") costs checks only for phrases that can match at that place.
+        self._phrases: dict[str, dict[str, list[int]]] = {}
+        self._lengths = tuple(len(term.words) for term in self.terms)
         for index, term in enumerate(self.terms):
-            key = term.key if term.words[0].kind == "infix" else f" {term.key}"
-            keys.setdefault(key, []).append(index)
-        for key, indexes in keys.items():
-            self._automaton.add_word(key, (key.startswith(" "), len(key), tuple(indexes)))
-        if keys:
+            first = term.words[0]
+            key = term.key if first.kind == "infix" else f" {term.key}"
+            if len(term.words) > 1:
+                second = term.words[1]
+                bucket = "" if second.kind == "infix" else second.text.lower()[:2]
+                self._phrases.setdefault(key, {}).setdefault(bucket, []).append(index)
+            else:
+                (proven if first.kind in ("prefix", "infix") else checked).setdefault(key, []).append(index)
+        for key in proven.keys() | checked.keys() | self._phrases.keys():
+            offset = len(key) - 1 - int(key.startswith(" "))  # from the key's last letter to its word's start
+            value = (offset, tuple(proven.get(key, ())), tuple(checked.get(key, ())), key in self._phrases, key)
+            self._automaton.add_word(key, value)
+        if len(self._automaton):
             self._automaton.make_automaton()
         plain = sorted((term.key, index) for index, term in enumerate(self.terms) if term.is_plain_word)
         self._plain_keys = [key for key, _ in plain]
@@ -52,29 +66,70 @@ class Engine:
         return words_of(text, self.fold_aa)
 
     def search(self, words: Words) -> list[Hit]:
-        """Every hit in the text, in order of position; one per (term, word)."""
+        """The first hit of every term found in the text, in order of position.
+
+        The automaton runs over the text's distinct words only (each once, in order of first
+        occurrence), so its cost follows the vocabulary of a document, not its repetitions;
+        phrases are then checked at the places their first word occurs. Only the first hit of
+        a term counts: whether a term is in an item decides a match, and a snippet finds the
+        other occurrences in its own window (:func:`make_snippet`).
+        """
         if not self.terms or not words.folded:
             return []
+        occurrences: dict[str, list[int]] = {}
+        for index, original in enumerate(words.original):
+            occurrences.setdefault(original, []).append(index)
+        distinct = list(occurrences)
         starts: list[int] = []
         position = 1
-        for folded in words.folded:
+        for original in distinct:
             starts.append(position)
-            position += len(folded) + 1
-        joined = " " + " ".join(words.folded)
-        found: dict[tuple[int, int], Hit] = {}
-        for end, (anchored, length, indexes) in self._automaton.iter(joined):
-            begin = end - length + 1 + (1 if anchored else 0)
-            word = bisect_right(starts, begin) - 1
-            for index in indexes:
-                if (index, word) not in found and phrase_matches(self.terms[index], words, word):
-                    found[index, word] = Hit(index, word, len(self.terms[index].words))
+            position += len(words.folded[occurrences[original][0]]) + 1
+        joined = " " + " ".join(words.folded[occurrences[original][0]] for original in distinct)
+        found: dict[int, int] = {}  # term → the word of its first hit
+        proven_at: dict[int, int] = {}  # a proven term → where in `joined` its first distinct word starts
+        at = [occurrences[original] for original in distinct]
+        for end, (offset, proven, checked, phrases, key) in self._automaton.iter(joined):
+            # Distinct words come in order of first occurrence: a later one is a later hit.
+            for index in proven:
+                proven_at.setdefault(index, end - offset)
+            if checked or phrases:
+                places = at[bisect_right(starts, end - offset) - 1]
+                for index in checked:
+                    if index not in found and self._word_matches(index, words, places[0]):
+                        found[index] = places[0]
+                if phrases:
+                    self._phrase_hits(self._phrases[key], words, places, found)
+        for index, start in proven_at.items():
+            found[index] = at[bisect_right(starts, start) - 1][0]
+        covered: dict[int, int] = {}  # a suspended-compound hit covers the whole group
         for hit in self._compound_hits(words):
-            found.setdefault((hit.term, hit.word), hit)
-        return sorted(found.values(), key=lambda hit: (hit.word, hit.term))
+            if hit.term not in found or hit.word < found[hit.term]:
+                found[hit.term], covered[hit.term] = hit.word, hit.length
+        hits = [Hit(term, word, covered.get(term) or self._lengths[term]) for term, word in found.items()]
+        return sorted(hits, key=lambda hit: (hit.word, hit.term))
+
+    def _word_matches(self, index: int, words: Words, place: int) -> bool:
+        return word_matches(self.terms[index].words[0], words.original[place], words.folded[place])
+
+    def _phrase_hits(
+        self, buckets: dict[str, list[int]], words: Words, places: list[int], found: dict[int, int]
+    ) -> None:
+        last = len(words.folded) - 1
+        for place in places:
+            if place >= last:
+                break
+            following = words.folded[place + 1]
+            for bucket in dict.fromkeys((following[:2], following[:1], "")):
+                for index in buckets.get(bucket, ()):
+                    if place < found.get(index, last + 1) and phrase_matches(self.terms[index], words, place):
+                        found[index] = place
 
     def _compound_hits(self, words: Words) -> Iterable[Hit]:
-        # A plain term T matches a group when T starts with one of its hyphenated parts and
-        # the rest of T occurs inside the shared final word: førtidspension ~ "Førtids- og seniorpension".
+        # A plain term T matches a group when T starts with one of its hyphenated parts and the
+        # rest of T (three letters or more) occurs inside the shared final word, after its start:
+        # førtidspension ~ "Førtids- og seniorpension", but not sociale ~ "Social- og Sundhedsudvalget"
+        # nor børneskole ~ "Børne- og Skoleudvalget" (the shared tail there is "udvalget").
         for parts, final, first in suspended_compounds(words):
             covered = len(parts) + 2
             for part in parts:
@@ -82,7 +137,7 @@ class Engine:
                 high = bisect_right(self._plain_keys, part + "\uffff")
                 for position in range(low, high):
                     rest = self._plain_keys[position][len(part) :]
-                    if rest and rest in final:
+                    if len(rest) >= _MIN_SHARED_TAIL and rest in final[1:]:
                         yield Hit(self._plain_index[position], first, covered)
 
 
@@ -113,8 +168,9 @@ def _clean(text: str) -> str:
     return _WHITESPACE.sub(" ", text.translate(_NO_MARKUP))
 
 
-def make_snippet(words: Words, hits: Sequence[Hit]) -> Snippet:
-    """A window of words around the first hit; every hit inside it is highlighted."""
+def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) -> Snippet:
+    """A window of words around the first hit; the hits and every occurrence of ``terms`` inside
+    it are highlighted."""
     if not words.spans:
         return Snippet("", ())
     first = min(hit.word for hit in hits) if hits else 0
@@ -134,11 +190,17 @@ def make_snippet(words: Words, hits: Sequence[Hit]) -> Snippet:
         pieces.append(words.original_text(index))
         position += len(pieces[-1])
     pieces.append(" …" if high < len(words.spans) else _clean(words.text[words.spans[-1][1] :]).rstrip())
+    covered = [(hit.word, hit.word + hit.length - 1) for hit in hits]
+    covered += [
+        (index, index + len(term.words) - 1)
+        for index in range(low, high)
+        for term in terms
+        if phrase_matches(term, words, index)
+    ]
     highlights: list[tuple[int, int]] = []
-    for hit in sorted(hits, key=lambda h: h.word):
-        last = hit.word + hit.length - 1
-        if hit.word in starts and last in starts:
-            span = (starts[hit.word], starts[last] + len(words.original_text(last)))
+    for start_word, last in sorted(set(covered)):
+        if start_word in starts and last in starts:
+            span = (starts[start_word], starts[last] + len(words.original_text(last)))
             if not highlights or span[0] >= highlights[-1][1]:
                 highlights.append(span)
     return Snippet("".join(pieces), tuple(highlights))
@@ -189,6 +251,9 @@ class _Search:
     def __init__(self, engines: tuple[Engine, Engine], item: ItemText) -> None:
         self._engines, self._item = engines, item
         self._done: dict[tuple[int, bool], Segments] = {}
+
+    def terms(self, engine: int, ids: Iterable[int]) -> list[Term]:
+        return [self._engines[engine].terms[index] for index in sorted(ids)]
 
     def segments(self, engine: int, added: bool = False) -> Segments:
         if (engine, added) not in self._done:
@@ -264,7 +329,8 @@ def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> Watchlist
     for _, words, hits in sorted(segments, key=lambda segment: segment[0] == TITLE):
         relevant = [hit for hit in hits if hit.term in shown]
         if relevant:
-            return WatchlistMatch(watchlist.slug, tuple(dict.fromkeys(raws)), make_snippet(words, relevant))
+            terms = search.terms(compiled.engine, {hit.term for hit in relevant})
+            return WatchlistMatch(watchlist.slug, tuple(dict.fromkeys(raws)), make_snippet(words, relevant, terms))
     return None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Literal
 
@@ -175,21 +176,18 @@ def _gap_allowed(gap: str, hyphen: bool) -> bool:
 # --- suspended compounds: "Førtids- og seniorpension" ------------------------------------------
 
 CONJUNCTIONS = frozenset({"og", "eller", "samt"})
-_PART_GAP = re.compile(r"^-\s*,?\s+$")
+# Parts ending in a hyphen ("Klima-, Miljø- og …"), the conjunction, and the word they share.
+_COMPOUND = re.compile(r"(?<![^\W_])(?:[^\W_]++-,?\s+)+(?:og|eller|samt)\s+[^\W_]", re.IGNORECASE)
 
 
 def suspended_compounds(words: Words) -> list[tuple[tuple[str, ...], str, int]]:
     """Each group of hyphenated parts sharing the tail of the word after og/eller/samt:
     ``(parts, final word, index of the first part)``, all case-folded."""
+    starts = [start for start, _ in words.spans]
     groups = []
-    index, count = 0, len(words.folded)
-    while index < count - 2:
-        end = index
-        while end < count - 1 and _PART_GAP.match(words.gap(end)):
-            end += 1
-        if end > index and words.folded[end] in CONJUNCTIONS and end + 1 < count:
-            groups.append((words.folded[index:end], words.folded[end + 1], index))
-            index = end + 1
-        else:
-            index += 1
+    for found in _COMPOUND.finditer(words.text):
+        first = bisect_left(starts, found.start())
+        final = bisect_left(starts, found.end() - 1)
+        # the words between are the parts and the conjunction
+        groups.append((words.folded[first : final - 1], words.folded[final], first))
     return groups

@@ -77,9 +77,10 @@ def test_a_snippet_is_about_thirty_words_around_the_first_hit_with_hits_highligh
         + " kontanthjælp og mere kontanthjælpen "
         + " ".join(f"efter{n}" for n in range(100))
     )
-    engine = Engine([parse_term("kontanthjælp")])
+    term = parse_term("kontanthjælp")
+    engine = Engine([term])
     words = engine.words(text)
-    snippet = make_snippet(words, engine.search(words))
+    snippet = make_snippet(words, engine.search(words), [term])
     assert snippet.text.startswith("… ord88 ") and snippet.text.endswith(" …")
     assert len(snippet.text.strip("… ").split()) == 30
     assert [snippet.text[a:b] for a, b in snippet.highlights] == ["kontanthjælp", "kontanthjælpen"]
