@@ -10,13 +10,16 @@ from typing import Any
 import click
 
 from bot import __version__
+from bot.cli_sources import sources as sources_group
 from bot.config import Config, find_config_file, load_config
+from bot.digest import send_due, send_test, write_dry_run
 from bot.errors import BotError
 from bot.feeds import feed_path
 from bot.match import Matcher
 from bot.matches import item_text
 from bot.pipeline import open_store, run_cycle
 from bot.serve import serve as serve_feeds
+from bot.store import utcnow
 from bot.views import event_json, event_text, item_json, item_line, match_json, match_text, where
 from bot.watchlists import load_watchlists, trial_watchlist
 
@@ -70,18 +73,29 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = _Context(config_path)
 
 
-@cli.command("ingest", epilog="Example: referatvagt ingest")
-@pass_context
-def ingest_command(ctx: _Context) -> None:
-    """Poll every configured source once and store what is new or changed.
+SEND_BACKFILL = click.option(
+    "--send-backfill",
+    is_flag=True,
+    help="Also email the matches of a source's first ingest (normally they only go to the feeds).",
+)
 
-    Prints one summary line (documents read, items new/changed/removed, errors);
-    each error names the file and the reason. Exits 1 if any document failed.
+
+@cli.command("ingest", epilog="Example: referatvagt ingest")
+@SEND_BACKFILL
+@pass_context
+def ingest_command(ctx: _Context, send_backfill: bool) -> None:
+    """Poll every configured source once, store what is new or changed, match the
+    watchlists, regenerate the feeds and send immediate email digests.
+
+    Prints one summary line (documents read, items new/changed/removed, matches, emails,
+    errors); each error names the file and the reason. Exits 1 if anything failed.
     """
     with open_store(ctx.config) as store:
-        report = run_cycle(ctx.config, store)
+        report = run_cycle(ctx.config, store, send_backfill=send_backfill)
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(report.summary())
     if report.errors:
         sys.exit(1)
@@ -152,6 +166,48 @@ def try_command(ctx: _Context, terms: tuple[str, ...], as_json: bool) -> None:
         click.echo(f"{found} of {len(rows)} items match")
 
 
+@cli.command("digest", epilog="Example: referatvagt digest --now   (or: referatvagt digest --dry-run out/)")
+@click.option(
+    "--now", "right_now", is_flag=True, help="Send every pending match at once, ignoring schedule and backoff."
+)
+@click.option(
+    "--dry-run",
+    "dry_run",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write .eml files here; send nothing.",
+)
+@click.option(
+    "--test", "test_address", metavar="ADDRESS", help="Send a sample digest to ADDRESS to check the settings."
+)
+@pass_context
+def digest_command(ctx: _Context, right_now: bool, dry_run: Path | None, test_address: str | None) -> None:
+    """Build the email digests that are due and send them (with retries of earlier failures).
+
+    Daily digests are due at [email] daily_at, weekly ones on weekly_on; the scheduler
+    (`referatvagt run`) calls this at those times. --now sends all pending matches at once
+    as their own digest. --dry-run writes the messages as .eml files and changes nothing.
+    """
+    config = ctx.config
+    if test_address:
+        click.echo(send_test(config, test_address))
+        return
+    watchlists, errors = load_watchlists(config.bot.watchlists_dir)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    now = utcnow()
+    with open_store(config) as store:
+        if dry_run is not None:
+            written = write_dry_run(store, config, watchlists, now, right_now, dry_run)
+            click.echo(f"{len(written)} digests written to {dry_run}; nothing sent")
+            return
+        report = send_due(store, config, watchlists, now, right_now)
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    click.echo(f"{report.built} digests built; {report.sent} sent; {report.failed + report.gave_up} failed")
+    if errors or report.errors:
+        sys.exit(1)
+
+
 @cli.command("feeds", epilog="Example: referatvagt feeds")
 @pass_context
 def feeds_command(ctx: _Context) -> None:
@@ -212,6 +268,9 @@ def serve(ctx: _Context, host: str, port: int) -> None:
     Any web server can serve the folder instead: the feeds are plain files.
     """
     serve_feeds(ctx.config.bot.state_dir / "feeds", host, port)
+
+
+cli.add_command(sources_group)
 
 
 def main() -> None:

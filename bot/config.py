@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,6 +21,25 @@ from bot.errors import ConfigError
 DEFAULT_CONFIG_NAME = "config.toml"
 SAMPLES_DIR = Path(__file__).parent / "samples"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"30m"``, ``"1h"``, ``"1h30m"``, ``"90s"``, ``"1d"`` → a timedelta; ValueError if not one."""
+    match = _DURATION.match(text.strip().lower())
+    if not text.strip() or match is None:
+        raise ValueError(f"{text!r} is not a duration like '30m', '1h', '1h30m' or '90s'")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if duration < timedelta(seconds=1):
+        raise ValueError(f"{text!r} is too short: at least one second")
+    return duration
+
+
+def _duration(value: str | None) -> str | None:
+    if value is not None:
+        parse_duration(value)
+    return value
 
 
 class _Frozen(BaseModel):
@@ -33,6 +53,11 @@ class BotSettings(_Frozen):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<state_dir>/referatvagt.db.")
     timezone: str = Field("Europe/Copenhagen", description="Time zone for meeting times and schedules.")
     watchlists_dir: Path = Field(Path("watchlists"), description="Folder of watchlist files (*.toml).")
+    every: str = Field("30m", description="How often a source is polled unless it sets its own: '30m', '1h'.")
+    alert_after_failures: int = Field(
+        3, ge=1, le=1000, description="Consecutive failures of a source before the health feed reports it."
+    )
+    _every = field_validator("every")(_duration)
 
     @field_validator("timezone")
     @classmethod
@@ -68,9 +93,53 @@ class FeedSettings(_Frozen):
         return value if value.endswith("/") else value + "/"
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class EmailSettings(_Frozen):
+    """The ``[email]`` table: the SMTP relay digests are sent through."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    host: str = Field("localhost", description="SMTP server.")
+    port: int | None = Field(None, ge=1, le=65535, description="Default: 587 (starttls), 465 (ssl), 25 (none).")
+    security: Literal["starttls", "ssl", "none"] = Field("starttls", description="How the connection is secured.")
+    username: str | None = Field(None, description="Login name; no login when empty.")
+    password_env: str | None = Field(None, description="Name of the environment variable holding the password.")
+    sender: str = Field(alias="from", description="The From address of digests.")
+    ca_file: Path | None = Field(None, description="A CA bundle to trust (e.g. a relay's own certificate).")
+    daily_at: str = Field("07:00", description="Local time of the daily digest (HH:MM).")
+    weekly_on: Literal[_WEEKDAYS] = Field("monday", description="Day of the weekly digest.")  # type: ignore[valid-type]
+    max_items: int = Field(25, ge=1, le=1000, description="Items per watchlist in one digest.")
+
+    @field_validator("daily_at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
+            raise ValueError(f"{value!r} is not a time of day like '07:00'")
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not re.match(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @property
+    def smtp_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+    @property
+    def weekday(self) -> int:
+        return _WEEKDAYS.index(self.weekly_on)
+
+
 class _SourceBase(_Frozen):
     name: str = Field(description="Short unique id of the source: lower-case letters, digits, - and _.")
     kommune: str = Field(description="The municipality, as it should appear in feeds and emails.")
+    every: str | None = Field(None, description="How often to poll this source; default [bot] every.")
+    _every = field_validator("every")(_duration)
 
     @field_validator("name")
     @classmethod
@@ -87,12 +156,82 @@ class FolderSource(_SourceBase):
     path: Path = Field(description="The folder; relative paths are relative to the config file.")
 
 
-SourceConfig = Annotated[Union[FolderSource], Field(discriminator="type")]
+def _web_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL, e.g. 'https://dagsordener.herlev.dk'")
+    return value
+
+
+class FirstAgendaSource(_SourceBase):
+    """A FirstAgenda Publication portal (its JSON API): committees, meetings and their items."""
+
+    type: Literal["firstagenda"]
+    url: str = Field(description="The portal's base URL; default: the kommune's host in the built-in catalogue.")
+    committees: tuple[str, ...] = Field((), description="Only committees whose name contains one of these.")
+    since: date | None = Field(None, description="Only meetings on or after this day; default: the last 180 days.")
+    min_interval: float = Field(1.0, ge=0, le=600, description="Seconds between two requests to the portal.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_catalogue(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "url" not in data and isinstance(data.get("kommune"), str):
+            from bot.catalogue import firstagenda_url
+
+            return {**data, "url": firstagenda_url(data["kommune"])}
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _web_url(value).rstrip("/")
+
+
+class HttpIndexSource(_SourceBase):
+    """A web page listing minutes documents (PDF or HTML): the links it names are fetched."""
+
+    type: Literal["http-index"]
+    url: str = Field(description="The page that links to the minutes documents.")
+    link_pattern: str | None = Field(None, description="Regular expression a link must match (searched).")
+    link_selector: str | None = Field(None, description="CSS selector of the links (instead of link_pattern).")
+    min_interval: float = Field(1.0, ge=0, le=600, description="Seconds between two requests to the site.")
+
+    _url = field_validator("url")(_web_url)
+
+    @field_validator("link_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        try:
+            re.compile(value or "")
+        except re.error as exc:
+            raise ValueError(f"{value!r} is not a valid regular expression ({exc})") from None
+        return value
+
+    @field_validator("link_selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        if value is not None:
+            from lxml.cssselect import CSSSelector, SelectorError
+
+            try:
+                CSSSelector(value)
+            except SelectorError as exc:
+                raise ValueError(f"{value!r} is not a valid CSS selector ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_find_links(self) -> HttpIndexSource:
+        if (self.link_pattern is None) == (self.link_selector is None):
+            raise ValueError("give exactly one of link_pattern (a regular expression) and link_selector (CSS)")
+        return self
+
+
+SourceConfig = Annotated[Union[FolderSource, FirstAgendaSource, HttpIndexSource], Field(discriminator="type")]
 
 
 class Config(_Frozen):
     bot: BotSettings = BotSettings()
     feeds: FeedSettings = FeedSettings()
+    email: EmailSettings | None = None
     sources: tuple[SourceConfig, ...] = Field((), alias="source")
     origin: Path | None = Field(None, exclude=True, description="The file this was read from.")
 
@@ -157,6 +296,9 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _resolve_paths(config: Config, path: Path) -> Config:
     base = path.resolve().parent
+    if config.email is not None and config.email.ca_file is not None:
+        email = config.email.model_copy(update={"ca_file": _absolute(config.email.ca_file, base)})
+        config = config.model_copy(update={"email": email})
     bot = config.bot.model_copy(
         update={
             "state_dir": _absolute(config.bot.state_dir, base),
@@ -257,4 +399,10 @@ def _explain(error: Any, reference: str) -> str:
     return message.removeprefix("Value error, ")
 
 
-_SOURCE_TYPES = ("folder",)
+def _source_types() -> tuple[str, ...]:
+    union = get_args(SourceConfig)[0]
+    models = get_args(union) or (union,)
+    return tuple(get_args(model.model_fields["type"].annotation)[0] for model in models)
+
+
+_SOURCE_TYPES = _source_types()

@@ -45,8 +45,12 @@ def added_text(diff: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
     return tuple(added)
 
 
-def match_pending_events(store: Store, matcher: Matcher, now: datetime) -> int:
-    """Match every event the watchlists have not seen yet; returns the number of new matches."""
+def match_pending_events(store: Store, matcher: Matcher, now: datetime, send_backfill: bool = False) -> int:
+    """Match every event the watchlists have not seen yet; returns the number of new matches.
+
+    Matches of a source's first ingest are backfill: in feeds, but not emailed unless
+    ``send_backfill`` (a new source would otherwise flood every inbox).
+    """
     created = 0
     while True:
         with store.session() as session:
@@ -65,7 +69,8 @@ def match_pending_events(store: Store, matcher: Matcher, now: datetime) -> int:
             for event, version, meeting, source in rows:
                 if event.kind != "removed":
                     found = matcher.match(item_text(version, meeting, source, event))
-                    created += _record(session, found, version, event, event.backfill, now)
+                    mail = send_backfill or not event.backfill
+                    created += _record(session, found, version, event, event.backfill, mail, now)
                 event.matched = True
                 session.add(event)
 
@@ -106,7 +111,8 @@ def _backfill(session: Session, watchlist: Watchlist, now: datetime) -> int:
         event = session.exec(
             select(Event).where(Event.version_id == version.id, Event.kind != "removed").order_by(col(Event.id).desc())
         ).first()
-        created += _record(session, matcher.match(item_text(version, meeting, source)), version, event, True, now)
+        found = matcher.match(item_text(version, meeting, source))
+        created += _record(session, found, version, event, True, False, now)
     return created
 
 
@@ -116,6 +122,7 @@ def _record(
     version: ItemVersion,
     event: Event | None,
     backfill: bool,
+    mail: bool,
     now: datetime,
 ) -> int:
     created = 0
@@ -140,6 +147,7 @@ def _record(
                 decision_added=bool(event and event.decision_added),
                 changed_sections=list(event.changed_sections) if event else [],
                 backfill=backfill,
+                mail=mail,
                 created_at=now,
             )
         )

@@ -64,6 +64,46 @@ class SourceState(SQLModel, table=True):
     failures: int = 0
 
 
+class HealthEvent(SQLModel, table=True):
+    """The health log: each failed poll of a source (``failure``, numbered within its streak of
+    consecutive failures) and the first success after a streak (``recovered``)."""
+
+    __tablename__ = "health_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=100, index=True)
+    kind: str = Field(max_length=20)
+    streak_start: datetime = _when()  # when the streak's first failure happened: part of feed GUIDs
+    failures: int  # consecutive failures so far (for ``recovered``: how many there were)
+    error: str | None = None
+    created_at: datetime = _when()
+
+
+class HttpCache(SQLModel, table=True):
+    """Validators of the last successful response per URL, for conditional GET."""
+
+    __tablename__ = "http_cache"
+
+    url: str = Field(primary_key=True, max_length=2000)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    sha256: str = Field(max_length=64)  # of the body: many servers send no validators at all
+    checked_at: datetime = _when()
+
+
+class PortalMeeting(SQLModel, table=True):
+    """A portal meeting as last fetched: its agenda is fetched again only when ``released``
+    (FirstAgenda's ``ReleasedDate``) changes."""
+
+    __tablename__ = "portal_meeting"
+
+    source: str = Field(primary_key=True, max_length=100)
+    meeting_id: str = Field(primary_key=True, max_length=100)
+    released: str = Field(max_length=100)
+    sha256: str = Field(max_length=64)  # of the agenda bytes yielded, to check they were stored
+    fetched_at: datetime = _when()
+
+
 class Document(SQLModel, table=True):
     """One fetched version of one source document, kept for provenance."""
 
@@ -184,4 +224,42 @@ class Match(SQLModel, table=True):
     decision_added: bool = False
     changed_sections: list[str] = _json()
     backfill: bool = False  # found by running a new watchlist on stored items, or in a source's first ingest
+    mail: bool = True  # may go out by email: not a backfill (unless sent with --send-backfill)
     created_at: datetime = _when()
+
+
+class Outbox(SQLModel, table=True):
+    """One email digest, stored with its rendered message before it is sent.
+
+    A retry resends exactly this message (same Message-ID); ``state`` goes pending → sending →
+    sent, or back to pending with a later ``next_attempt_at`` when the server fails.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("recipient", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(max_length=320)
+    period: str = Field(max_length=80)
+    subject: str
+    message: str  # the whole RFC 5322 message
+    message_id: str = Field(max_length=200)
+    items: int = 0
+    state: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    last_error: str | None = None
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class DigestItem(SQLModel, table=True):
+    """Which match went into which digest: each match reaches each recipient once."""
+
+    __tablename__ = "digest_item"
+    __table_args__ = (UniqueConstraint("match_id", "recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox.id", index=True)
+    match_id: int = Field(foreign_key="match.id")
+    recipient: str = Field(max_length=320)

@@ -13,18 +13,22 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.config import Config, SourceConfig
+from bot.digest import deliver, recipients
 from bot.errors import BotError, SourceError
 from bot.extract import extract_text
 from bot.feeds import FeedReport, publish
+from bot.fetch import Fetcher, store_fetcher
+from bot.health import record_outcome
+from bot.mailer import SendReport
 from bot.match import Matcher
 from bot.matches import match_pending_events, sync_watchlists
 from bot.minutes import ParsedMeeting
-from bot.models import Document, SourceState
+from bot.models import Document, Meeting, SourceState
 from bot.parse import parse_minutes
-from bot.sources import RawDocument, make_source
+from bot.sources import RawDocument, Source, SourceContext, make_source
 from bot.store import Store, utcnow
 from bot.versions import record_meeting
-from bot.watchlists import load_watchlists
+from bot.watchlists import Watchlist, load_watchlists
 
 
 @dataclass
@@ -38,13 +42,20 @@ class RunReport:
     removed: int = 0
     matches: int = 0
     feeds: FeedReport = field(default_factory=FeedReport)
+    mail: SendReport | None = None
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # not failures, but worth a look
 
     def summary(self) -> str:
+        email = ""
+        if self.mail is not None:
+            failed = self.mail.failed + self.mail.gave_up
+            email = f"{self.mail.sent} email{'s' if self.mail.sent != 1 else ''} sent"
+            email += f" ({failed} failed); " if failed else "; "
         return (
             f"{self.documents} documents read ({self.unchanged} unchanged): "
             f"{self.new} new, {self.changed} changed, {self.removed} removed items; "
-            f"{self.matches} new match{'es' if self.matches != 1 else ''}; "
+            f"{self.matches} new match{'es' if self.matches != 1 else ''}; {email}"
             f"{len(self.errors)} error{'s' if len(self.errors) != 1 else ''}"
         )
 
@@ -56,8 +67,15 @@ class _Parsed:
     meeting: ParsedMeeting
 
 
-def run_cycle(config: Config, store: Store, now: datetime | None = None) -> RunReport:
-    """One cycle: new or edited watchlists first, then every source, then match what changed.
+def run_cycle(
+    config: Config,
+    store: Store,
+    now: datetime | None = None,
+    fetcher: Fetcher | None = None,
+    send_backfill: bool = False,
+) -> RunReport:
+    """One cycle: new or edited watchlists first, then every source, then match what changed,
+    publish the feeds, and send immediate email digests (and retries that are due).
 
     Watchlists go first so that items ingested after a watchlist exists are matched as
     changes (and may be emailed), while a new watchlist's look back over stored items is not.
@@ -66,21 +84,42 @@ def run_cycle(config: Config, store: Store, now: datetime | None = None) -> RunR
     report = RunReport()
     watchlists, report.errors = load_watchlists(config.bot.watchlists_dir)
     report.matches += sync_watchlists(store, watchlists, now)
-    for source in config.sources:
-        ingest_source(source, store, report, now)
-    report.matches += match_pending_events(store, Matcher(watchlists), now)
+    own = fetcher is None
+    fetcher = fetcher or store_fetcher(store)  # one HTTP client per cycle unless the caller keeps one
+    try:
+        for source in config.sources:
+            ingest_source(source, store, report, now, fetcher=fetcher)
+    finally:
+        if own:
+            fetcher.close()
+    report.matches += match_pending_events(store, Matcher(watchlists), now, send_backfill)
     report.feeds = publish(config, store, watchlists)
+    _email(config, store, watchlists, now, report)
     return report
 
 
-def ingest_source(config: SourceConfig, store: Store, report: RunReport, now: datetime) -> None:
+def _email(config: Config, store: Store, watchlists: list[Watchlist], now: datetime, report: RunReport) -> None:
+    if not recipients(watchlists, ("immediate", "daily", "weekly")):
+        return
+    if config.email is None:
+        report.warnings.append("watchlists list email addresses, but the config has no [email] table: no email")
+        return
+    report.mail = deliver(store, config, watchlists, ("immediate",), f"immediate:{now.isoformat()}", now)
+    report.errors += report.mail.errors
+
+
+def ingest_source(
+    config: SourceConfig, store: Store, report: RunReport, now: datetime, fetcher: Fetcher | None = None
+) -> None:
     state = _source_state(store, config, now)
+    source = make_source(config, SourceContext(fetcher, store, now, state.first_ingest_at))
     try:
-        fetched = list(make_source(config).fetch())
+        fetched = list(source.fetch())
     except SourceError as exc:
         report.errors.append(str(exc))
         _finish(store, state, now, error=str(exc))
         return
+    _check_listed(source, store, state, report)
     parsed: list[_Parsed] = []
     for raw in fetched:
         if isinstance(raw, BotError):
@@ -95,6 +134,19 @@ def ingest_source(config: SourceConfig, store: Store, report: RunReport, now: da
     for document in sorted(parsed, key=lambda d: (d.meeting.rank, d.raw.published_at or now, d.raw.key)):
         _store(store, state, document, now, backfill, report)
     _finish(store, state, now, error=None)
+
+
+def _check_listed(source: Source, store: Store, state: SourceState, report: RunReport) -> None:
+    """Zero meetings from a source that had some is a warning, not silence."""
+    if source.listed != 0:
+        return
+    with store.session() as session:
+        had = session.exec(select(Meeting.id).where(Meeting.source_id == state.id).limit(1)).first()
+    if had is not None:
+        report.warnings.append(
+            f"source {state.name!r} lists no meetings or documents now, though earlier runs found some; "
+            "check its address and filters"
+        )
 
 
 def _source_state(store: Store, config: SourceConfig, now: datetime) -> SourceState:
@@ -161,6 +213,7 @@ def _finish(store: Store, state: SourceState, now: datetime, error: str | None) 
     with store.session() as session:
         stored = session.get(SourceState, state.id)
         assert stored is not None
+        record_outcome(session, stored, now, error)  # the health log, before the count changes
         if error is None:
             stored.first_ingest_at = stored.first_ingest_at or now
             stored.last_success_at, stored.last_error, stored.failures = now, None, 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import typing
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from pydantic import BaseModel, ValidationError
 from bot.config import (
     SAMPLES_DIR,
     BotSettings,
+    EmailSettings,
     FeedSettings,
     Config,
     FolderSource,
+    SourceConfig,
     default_config,
     find_config_file,
     load_config,
@@ -129,11 +132,14 @@ def test_config_example_loads() -> None:
 def test_config_example_names_every_key() -> None:
     data = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
     assert _keys(BotSettings) <= set(data["bot"]), "every [bot] key appears in config.example.toml"
-    shown_types = {source["type"] for source in data["source"]}
     text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
-    for model in (FolderSource,):
-        assert model.model_fields["type"].annotation.__args__[0] in shown_types  # type: ignore[union-attr]
+    shown_types = set(re.findall(r'^\s*#?\s*type\s*=\s*"([^"]+)"', text, re.MULTILINE))
+    assert {source["type"] for source in data["source"]} <= shown_types
+    for model in typing.get_args(typing.get_args(SourceConfig)[0]):  # every source type
+        assert model.model_fields["type"].annotation.__args__[0] in shown_types, f"{model.__name__} has no example"
         for key in _keys(model):
             assert re.search(rf"^\s*#?\s*{key}\s*=", text, re.MULTILINE), f"{key} missing from config.example.toml"
     assert _keys(FeedSettings) <= set(data["feeds"]), "every [feeds] key appears in config.example.toml"
-    assert _keys(Config) == {"bot", "feeds", "source"}
+    for key in _keys(EmailSettings):
+        assert re.search(rf"^\s*#?\s*{key}\s*=", text, re.MULTILINE), f"[email] {key} missing from config.example.toml"
+    assert _keys(Config) == {"bot", "feeds", "email", "source"}

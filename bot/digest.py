@@ -1,0 +1,243 @@
+"""Email digests: gather each recipient's undelivered matches, render them, put them in the outbox.
+
+A digest is built once per (recipient, period) and stored, rendered, in the outbox before
+anything is sent (see :mod:`bot.mailer`); each match goes into one digest per recipient.
+Periods: ``immediate:<cycle time>``, ``daily:<date>``, ``weekly:<date>``, ``now:<time>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+from sqlalchemy import exists
+from sqlmodel import Session, col, select
+
+from bot.config import Config, EmailSettings
+from bot.digest_render import Pending, compose
+from bot.errors import ConfigError
+from bot.feeds import Row
+from bot.mailer import Mailer, SendReport, send_pending
+from bot.models import DigestItem, Document, Event, Item, ItemVersion, Match, Meeting, Outbox, SourceState
+from bot.store import Store
+from bot.watchlists import Watchlist
+
+Frequency = str  # "immediate" | "daily" | "weekly"
+
+
+# --- periods ------------------------------------------------------------------------------------
+
+
+def due_period(frequency: Frequency, settings: EmailSettings, now_local: datetime) -> str:
+    """The most recent daily or weekly due time at or before ``now_local``, as a period key."""
+    hour, minute = (int(part) for part in settings.daily_at.split(":"))
+    due = now_local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if due > now_local:
+        due -= timedelta(days=1)
+    if frequency == "weekly":
+        due -= timedelta(days=(due.weekday() - settings.weekday) % 7)
+    return f"{frequency}:{due.date().isoformat()}"
+
+
+# --- collecting ---------------------------------------------------------------------------------
+
+
+def recipients(watchlists: Sequence[Watchlist], frequencies: Iterable[Frequency]) -> dict[str, list[Watchlist]]:
+    """Each address with the watchlists that send it digests of these frequencies."""
+    wanted = set(frequencies)
+    found: dict[str, list[Watchlist]] = {}
+    for watchlist in watchlists:
+        if watchlist.deliver.digest in wanted:
+            for address in watchlist.deliver.email:
+                found.setdefault(address.strip().lower(), []).append(watchlist)
+    return found
+
+
+def pending_matches(store: Store, session: Session, recipient: str, slugs: Sequence[str]) -> list[Pending]:
+    delivered = exists().where(col(DigestItem.match_id) == col(Match.id), col(DigestItem.recipient) == recipient)
+    query = (
+        store.match_query()
+        .where(col(Match.watchlist).in_(slugs), col(Match.mail).is_(True), ~delivered)
+        .order_by(col(Match.id))
+    )
+    rows = session.execute(query).all()
+    return [
+        Pending(match, Row(*row), session.get(Event, match.event_id) if match.event_id else None)
+        for match, *row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Planned:
+    recipient: str
+    period: str
+    message: EmailMessage
+    pending: list[Pending]
+
+
+def plan_digests(
+    store: Store,
+    config: Config,
+    watchlists: Sequence[Watchlist],
+    frequencies: Iterable[Frequency],
+    period: str,
+    now: datetime,
+) -> list[Planned]:
+    """The digests that would be built now, one per recipient with pending matches (read only)."""
+    settings = require_email(config)
+    planned = []
+    with store.session() as session:
+        for recipient, theirs in recipients(watchlists, frequencies).items():
+            if session.exec(select(Outbox).where(Outbox.recipient == recipient, Outbox.period == period)).first():
+                continue  # this period's digest exists: its matches were taken then
+            pending = pending_matches(store, session, recipient, [w.slug for w in theirs])
+            if pending:  # no matches: no email
+                message = compose(config, settings, recipient, theirs, pending, period, now)
+                planned.append(Planned(recipient, period, message, pending))
+    return planned
+
+
+def build_digests(
+    store: Store,
+    config: Config,
+    watchlists: Sequence[Watchlist],
+    frequencies: Iterable[Frequency],
+    period: str,
+    now: datetime,
+) -> list[Outbox]:
+    """Put the planned digests into the outbox, each with the matches it carries, in one
+    transaction per digest; returns them."""
+    built = []
+    for plan in plan_digests(store, config, watchlists, frequencies, period, now):
+        with store.session() as session:
+            outbox = Outbox(
+                recipient=plan.recipient,
+                period=plan.period,
+                subject=str(plan.message["Subject"]),
+                message=plan.message.as_string(),
+                message_id=str(plan.message["Message-ID"]),
+                items=len(plan.pending),
+                next_attempt_at=now,
+                created_at=now,
+            )
+            session.add(outbox)
+            session.flush()
+            assert outbox.id is not None
+            for item in plan.pending:
+                assert item.match.id is not None
+                session.add(DigestItem(outbox_id=outbox.id, match_id=item.match.id, recipient=plan.recipient))
+            built.append(outbox)
+    return built
+
+
+def require_email(config: Config) -> EmailSettings:
+    if config.email is None:
+        raise ConfigError(f"{config.origin or 'the built-in config'}: no [email] table: email digests are off")
+    return config.email
+
+
+# --- delivery rounds ------------------------------------------------------------------------------
+
+
+def deliver(
+    store: Store,
+    config: Config,
+    watchlists: Sequence[Watchlist],
+    frequencies: Iterable[Frequency],
+    period: str,
+    now: datetime,
+    ignore_backoff: bool = False,
+) -> SendReport:
+    """Build the digests of these frequencies for ``period``, then send whatever is due."""
+    settings = require_email(config)
+    built = build_digests(store, config, watchlists, frequencies, period, now)
+    report = send_pending(store, settings, now, ignore_backoff)
+    report.built = len(built)
+    return report
+
+
+def due_rounds(config: Config, now: datetime, right_now: bool) -> list[tuple[tuple[Frequency, ...], str]]:
+    """Which frequencies go into which period: the due daily and weekly digests, or all now."""
+    if right_now:
+        return [(("immediate", "daily", "weekly"), f"now:{now.isoformat()}")]
+    settings, local = require_email(config), now.astimezone(config.bot.zone)
+    return [((kind,), due_period(kind, settings, local)) for kind in ("daily", "weekly")]
+
+
+def send_due(
+    store: Store, config: Config, watchlists: Sequence[Watchlist], now: datetime, right_now: bool
+) -> SendReport:
+    """``referatvagt digest``: build what is due (everything with ``right_now``) and send."""
+    built = sum(
+        len(build_digests(store, config, watchlists, kinds, period, now))
+        for kinds, period in due_rounds(config, now, right_now)
+    )
+    report = send_pending(store, require_email(config), now, ignore_backoff=right_now)
+    report.built = built
+    return report
+
+
+def write_dry_run(
+    store: Store, config: Config, watchlists: Sequence[Watchlist], now: datetime, right_now: bool, folder: Path
+) -> list[Path]:
+    """Write the digests that are due as .eml files; the store is not changed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kinds, period in due_rounds(config, now, right_now):
+        for plan in plan_digests(store, config, watchlists, kinds, period, now):
+            name = re.sub(r"[^A-Za-z0-9@._-]+", "_", f"{plan.recipient}-{plan.period}") + ".eml"
+            path = folder / name
+            path.write_bytes(plan.message.as_bytes(policy=SMTP))
+            written.append(path)
+    return written
+
+
+def send_test(config: Config, address: str) -> str:
+    """Send a sample digest to ``address`` right away (nothing is stored)."""
+    settings = require_email(config)
+    now = datetime.now(config.bot.zone)
+    watchlist = Watchlist(slug="eksempel", title="Eksempel på en watchlist", terms=("kontanthjælp",))
+    message = compose(config, settings, address, [watchlist], [_sample(now)], f"test:{now.isoformat()}", now)
+    with Mailer(settings) as mailer:
+        mailer.send(settings.sender, address, message.as_string())
+    return f"sample digest sent to {address} through {settings.host}:{settings.smtp_port} ({settings.security})"
+
+
+def _sample(now: datetime) -> Pending:
+    text = "Aftalen om et nyt kontanthjælpssystem træder i kraft, og udvalget orienteres om konsekvenserne."
+    match = Match(
+        watchlist="eksempel",
+        item_id=0,
+        version_id=0,
+        kind="new",
+        terms=["kontanthjælp"],
+        snippet=text,
+        highlights=[[text.index("kontanthjælp"), text.index("kontanthjælp") + 19]],
+        created_at=now,
+    )
+    item = Item(uid="eksempel", meeting_id=0, number=1, title="Orientering om det nye kontanthjælpssystem")
+    version = ItemVersion(
+        item_id=0,
+        version=1,
+        document_id=0,
+        doc_kind="dagsorden",
+        content_hash="",
+        title=item.title,
+        url="https://example.org/vis?id=eksempel",
+        created_at=now,
+    )
+    meeting = Meeting(
+        source_id=0,
+        committee="Social- og Arbejdsmarkedsudvalget",
+        committee_key="",
+        meeting_date=now.date(),
+        kind="dagsorden",
+    )
+    source = SourceState(name="eksempel", kommune="Eksempel Kommune", type="folder")
+    document = Document(source_id=0, key="eksempel", raw_sha256="", fetched_at=now, outcome="stored")
+    return Pending(match, Row(item, version, meeting, source, document), None)
