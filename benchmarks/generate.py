@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import random
 import re
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
 from itertools import accumulate
+from operator import or_
 from pathlib import Path
 
+import ahocorasick
+
 from bot.extract import extract_text
-from bot.query import TermError, parse_term
+from bot.query import TermError, parse_term, suspended_compounds, words_of
 
 SAMPLES = Path(__file__).resolve().parents[1] / "bot" / "samples"
 _VOCABULARY_SEED = 20261102
@@ -57,6 +62,9 @@ ADJECTIVES = tuple(
     ).split()
 )
 
+# Danish compounding is productive: minutes across 98 kommuner use a vocabulary of many
+# thousands of compounds, of which any one document uses a few (Zipf-distributed ranks).
+COMPOUNDS = 60_000
 INFLECTIONS = ("", "", "", "en", "et", "er", "erne", "ens", "ets", "s")
 ACRONYMS = ("IGU", "KL", "FGU", "STAR", "MED", "SSP", "PPR", "STU", "EGU", "BUU", "SKI", "ØU", "LBR", "VVM")
 ACRONYM_ENDINGS = ("", "", "-forløb", "-udvalg", "'s", "s", "'en", "en", "-aftale")
@@ -116,7 +124,7 @@ def vocabulary() -> Vocabulary:
     rng = random.Random(_VOCABULARY_SEED)
     seen: set[tuple[str, ...]] = set()
     compounds: list[tuple[str, ...]] = []
-    while len(compounds) < 5000:
+    while len(compounds) < COMPOUNDS:
         parts = tuple(rng.sample(PARTS, 3 if rng.random() < 0.2 else 2))
         if parts not in seen:
             seen.add(parts)
@@ -203,56 +211,219 @@ def documents(n_docs: int, seed: int = 1) -> list[str]:
 
 
 # --- term lists -------------------------------------------------------------------------------
+#
+# A real watchlist names what its owner follows: a few specific compounds, names and phrases
+# ("kystbeskyttelse", "IGU", "grøn omstilling"), each of which most agenda items never mention, and
+# now and then a common word ("skole"). Ten thousand distinct terms are the union of many such
+# lists, so most of them are rare and many never occur in a given year of one kommune's minutes.
+# The generator follows that: terms are drawn from the low-frequency tail of what the generated
+# documents contain, measured on a reference text of its own (its own seed, so not the benchmark's
+# documents), plus terms that never occur and a fixed handful of common ones; one term per word.
+
+HEAD_COMPOUNDS = 2_000  # the most common compounds of the vocabulary: nobody's specific term
+SPECIFIC_MAX_SHARE = 0.05  # a specific term occurs in at most 1 in 20 documents of the reference text
+REFERENCE_DOCS = 800
+MIN_INFIX = 10  # '*infix' terms are long strings: specific compounds, not their parts
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """Which documents of a reference text contain each word: how often a term would hit."""
+
+    words: tuple[str, ...]  # the distinct case-folded words, sorted
+    masks: tuple[int, ...]  # per word: bit d is set when document d contains it
+    docs: int
+
+    def share(self, key: str, prefix: bool = True) -> float:
+        """Share of the documents with a word that starts with ``key`` (or is ``key``)."""
+        low = bisect_left(self.words, key)
+        high = bisect_right(self.words, key + "\uffff") if prefix else low + int(self.words[low : low + 1] == (key,))
+        return reduce(or_, self.masks[low:high], 0).bit_count() / self.docs
+
+    def infix_shares(self, keys: Iterable[str]) -> dict[str, float]:
+        """Share of the documents with a word that contains the key, for each key."""
+        automaton = ahocorasick.Automaton()
+        for key in keys:
+            automaton.add_word(key, key)
+        automaton.make_automaton()
+        masks: dict[str, int] = {}
+        for word, mask in zip(self.words, self.masks, strict=True):
+            for _, key in automaton.iter(word):
+                masks[key] = masks.get(key, 0) | mask
+        return {key: masks.get(key, 0).bit_count() / self.docs for key in keys}
+
+
+@lru_cache(maxsize=1)
+def _reference() -> _Reference:
+    masks: dict[str, int] = {}
+    for number, doc in enumerate(documents(REFERENCE_DOCS, seed=_VOCABULARY_SEED)):
+        text = words_of(doc)
+        found = set(text.folded)
+        # A suspended compound stands for the compounds it abbreviates: "Teknik- og Miljøudvalget"
+        # matches teknikudvalget (see bot.match), so it counts as every part + a tail of the last word.
+        for parts, final, _ in suspended_compounds(text):
+            found.update(part + final[start:] for part in parts for start in range(1, len(final) - 2))
+        for word in found:
+            masks[word] = masks.get(word, 0) | (1 << number)
+    words = tuple(sorted(masks))
+    return _Reference(words=words, masks=tuple(masks[word] for word in words), docs=REFERENCE_DOCS)
 
 
 @dataclass(frozen=True)
 class _Pools:
-    """What watchlist terms are drawn from: specific words, rarely the common ones."""
+    """What watchlist terms are drawn from."""
 
-    specific: tuple[str, ...]  # the text's compounds past the most common ones
-    words: tuple[str, ...]  # rare sample words of seven letters or more
-    infixes: tuple[str, ...]  # parts of eight letters or more, and specific compounds
-    wholes: tuple[str, ...]  # rare sample words of four letters or more, parts
+    specific: tuple[str, ...]  # compounds past the head, rare as prefixes, in Zipf rank order
+    words: tuple[str, ...]  # sample words used once in the samples, rare, not compound stems
+    infixes: tuple[str, ...]  # specific compounds of MIN_INFIX letters or more, rare as infixes
+    wholes: tuple[str, ...]  # specific words and compounds
+    known: tuple[str, ...]  # every compound of the vocabulary, sorted: terms absent from it never occur
+
+
+def _starts_another(word: str, words: tuple[str, ...]) -> bool:
+    """Whether a sorted tuple of words holds a longer word that starts with ``word``."""
+    at = bisect_right(words, word)
+    return at < len(words) and words[at].startswith(word)
 
 
 @lru_cache(maxsize=1)
 def _pools() -> _Pools:
-    vocab = vocabulary()
-    specific = tuple(compound(parts) for parts in vocab.compounds[200:])
-    # Topical words are rare ones: the samples' boilerplate (indstiller, godkendt) is nobody's term.
-    rare = zip(vocab.sample_words, vocab.sample_counts, strict=True)
-    words = sorted({word.lower() for word, count in rare if count <= 2} - set(FUNCTION_WORDS))
+    vocab, reference = vocabulary(), _reference()
+    compounds = {compound(parts) for parts in vocab.compounds}
+    known = tuple(sorted(compounds))
+    tail = [compound(parts) for parts in vocab.compounds[HEAD_COMPOUNDS:]]
+    specific = tuple(word for word in tail if reference.share(word) <= SPECIFIC_MAX_SHARE)
+    infix_shares = reference.infix_shares([word for word in specific if len(word) >= MIN_INFIX])
+    # Words the samples use once, and no part of the compounds: the samples' boilerplate
+    # (indstiller, godkendt) is nobody's term, and a compound stem ("beskæftigelses") or a part
+    # ("integration") is in most documents.
+    counts = zip(vocab.sample_words, vocab.sample_counts, strict=True)
+    once = sorted({word.lower() for word, count in counts if count == 1})
+    parts = tuple(sorted(PARTS))
+    words = tuple(
+        word
+        for word in once
+        if len(word) >= 7
+        and word not in FUNCTION_WORDS
+        and word not in ADJECTIVES
+        and word not in parts
+        and not _starts_another(word, parts)
+        and not _starts_another(word, known)
+        and word not in compounds
+        and reference.share(word) <= SPECIFIC_MAX_SHARE
+    )
     return _Pools(
         specific=specific,
-        words=tuple(word for word in words if len(word) >= 7),
-        infixes=tuple(part for part in PARTS if len(part) >= 8) + specific,
-        wholes=tuple(word for word in words if len(word) >= 4 and word not in ADJECTIVES) + PARTS,
+        words=words,
+        infixes=tuple(word for word, share in infix_shares.items() if share <= SPECIFIC_MAX_SHARE),
+        wholes=words + specific,
+        known=known,
     )
 
 
-def _candidate(rng: random.Random, pools: _Pools, acronyms: list[str]) -> str:
+_ENDINGS = ("erne", "ende", "ene", "ede", "ens", "ets", "er", "es", "et", "en", "e", "s", "r")
+
+
+def stem(word: str) -> str:
+    """A crude Danish stem, enough to tell that two terms are one word: afgørelser, afgørelse ->
+    afgørels; bevares, bevarer -> bevar."""
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 5:
+            return word[: -len(ending)]
+    return word
+
+
+class _Stems:
+    """The words of the terms drawn so far: one term per word, so no term's stem may start
+    another's (afgørelse, afgørelser, afgørelsen), nor an earlier '*infix' occur inside the new
+    word or the new infix inside an earlier word."""
+
+    def __init__(self) -> None:
+        self._stems: list[str] = []  # sorted
+        self._all: set[str] = set()
+        self._words: list[str] = []
+        self._joined: str | None = ""
+        self._infixes: set[str] = set()
+
+    def clash(self, words: tuple[str, ...], infix: bool) -> bool:
+        """Whether a term of these words would repeat a word of an earlier term (or of itself)."""
+        bases = [stem(word) for word in words]
+        if any(first != second and first.startswith(second) for first in bases for second in bases):
+            return True
+        return len(set(bases)) < len(bases) or any(self._clash(word, infix) for word in words)
+
+    def _clash(self, word: str, infix: bool) -> bool:
+        base = stem(word)
+        at = bisect_left(self._stems, base)
+        if at < len(self._stems) and self._stems[at].startswith(base):  # the same stem, or one it starts
+            return True
+        if any(base[:end] in self._all for end in range(1, len(base))):
+            return True
+        if any(
+            word[start:end] in self._infixes
+            for start in range(len(word) - MIN_INFIX + 1)
+            for end in range(start + MIN_INFIX, len(word) + 1)
+        ):
+            return True
+        if infix:
+            if self._joined is None:
+                self._joined = "\n".join(self._words)
+            return word in self._joined
+        return False
+
+    def add(self, word: str, infix: bool) -> None:
+        base = stem(word)
+        insort(self._stems, base)
+        self._all.add(base)
+        self._words.append(word)
+        self._joined = None
+        if infix:
+            self._infixes.add(word)
+
+
+def _absent(rng: random.Random, pools: _Pools) -> str | None:
+    """A compound of three parts that the vocabulary lacks: a term that never occurs."""
+    word = compound(tuple(rng.sample(PARTS, 3)))
+    at = bisect_left(pools.known, word)
+    if at < len(pools.known) and pools.known[at].startswith(word):
+        return None
+    return word if _reference().share(word) == 0 else None
+
+
+# A drawn term: as written, the words it is deduplicated by (none for the deliberate exceptions,
+# common words and acronyms), and whether it is an infix.
+_Drawn = tuple[str, tuple[str, ...], bool]
+
+
+def _candidate(rng: random.Random, pools: _Pools, acronyms: list[str]) -> _Drawn | None:
     roll = rng.random()
-    if roll < 0.42:  # a specific compound of the text's vocabulary
-        return rng.choice(pools.specific)
-    if roll < 0.55:  # a compound that may never occur
-        return compound(tuple(rng.sample(PARTS, rng.choice((2, 2, 3)))))
-    if roll < 0.67:  # a specific sample word, sometimes without its ending
+    if roll < 0.45:  # a specific compound of the text's vocabulary
+        word = rng.choice(pools.specific)
+        return word, (word,), False
+    if roll < 0.59:  # a compound that never occurs
+        absent = _absent(rng, pools)
+        return None if absent is None else (absent, (absent,), False)
+    if roll < 0.67:  # a specific word of the samples
         word = rng.choice(pools.words)
-        return word[: max(7, len(word) - rng.randint(0, 2))]
+        return word, (word,), False
     if roll < 0.71:  # a phrase: adjective + compound, as the text has them
-        return f'"{rng.choice(ADJECTIVES)} {rng.choice(pools.specific)}"'
+        word = rng.choice(pools.specific)
+        return f'"{rng.choice(ADJECTIVES)} {word}"', (word,), False
     if roll < 0.75:  # a phrase of two specific words
-        return f'"{rng.choice(pools.specific)} {rng.choice((*pools.specific[:300], *pools.words))}"'
-    if roll < 0.77:
-        return rng.choice(COMMON_TERMS)
+        first, second = rng.choice(pools.specific), rng.choice((*pools.specific[:300], *pools.words))
+        return f'"{first} {second}"', (first, second), False
+    if roll < 0.77:  # a common word: deliberately not deduplicated ("skole" next to "skolestruktur")
+        return rng.choice(COMMON_TERMS), (), False
     if roll < 0.87:
-        return "*" + rng.choice(pools.infixes)
+        word = rng.choice(pools.infixes)
+        return "*" + word, (word,), True
     if roll < 0.97:
-        return "=" + rng.choice(pools.wholes)
+        word = rng.choice(pools.wholes)
+        return "=" + word, (word,), False
     if acronyms:
-        return acronyms.pop(0)
+        return acronyms.pop(0), (), False
     letters = "ABCDEFGHIJKLMNOPRSTUVWYÆØÅ"
-    return "".join(rng.choice(letters) for _ in range(rng.choice((2, 3, 3, 4, 4))))
+    return "".join(rng.choice(letters) for _ in range(rng.choice((2, 3, 3, 4, 4)))), (), False
 
 
 def term_lists(n: int, seed: int = 1) -> list[str]:
@@ -261,14 +432,20 @@ def term_lists(n: int, seed: int = 1) -> list[str]:
     acronyms = list(ACRONYMS)
     terms: list[str] = []
     seen: set[str] = set()
+    stems = _Stems()
     while len(terms) < n:
-        raw = _candidate(rng, pools, acronyms)
-        if raw in seen:
+        drawn = _candidate(rng, pools, acronyms)
+        if drawn is None:
+            continue
+        raw, words, infix = drawn
+        if raw in seen or stems.clash(words, infix):
             continue
         try:
             parse_term(raw)
         except TermError:
             continue
         seen.add(raw)
+        for word in words:
+            stems.add(word, infix)
         terms.append(raw)
     return terms

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lxml.cssselect import CSSSelector, SelectorError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.catalogue import firstagenda_url
 from bot.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -175,8 +177,6 @@ class FirstAgendaSource(_SourceBase):
     @classmethod
     def _from_catalogue(cls, data: Any) -> Any:
         if isinstance(data, dict) and "url" not in data and isinstance(data.get("kommune"), str):
-            from bot.catalogue import firstagenda_url
-
             return {**data, "url": firstagenda_url(data["kommune"])}
         return data
 
@@ -210,8 +210,6 @@ class HttpIndexSource(_SourceBase):
     @classmethod
     def _selector(cls, value: str | None) -> str | None:
         if value is not None:
-            from lxml.cssselect import CSSSelector, SelectorError
-
             try:
                 CSSSelector(value)
             except SelectorError as exc:

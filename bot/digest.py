@@ -12,14 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from bot.config import Config, EmailSettings
-from bot.digest_render import Pending, compose
+from bot.digest_render import Pending, compose, wire_format
 from bot.errors import ConfigError
 from bot.feeds import Row
 from bot.mailer import Mailer, SendReport, send_pending
@@ -119,7 +118,7 @@ def build_digests(
                 recipient=plan.recipient,
                 period=plan.period,
                 subject=str(plan.message["Subject"]),
-                message=plan.message.as_string(),
+                message=wire_format(plan.message),
                 message_id=str(plan.message["Message-ID"]),
                 items=len(plan.pending),
                 next_attempt_at=now,
@@ -192,7 +191,7 @@ def write_dry_run(
         for plan in plan_digests(store, config, watchlists, kinds, period, now):
             name = re.sub(r"[^A-Za-z0-9@._-]+", "_", f"{plan.recipient}-{plan.period}") + ".eml"
             path = folder / name
-            path.write_bytes(plan.message.as_bytes(policy=SMTP))
+            path.write_text(wire_format(plan.message), encoding="utf-8", newline="")
             written.append(path)
     return written
 
@@ -204,7 +203,7 @@ def send_test(config: Config, address: str) -> str:
     watchlist = Watchlist(slug="eksempel", title="Eksempel på en watchlist", terms=("kontanthjælp",))
     message = compose(config, settings, address, [watchlist], [_sample(now)], f"test:{now.isoformat()}", now)
     with Mailer(settings) as mailer:
-        mailer.send(settings.sender, address, message.as_string())
+        mailer.send(settings.sender, address, wire_format(message))
     return f"sample digest sent to {address} through {settings.host}:{settings.smtp_port} ({settings.security})"
 
 

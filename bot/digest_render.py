@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime
 from itertools import groupby
 from pathlib import Path
@@ -119,9 +120,17 @@ def compose(
     slugs = "+".join(group.slug for group in groups)
     message["List-Id"] = f"referatvagt <{_list_part(slugs)}.referatvagt.{settings.sender.split('@')[1]}>"
     message["List-Unsubscribe"] = f"<mailto:{settings.sender}?subject=unsubscribe%20{_list_part(slugs)}>"
-    message.set_content(_TEXT.get_template("digest.txt.j2").render(context))
-    message.add_alternative(_HTML.get_template("digest.html.j2").render(context), subtype="html")
+    # Quoted-printable keeps the stored message 7-bit clean, whatever relay it meets.
+    message.set_content(_TEXT.get_template("digest.txt.j2").render(context), cte="quoted-printable")
+    html = _HTML.get_template("digest.html.j2").render(context)
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
     return message
+
+
+def wire_format(message: EmailMessage) -> str:
+    """The message as it goes over SMTP: CRLF line ends; 7-bit unless an address needs UTF-8."""
+    international = not all(str(message[header]).isascii() for header in ("From", "To"))
+    return message.as_string(policy=SMTP.clone(utf8=international))
 
 
 def message_id(recipient: str, period: str, sender: str) -> str:

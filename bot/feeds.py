@@ -26,6 +26,7 @@ from bot import __version__
 from bot.config import Config
 from bot.errors import BotError
 from bot.extract import clean_text, extract_text
+from bot.health import health_notes
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
 from bot.parse import item_number
 from bot.store import Store
@@ -71,8 +72,8 @@ class FeedReport:
 def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> FeedReport:
     """Regenerate every feed, the index page and the OPML; write only files that changed."""
     folder = config.bot.state_dir / "feeds"
-    feeds = [_watchlist_feed(config, store, w, folder) for w in watchlists if w.deliver.feed]
-    feeds += [_source_feed(config, store, source.name, source.kommune, folder) for source in config.sources]
+    feeds = [_watchlist_feed(config, store, w) for w in watchlists if w.deliver.feed]
+    feeds += [_source_feed(config, store, source.name, source.kommune) for source in config.sources]
     report = FeedReport()
     for watchlist in watchlists:
         if not watchlist.public:  # a watchlist made private must not stay readable at its old address
@@ -85,7 +86,21 @@ def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> Fe
     _count(report, write_if_changed(folder / "index.html", render_index(listed, config).encode()))
     opml = [feed for feed in listed if not feed.slug.startswith("source-")]
     _count(report, write_if_changed(folder / "feeds.opml", render_opml(opml, config).encode()))
+    _count(report, write_if_changed(folder / "_health.xml", render_rss(_health_feed(config, store), config)))
     return report
+
+
+def _health_feed(config: Config, store: Store) -> Feed:
+    """Sources failing ``alert_after_failures`` times in a row, and their recoveries (RSS only;
+    not listed on the index page or in the OPML: it is for whoever runs the bot)."""
+    feed = Feed("_health", "_health", "referatvagt: kilder der fejler", "Kilder der fejler gentagne gange", False)
+    urls = {source.name: str(getattr(source, "url", "") or "") for source in config.sources}
+    for note in health_notes(store, config.bot.alert_after_failures, config.feeds.max_entries):
+        text = _clean(note.text)
+        link = urls.get(note.source) or config.feeds.base_url
+        entry = Entry(note.guid, _clean(note.title), link, note.at, (_clean(note.kommune),), text, str(escape(text)))
+        feed.entries.append(entry)
+    return feed
 
 
 def _count(report: FeedReport, written: bool) -> None:
@@ -100,7 +115,7 @@ def feed_path(watchlist: Watchlist, token: str | None) -> str:
     return watchlist.slug if watchlist.public or token is None else f"private/{token}/{watchlist.slug}"
 
 
-def _watchlist_feed(config: Config, store: Store, watchlist: Watchlist, folder: Path) -> Feed:
+def _watchlist_feed(config: Config, store: Store, watchlist: Watchlist) -> Feed:
     state = store.watchlist_state(watchlist.slug)
     terms = (*watchlist.terms, *watchlist.all, *(f"sag {case}" for case in watchlist.cases))
     feed = Feed(
@@ -112,27 +127,27 @@ def _watchlist_feed(config: Config, store: Store, watchlist: Watchlist, folder: 
         terms=terms,
     )
     for match, item, version, meeting, source, document in store.feed_rows(watchlist.slug, config.feeds.max_entries):
-        row = _Row(item, version, meeting, source, document)
+        row = Row(item, version, meeting, source, document)
         snippet = snippet_of(match)
         seen = _Seen(match.kind, match.decision_added, match.created_at, store.event(match.event_id))
         highlighted = _highlighted(snippet.text, snippet.highlights)
-        feed.entries.append(_entry(config, folder, feed.slug, seen, row, highlighted, tuple(match.terms)))
+        feed.entries.append(_entry(config, feed.slug, seen, row, highlighted, tuple(match.terms)))
     return feed
 
 
-def _source_feed(config: Config, store: Store, name: str, kommune: str, folder: Path) -> Feed:
+def _source_feed(config: Config, store: Store, name: str, kommune: str) -> Feed:
     slug = f"source-{name}"
     feed = Feed(slug, slug, f"referatvagt: alt fra {kommune}", f"Alle nye og ændrede punkter fra {kommune}", True)
     for event, item, version, meeting, source, document in store.source_feed_rows(name, config.feeds.max_entries):
-        row = _Row(item, version, meeting, source, document)
+        row = Row(item, version, meeting, source, document)
         opening = Markup(escape(_first_words(version)))
         seen = _Seen(event.kind, event.decision_added, event.created_at, event)
-        feed.entries.append(_entry(config, folder, slug, seen, row, opening, ()))
+        feed.entries.append(_entry(config, slug, seen, row, opening, ()))
     return feed
 
 
 @dataclass(frozen=True)
-class _Row:
+class Row:
     """One stored item version with where it was published."""
 
     item: Item
@@ -152,9 +167,7 @@ class _Seen:
     event: Event | None
 
 
-def _entry(
-    config: Config, folder: Path, feed_slug: str, seen: _Seen, row: _Row, snippet: Markup, terms: tuple[str, ...]
-) -> Entry:
+def _entry(config: Config, feed_slug: str, seen: _Seen, row: Row, snippet: Markup, terms: tuple[str, ...]) -> Entry:
     prefix = "Beslutning: " if seen.decision_added else "Opdateret: " if seen.kind == "changed" else ""
     day = row.meeting.meeting_date.strftime("%d.%m.%Y")
     where = f"{row.source.kommune} · {row.meeting.committee} {day}"
@@ -176,7 +189,7 @@ def _entry(
     return Entry(
         guid=f"urn:referatvagt:{feed_slug}:{row.item.uid}:v{row.version.version}",
         title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
-        link=_link(config, folder, row),
+        link=entry_link(config, row),
         published=seen.at,
         categories=tuple(_clean(c) for c in (row.source.kommune, row.meeting.committee, *terms)),
         summary=_clean(str(snippet.striptags()) if snippet else ""),
@@ -184,7 +197,7 @@ def _entry(
     )
 
 
-def _link(config: Config, folder: Path, row: _Row) -> str:
+def entry_link(config: Config, row: Row) -> str:
     """The item on the municipality's site when the source has one, else the published document.
 
     A folder source's document is published beside the feeds: a PDF as it is, any other
@@ -197,14 +210,14 @@ def _link(config: Config, folder: Path, row: _Row) -> str:
     archived = config.bot.state_dir / "archive" / document.raw_sha256[:2] / document.raw_sha256
     is_pdf = PurePosixPath(document.key).suffix.lower() == ".pdf"
     name = f"documents/{document.raw_sha256}{'.pdf' if is_pdf else '.html'}"
-    target = folder / name
+    target = config.bot.state_dir / "feeds" / name
     if not target.exists() and archived.exists():
         data = archived.read_bytes() if is_pdf else _document_page(archived.read_bytes(), row, config).encode()
         write_if_changed(target, data)
     return f"{config.feeds.base_url}{name}" + ("" if is_pdf else f"#punkt-{row.item.number}")
 
 
-def _document_page(raw: bytes, row: _Row, config: Config) -> str:
+def _document_page(raw: bytes, row: Row, config: Config) -> str:
     try:
         text = extract_text(raw, row.document.key).text
     except BotError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -76,7 +77,8 @@ class Mailer:
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
-            refused = self._smtp.sendmail(sender, [recipient], message.encode("utf-8"))
+            options = self._international(sender, recipient)
+            refused = self._smtp.sendmail(sender, [recipient], message.encode("utf-8"), mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = exc.recipients.get(recipient, (0, b""))
             raise DeliveryError(f"{recipient}: refused by the server ({code} {_text(reason)})") from exc
@@ -90,14 +92,28 @@ class Mailer:
         if refused:
             raise DeliveryError(f"{recipient}: refused by the server ({refused})")
 
+    def _international(self, sender: str, recipient: str) -> list[str]:
+        """An address with æøå needs the server's SMTPUTF8 extension (RFC 6531)."""
+        if (sender + recipient).isascii():
+            return []
+        assert self._smtp is not None
+        self._smtp.ehlo_or_helo_if_needed()
+        if not self._smtp.has_extn("smtputf8"):
+            raise DeliveryError(f"{recipient}: the server does not accept addresses with non-ASCII letters (SMTPUTF8)")
+        return ["SMTPUTF8"]
+
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
         context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
         smtp: smtplib.SMTP
+        # smtplib would look up this machine's FQDN for EHLO, which can hang on a slow resolver.
+        local = socket.gethostname()
         if settings.security == "ssl":
-            smtp = smtplib.SMTP_SSL(settings.host, settings.smtp_port, timeout=_TIMEOUT, context=context)
+            smtp = smtplib.SMTP_SSL(
+                settings.host, settings.smtp_port, local_hostname=local, timeout=_TIMEOUT, context=context
+            )
         else:
-            smtp = smtplib.SMTP(settings.host, settings.smtp_port, timeout=_TIMEOUT)
+            smtp = smtplib.SMTP(settings.host, settings.smtp_port, local_hostname=local, timeout=_TIMEOUT)
             if settings.security == "starttls":
                 smtp.starttls(context=context)
         if settings.username:

@@ -191,13 +191,13 @@ class Store:
         self, watchlist: str | None = None
     ) -> list[tuple[Match, Item, ItemVersion, Meeting, SourceState, Document]]:
         """Stored watchlist matches, oldest first, optionally of one watchlist."""
-        query = self._match_query().order_by(col(Match.id))
+        query = self.match_query().order_by(col(Match.id))
         if watchlist is not None:
             query = query.where(col(Match.watchlist) == watchlist)
         with self.session() as session:
             return [tuple(row) for row in session.execute(query)]
 
-    def _match_query(self) -> Any:
+    def match_query(self) -> Any:
         return (
             sa_select(Match, Item, ItemVersion, Meeting, SourceState, Document)
             .join(Item, col(Item.id) == col(Match.item_id))
@@ -211,7 +211,7 @@ class Store:
         self, watchlist: str, limit: int
     ) -> list[tuple[Match, Item, ItemVersion, Meeting, SourceState, Document]]:
         """The newest matches of one watchlist, newest first: the entries of its feed."""
-        query = self._match_query().where(col(Match.watchlist) == watchlist).order_by(col(Match.id).desc()).limit(limit)
+        query = self.match_query().where(col(Match.watchlist) == watchlist).order_by(col(Match.id).desc()).limit(limit)
         with self.session() as session:
             return [tuple(row) for row in session.execute(query)]
 

@@ -16,8 +16,15 @@ from bot.cli import cli
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _commands() -> list[tuple[str, ...]]:
-    return [()] + [(name,) for name in cli.commands]  # type: ignore[attr-defined]
+def _commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path, subcommands of groups (``sources known``) included."""
+    paths = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            paths += _commands(command, (*prefix, name))
+        else:
+            paths.append((*prefix, name))
+    return paths
 
 
 @pytest.mark.parametrize("path", _commands(), ids=lambda p: " ".join(p) or "referatvagt")
@@ -27,7 +34,8 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     assert "Example: referatvagt" in result.output
     command: click.Command = cli
     for name in path:
-        command = cli.commands[name]  # type: ignore[attr-defined]
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
     assert command.help and len(command.help.strip()) > 20
 
 

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ValidationError
 from bot.config import (
     SAMPLES_DIR,
     BotSettings,
+    Config,
     EmailSettings,
     FeedSettings,
-    Config,
     FolderSource,
     SourceConfig,
     default_config,

@@ -10,7 +10,9 @@ from typing import ClassVar
 
 from bot.config import SourceConfig
 from bot.errors import ConfigError, FetchError
+from bot.fetch import Fetcher
 from bot.minutes import ParsedMeeting
+from bot.store import Store
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,16 @@ class RawDocument:
     parsed: ParsedMeeting | None = None
 
 
+@dataclass(frozen=True)
+class SourceContext:
+    """What a live source needs besides its config; a folder source needs none of it."""
+
+    fetcher: Fetcher | None = None  # the run's one HTTP client (pacing, cookies, conditional GET)
+    store: Store | None = None  # for what the source remembers between runs
+    now: datetime | None = None
+    first_ingest_at: datetime | None = None  # None: this is the source's first ingest
+
+
 _REGISTRY: dict[str, type[Source]] = {}
 
 
@@ -41,17 +53,23 @@ class Source(ABC):
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.type] = cls
 
-    def __init__(self, config: SourceConfig) -> None:
+    def __init__(self, config: SourceConfig, context: SourceContext | None = None) -> None:
         self.config = config
+        self.context = context or SourceContext()
+        # How many meetings or documents the source lists now (set by fetch; None: unknown).
+        # Zero from a source that had some before is a warning in the run report.
+        self.listed: int | None = None
 
     @abstractmethod
     def fetch(self) -> Iterator[RawDocument | FetchError]: ...
 
 
-def make_source(config: SourceConfig) -> Source:
-    import bot.sources.folder  # noqa: F401  (registers the type)
+def make_source(config: SourceConfig, context: SourceContext | None = None) -> Source:
+    import bot.sources.firstagenda  # noqa: F401  (each import registers its type)
+    import bot.sources.folder  # noqa: F401
+    import bot.sources.http_index  # noqa: F401
 
     try:
-        return _REGISTRY[config.type](config)
+        return _REGISTRY[config.type](config, context)
     except KeyError:
         raise ConfigError(f"source {config.name!r}: unknown type {config.type!r}") from None

@@ -24,7 +24,9 @@ class FolderSource(Source):
         root = self.config.path
         if not root.is_dir():
             raise FetchError(f"source {self.config.name!r}: folder {root} does not exist")
-        for path in sorted(self._files(root)):
+        paths = sorted(self._files(root))
+        self.listed = len(paths)
+        for path in paths:
             yield self._read(root, path)
 
     def _files(self, root: Path) -> Iterator[Path]:

@@ -1,0 +1,394 @@
+"""The one HTTP client (httpx): polite, bounded and robust.
+
+Polite: an honest User-Agent naming the project, a minimum interval between two requests to
+the same host (redirect hops and retries included), conditional GET with the validators stored
+per URL (``If-None-Match``/``If-Modified-Since`` → ``304 Not Modified``), ``Retry-After``
+honoured, and a first ``GET /`` per host for portals that hand out a session cookie.
+
+Bounded: connect timeout 5 s, read timeout 20 s, a total deadline per response (the read
+timeout is per read, so a server dripping bytes is cut off too), a maximum response size
+enforced while streaming, at most 5 redirects, a bounded number of attempts.
+
+Robust: GET requests are retried on timeouts, connection errors, 429 and 5xx with exponential
+backoff and jitter. Every failure is a :class:`~bot.errors.FetchError` whose message is one line
+naming the URL and the reason, e.g. ``https://host/api: HTTP 500 Internal Server Error (4 attempts)``.
+
+    FetchError
+    └── HTTPStatusError    the server answered with an error status (``.status``)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from bot import __version__
+from bot.errors import FetchError
+from bot.models import HttpCache
+from bot.store import Store
+
+PROJECT_URL = "https://github.com/referatvagt/referatvagt"
+USER_AGENT = f"referatvagt/{__version__} (+{PROJECT_URL}; municipal minutes change alerts)"
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 507, 508, 520, 521, 522, 523, 524})
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """Limits of the client; tests shrink them, the defaults suit real portals."""
+
+    timeout: float = 20.0  # seconds per read (and write, and pool wait)
+    connect_timeout: float = 5.0
+    deadline: float = 120.0  # seconds for one whole response, headers to last byte
+    max_bytes: int = 50 * 2**20
+    max_redirects: int = 5
+    attempts: int = 4  # one try plus three retries
+    backoff: float = 1.0  # first retry after about this many seconds, doubling each time
+    max_backoff: float = 60.0
+    max_retry_after: float = 300.0  # a server asking for a longer wait fails the request instead
+    min_interval: float = 1.0  # seconds between two requests to one host, unless a source sets its own
+
+
+@dataclass(frozen=True)
+class Response:
+    """A successful response: 2xx, or 304 with the body that the cache kept."""
+
+    url: str  # as asked for
+    final_url: str  # after redirects
+    status: int
+    content: bytes
+    content_type: str
+    fetched_at: datetime
+    not_modified: bool = False  # the server said 304: ``content`` comes from the cache
+    unchanged: bool = False  # same bytes as last time (304, or an identical body)
+    last_modified: datetime | None = None
+
+    @property
+    def redirected(self) -> bool:
+        return self.final_url != self.url
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class Cached:
+    """What the cache knows of a URL: its validators and, when kept, the body they belong to."""
+
+    etag: str | None
+    last_modified: str | None
+    sha256: str
+    content: bytes | None
+
+
+class Cache(Protocol):
+    def load(self, url: str) -> Cached | None: ...
+
+    def save(self, url: str, etag: str | None, last_modified: str | None, content: bytes, keep_body: bool) -> None: ...
+
+
+@dataclass
+class _Retry(Exception):
+    reason: str
+    wait: float | None = None  # from Retry-After; None: exponential backoff
+
+
+@dataclass
+class _Pacer:
+    """The per-host minimum interval; thread-safe, so sources may poll in parallel."""
+
+    default: float
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    intervals: dict[str, float] = field(default_factory=dict)
+    next_slot: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait(self, host: str) -> None:
+        with self.lock:
+            now = self.clock()
+            start = max(now, self.next_slot.get(host, now))
+            self.next_slot[host] = start + self.intervals.get(host, self.default)
+        if start > now:
+            self.sleep(start - now)
+
+
+class Fetcher:
+    """One client for a whole run: cookies, pacing and connections are shared by every source."""
+
+    def __init__(
+        self,
+        settings: FetchSettings | None = None,
+        cache: Cache | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings or FetchSettings()
+        self.cache = cache
+        self._sleep, self._clock, self._jitter = sleep, clock, jitter
+        self._pacer = _Pacer(self.settings.min_interval, clock, sleep)
+        self._sessions: set[str] = set()
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
+            follow_redirects=True,
+            max_redirects=self.settings.max_redirects,
+            headers={"User-Agent": USER_AGENT, "Accept-Language": "da, en;q=0.5"},
+            transport=transport,
+            event_hooks={"request": [self._before_request]},
+        )
+
+    # --- the public interface ---------------------------------------------------------------
+
+    def pace(self, url: str, seconds: float) -> None:
+        """At least ``seconds`` between requests to the host of ``url`` (the larger wins when
+        two sources on one host ask for different intervals)."""
+        host = host_key(httpx.URL(url))
+        with self._pacer.lock:
+            self._pacer.intervals[host] = max(seconds, self._pacer.intervals.get(host, 0.0))
+
+    def open_session(self, base_url: str, again: bool = False) -> None:
+        """``GET /`` once per host, so a portal can set the session cookie its API wants."""
+        root = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
+        host = host_key(root)
+        if host in self._sessions and not again:
+            return
+        try:
+            self.get(str(root))
+        except HTTPStatusError as exc:
+            if exc.status >= 500:
+                raise
+            # A front page answering 404 does not mean the API is missing: go on.
+        self._sessions.add(host)
+
+    def get(self, url: str, *, conditional: bool = False, keep_body: bool = False) -> Response:
+        """GET ``url``; raises :class:`FetchError` naming the URL and the reason.
+
+        ``conditional`` sends the stored validators and, on ``304``, returns the cached body
+        (from the raw archive, or from the cache folder when ``keep_body`` kept it). Validators
+        and the body's hash are stored after every successful response.
+        """
+        cached = self.cache.load(url) if conditional and self.cache is not None else None
+        headers: dict[str, str] = {}
+        if cached is not None and cached.content is not None:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        attempts = max(1, self.settings.attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                response, etag, last_modified = self._once(url, headers, cached)
+            except _Retry as retry:
+                if attempt == attempts:
+                    tries = f" ({attempts} attempts)" if attempts > 1 else ""
+                    raise FetchError(f"{url}: {retry.reason}{tries}") from None
+                self._sleep(retry.wait if retry.wait is not None else self._backoff(attempt))
+                continue
+            if self.cache is not None and not response.not_modified:
+                self.cache.save(url, etag, last_modified, response.content, keep_body)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- one attempt ------------------------------------------------------------------------
+
+    def _before_request(self, request: httpx.Request) -> None:
+        self._pacer.wait(host_key(request.url))
+
+    def _once(
+        self, url: str, headers: dict[str, str], cached: Cached | None
+    ) -> tuple[Response, str | None, str | None]:
+        started = self._clock()
+        try:
+            with self._client.stream("GET", url, headers=headers) as answer:
+                return self._read(url, answer, cached, started)
+        except httpx.TooManyRedirects:
+            raise FetchError(f"{url}: more than {self.settings.max_redirects} redirects") from None
+        except httpx.TimeoutException as exc:
+            raise _Retry(f"timed out ({_describe(exc)})") from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise FetchError(f"{url}: not a URL that can be fetched ({exc})") from None
+        except httpx.TransportError as exc:
+            raise _Retry(f"connection failed ({_describe(exc)})") from None
+        except httpx.HTTPError as exc:  # e.g. a body that does not decode as its Content-Encoding says
+            raise FetchError(f"{url}: {_describe(exc)}") from None
+
+    def _read(
+        self, url: str, answer: httpx.Response, cached: Cached | None, started: float
+    ) -> tuple[Response, str | None, str | None]:
+        status = answer.status_code
+        reason = f"HTTP {status} {answer.reason_phrase}".strip()
+        if status == 304 and cached is not None and cached.content is not None:
+            response = self._response(url, answer, cached.content, not_modified=True, unchanged=True)
+            return response, cached.etag, cached.last_modified
+        if status in _RETRY_STATUS:
+            raise _Retry(reason, self._retry_after(url, answer, reason))
+        if not 200 <= status < 300:
+            raise HTTPStatusError(f"{url}: {reason}", status)
+        limit = self.settings.max_bytes
+        declared = answer.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchError(f"{url}: response of {int(declared)} bytes is larger than the limit of {limit} bytes")
+        body = bytearray()
+        for chunk in answer.iter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise FetchError(f"{url}: response is larger than the limit of {limit} bytes; stopped reading")
+            if self._clock() - started > self.settings.deadline:
+                raise FetchError(f"{url}: response took longer than {self.settings.deadline:g} s; stopped reading")
+        content = bytes(body)
+        unchanged = cached is not None and cached.sha256 == hashlib.sha256(content).hexdigest()
+        response = self._response(url, answer, content, not_modified=False, unchanged=unchanged)
+        return response, answer.headers.get("ETag"), answer.headers.get("Last-Modified")
+
+    def _response(
+        self, url: str, answer: httpx.Response, content: bytes, not_modified: bool, unchanged: bool
+    ) -> Response:
+        return Response(
+            url=url,
+            final_url=str(answer.url),
+            status=answer.status_code,
+            content=content,
+            content_type=answer.headers.get("Content-Type", ""),
+            fetched_at=datetime.now(timezone.utc),
+            not_modified=not_modified,
+            unchanged=unchanged,
+            last_modified=http_date(answer.headers.get("Last-Modified")),
+        )
+
+    def _retry_after(self, url: str, answer: httpx.Response, reason: str) -> float | None:
+        value = answer.headers.get("Retry-After")
+        if value is None:
+            return None
+        wait = retry_after_seconds(value)
+        if wait is not None and wait > self.settings.max_retry_after:
+            raise FetchError(f"{url}: {reason}; the server asks to wait {wait:.0f} s before trying again")
+        return wait
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.settings.max_backoff, self.settings.backoff * 2.0 ** (attempt - 1))
+        return float(base * (0.5 + self._jitter()))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def host_key(url: httpx.URL) -> str:
+    """``host:port``: the unit that pacing and sessions are kept per."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{url.host}:{port}"
+
+
+def retry_after_seconds(value: str, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: a number of seconds or an HTTP date; None if unreadable."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    when = http_date(value)
+    if when is None:
+        return None
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def _describe(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# --- validators kept in the store -------------------------------------------------------------
+
+
+class StoreCache:
+    """Validators per URL in the ``http_cache`` table. A 304 needs the body it confirms: it is
+    read from the raw archive (documents the pipeline archived) or from ``folder``, where
+    ``keep_body`` keeps the newest body of a URL (listings, which are not archived)."""
+
+    def __init__(self, store: Store, folder: Path) -> None:
+        self.store = store
+        self.folder = folder
+
+    def load(self, url: str) -> Cached | None:
+        with self.store.session() as session:
+            row = session.get(HttpCache, url)
+        if row is None:
+            return None
+        return Cached(row.etag, row.last_modified, row.sha256, self._body(row.sha256))
+
+    def save(self, url: str, etag: str | None, last_modified: str | None, content: bytes, keep_body: bool) -> None:
+        digest = hashlib.sha256(content).hexdigest()
+        if keep_body:
+            self._keep(digest, content)
+        with self.store.session() as session:
+            row = session.get(HttpCache, url)
+            if row is None:
+                row = HttpCache(url=url, sha256=digest, checked_at=datetime.now(timezone.utc))
+            elif row.sha256 != digest and keep_body:
+                (self.folder / row.sha256[:2] / row.sha256).unlink(missing_ok=True)
+            row.etag, row.last_modified, row.sha256 = etag, last_modified, digest
+            row.checked_at = datetime.now(timezone.utc)
+            session.add(row)
+
+    def _body(self, digest: str) -> bytes | None:
+        for path in (self.store.archive_path(digest), self.folder / digest[:2] / digest):
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if hashlib.sha256(data).hexdigest() == digest:
+                return data
+        return None
+
+    def _keep(self, digest: str, content: bytes) -> None:
+        target = self.folder / digest[:2] / digest
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(temp, target)
+
+
+def store_fetcher(store: Store, settings: FetchSettings | None = None) -> Fetcher:
+    """The fetcher of a run: validators in the store, kept bodies beside the archive."""
+    return Fetcher(settings, cache=StoreCache(store, store.archive_dir.parent / "http-cache"))
