@@ -3,6 +3,8 @@
 The vocabulary is the words of the bundled sample minutes plus compounds built from a fixed list
 of common parts (beskæftigelse + indsats -> beskæftigelsesindsats). It is fixed (its own seed), so
 term lists and documents drawn with any seed share it. Same seed, same output, on every machine.
+Watchlist terms are drawn from the rare tail of what a reference text (also its own seed) contains,
+one term per word; benchmarks/README.md says what the lists assume.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,13 @@ from bot.config import Config, find_config_file, load_config
 from bot.digest import send_due, send_test, write_dry_run
 from bot.errors import BotError
 from bot.feeds import feed_path
+from bot.lock import writer_lock
 from bot.match import Matcher
-from bot.matches import item_text
+from bot.matches import effective_watchlists, item_text
 from bot.pipeline import open_store, run_cycle
+from bot.scheduler import Bot, run_once
 from bot.serve import serve as serve_feeds
+from bot.status import render_status
 from bot.store import utcnow
 from bot.views import event_json, event_text, item_json, item_line, match_json, match_text, where
 from bot.watchlists import load_watchlists, trial_watchlist
@@ -90,7 +94,7 @@ def ingest_command(ctx: _Context, send_backfill: bool) -> None:
     Prints one summary line (documents read, items new/changed/removed, matches, emails,
     errors); each error names the file and the reason. Exits 1 if anything failed.
     """
-    with open_store(ctx.config) as store:
+    with writer_lock(ctx.config), open_store(ctx.config) as store:
         report = run_cycle(ctx.config, store, send_backfill=send_backfill)
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
@@ -191,11 +195,11 @@ def digest_command(ctx: _Context, right_now: bool, dry_run: Path | None, test_ad
     if test_address:
         click.echo(send_test(config, test_address))
         return
-    watchlists, errors = load_watchlists(config.bot.watchlists_dir)
-    for error in errors:
-        click.echo(f"error: {error}", err=True)
     now = utcnow()
-    with open_store(config) as store:
+    with writer_lock(config), open_store(config) as store:
+        watchlists, errors = effective_watchlists(store, config.bot.watchlists_dir)
+        for error in errors:
+            click.echo(f"error: {error}", err=True)
         if dry_run is not None:
             written = write_dry_run(store, config, watchlists, now, right_now, dry_run)
             click.echo(f"{len(written)} digests written to {dry_run}; nothing sent")
@@ -208,6 +212,56 @@ def digest_command(ctx: _Context, right_now: bool, dry_run: Path | None, test_ad
         sys.exit(1)
 
 
+@cli.command("run", epilog="Example: referatvagt run --once   (or, as a service: referatvagt run)")
+@click.option("--once", is_flag=True, help="One full cycle (all sources, matching, feeds, due digests), then exit.")
+@SEND_BACKFILL
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+@pass_context
+def run_command(ctx: _Context, once: bool, send_backfill: bool, verbose: bool) -> None:
+    """Run the bot: poll every source on its interval, match, publish feeds, send digests.
+
+    Runs until SIGTERM or Ctrl-C (the current job finishes first). One `run` per state
+    folder; `ingest` and `digest` wait their turn. With --once: one cycle, for cron and tests.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    config = ctx.config
+    with writer_lock(config):
+        if once:
+            with open_store(config) as store:
+                report = run_once(config, store, send_backfill)
+            for error in report.errors:
+                click.echo(f"error: {error}", err=True)
+            for warning in report.warnings:
+                click.echo(f"warning: {warning}", err=True)
+            click.echo(report.summary())
+            sys.exit(1 if report.errors else 0)
+        bot = Bot(find_config_file(ctx.config_path), config)
+        bot.start()
+        bot.wait()
+
+
+@cli.command(epilog="Example: referatvagt status")
+@pass_context
+def status(ctx: _Context) -> None:
+    """Show how the bot is doing: per source the last success, last error, failure count,
+    next run and items stored; per watchlist its last match; per recipient pending email."""
+    with open_store(ctx.config) as store:
+        click.echo(render_status(store, ctx.config))
+
+
+@cli.command(epilog="Example: referatvagt backup state-backup.db")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def backup(ctx: _Context, target: Path) -> None:
+    """Copy the store to TARGET while the bot runs (SQLite's online backup: a consistent copy)."""
+    with open_store(ctx.config) as store:
+        store.backup(target)
+    click.echo(f"store copied to {target}")
+
+
 @cli.command("feeds", epilog="Example: referatvagt feeds")
 @pass_context
 def feeds_command(ctx: _Context) -> None:
@@ -217,11 +271,11 @@ def feeds_command(ctx: _Context) -> None:
     printed only here, so the owner can subscribe.
     """
     config = ctx.config
-    watchlists, errors = load_watchlists(config.bot.watchlists_dir)
-    for error in errors:
-        click.echo(f"error: {error}", err=True)
     base = config.feeds.base_url
     with open_store(config) as store:
+        watchlists, errors = effective_watchlists(store, config.bot.watchlists_dir)
+        for error in errors:
+            click.echo(f"error: {error}", err=True)
         for watchlist in watchlists:
             if not watchlist.deliver.feed:
                 continue

@@ -10,15 +10,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from bot.errors import ConfigError
 from bot.match import ItemText, Matcher, WatchlistMatch
 from bot.models import Event, Item, ItemVersion, Match, Meeting, SourceState, WatchlistState
 from bot.store import Store
-from bot.watchlists import Watchlist
+from bot.watchlists import Watchlist, load_watchlist, watchlist_from_text
 
 BATCH = 500
 
@@ -88,9 +90,28 @@ def sync_watchlists(store: Store, watchlists: Sequence[Watchlist], now: datetime
             state = state or WatchlistState(
                 slug=watchlist.slug, digest=digest, token=secrets.token_urlsafe(18), first_seen_at=now, evaluated_at=now
             )
-            state.digest, state.evaluated_at = digest, now
+            state.digest, state.evaluated_at, state.text = digest, now, watchlist.text
             session.add(state)
     return created
+
+
+def effective_watchlists(store: Store, folder: Path) -> tuple[list[Watchlist], list[str]]:
+    """The watchlists in force: each valid file, and for a file whose edit does not validate,
+    the last valid version the store kept (the error is still reported)."""
+    watchlists: list[Watchlist] = []
+    errors: list[str] = []
+    paths = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    for path in paths:
+        try:
+            watchlists.append(load_watchlist(path))
+        except ConfigError as exc:
+            state = store.watchlist_state(path.stem)
+            if state is None or not state.text:
+                errors.append(str(exc))
+                continue
+            watchlists.append(watchlist_from_text(state.text, path))
+            errors.append(f"{exc}\n(the last valid version of {path.name} stays in force)")
+    return watchlists, errors
 
 
 def _backfill(session: Session, watchlist: Watchlist, now: datetime) -> int:

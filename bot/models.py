@@ -62,6 +62,7 @@ class SourceState(SQLModel, table=True):
     last_success_at: datetime | None = _when(nullable=True)
     last_error: str | None = None
     failures: int = 0
+    next_run_at: datetime | None = _when(nullable=True)  # the scheduler's plan, kept across restarts
 
 
 class HealthEvent(SQLModel, table=True):
@@ -201,6 +202,7 @@ class WatchlistState(SQLModel, table=True):
     slug: str = Field(primary_key=True, max_length=200)
     digest: str = Field(max_length=64)
     token: str = Field(max_length=64)  # the unguessable path part of a private watchlist's feed
+    text: str = ""  # the last valid version of the file: it stays in force while an edit is broken
     first_seen_at: datetime = _when()
     evaluated_at: datetime = _when()
 

@@ -7,6 +7,7 @@ consistent and the next run completes it without duplicates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -21,14 +22,14 @@ from bot.fetch import Fetcher, store_fetcher
 from bot.health import record_outcome
 from bot.mailer import SendReport
 from bot.match import Matcher
-from bot.matches import match_pending_events, sync_watchlists
+from bot.matches import effective_watchlists, match_pending_events, sync_watchlists
 from bot.minutes import ParsedMeeting
 from bot.models import Document, Meeting, SourceState
 from bot.parse import parse_minutes
 from bot.sources import RawDocument, Source, SourceContext, make_source
 from bot.store import Store, utcnow
 from bot.versions import record_meeting
-from bot.watchlists import Watchlist, load_watchlists
+from bot.watchlists import Watchlist
 
 
 @dataclass
@@ -73,22 +74,25 @@ def run_cycle(
     now: datetime | None = None,
     fetcher: Fetcher | None = None,
     send_backfill: bool = False,
+    only: Sequence[str] | None = None,
 ) -> RunReport:
     """One cycle: new or edited watchlists first, then every source, then match what changed,
     publish the feeds, and send immediate email digests (and retries that are due).
 
     Watchlists go first so that items ingested after a watchlist exists are matched as
     changes (and may be emailed), while a new watchlist's look back over stored items is not.
+    ``only`` limits the sources polled (the scheduler polls each on its own interval).
     """
     now = now or utcnow()
     report = RunReport()
-    watchlists, report.errors = load_watchlists(config.bot.watchlists_dir)
+    watchlists, report.errors = effective_watchlists(store, config.bot.watchlists_dir)
     report.matches += sync_watchlists(store, watchlists, now)
     own = fetcher is None
     fetcher = fetcher or store_fetcher(store)  # one HTTP client per cycle unless the caller keeps one
     try:
         for source in config.sources:
-            ingest_source(source, store, report, now, fetcher=fetcher)
+            if only is None or source.name in only:
+                ingest_source(source, store, report, now, fetcher=fetcher)
     finally:
         if own:
             fetcher.close()

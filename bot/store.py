@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -128,6 +129,20 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of a SQLite store, taken while others keep writing (online backup)."""
+        if self.engine.dialect.name != "sqlite":
+            raise StoreError("backup copies SQLite stores; for PostgreSQL use pg_dump")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(str(self.engine.url.database))
+        destination = sqlite3.connect(str(target))
+        try:
+            with destination:
+                source.backup(destination)
+        finally:
+            destination.close()
+            source.close()
 
     def __enter__(self) -> Store:
         return self

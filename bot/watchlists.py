@@ -60,6 +60,7 @@ class Watchlist(_Frozen):
 
     slug: str = Field("", exclude=True)
     path: Path | None = Field(None, exclude=True)
+    text: str = Field("", exclude=True, description="The file as read: kept as the last valid version.")
     title: str = Field("", description="Shown in feeds and emails; default: the slug.")
     terms: tuple[TermText, ...] = Field((), description="An item matches if any of these matches (OR).")
     all: tuple[TermText, ...] = Field((), description="Every one of these must also match (AND).")
@@ -94,23 +95,31 @@ class Watchlist(_Frozen):
 
 
 def load_watchlist(path: Path) -> Watchlist:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read watchlist ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({exc})") from exc
+    return watchlist_from_text(text, path)
+
+
+def watchlist_from_text(text: str, path: Path) -> Watchlist:
+    """Validate one watchlist's TOML; the slug is the file name."""
     slug = path.stem
     if not _SLUG.match(slug):
         raise ConfigError(f"{path}: the file name must be a slug: lower-case letters, digits, '-' and '_'")
     if slug.startswith(RESERVED_PREFIXES):
         raise ConfigError(f"{path}: names starting with {' or '.join(RESERVED_PREFIXES)} are reserved for the bot")
     try:
-        text = path.read_text(encoding="utf-8-sig")
         data = tomllib.loads(text)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read watchlist ({exc.strerror or exc})") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    for reserved in ("slug", "path"):
+    for reserved in ("slug", "path", "text"):
         if reserved in data:
             raise ConfigError(f"{path}: {reserved}: unknown key (the slug is the file name)")
     try:
-        return Watchlist.model_validate({**data, "slug": slug, "path": path})
+        return Watchlist.model_validate({**data, "slug": slug, "path": path, "text": text})
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, text, path, "the README's watchlist keys")) from exc
 

@@ -65,16 +65,30 @@ def site(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-def test_the_index_page_loads_in_a_browser_lists_public_feeds_and_every_link_resolves(site: str, tmp_path: Path) -> None:
+def test_the_index_page_loads_in_a_browser_lists_public_feeds_and_every_link_resolves(
+    site: str, tmp_path: Path
+) -> None:
     assert CHROMIUM is not None
     profile = tmp_path / "chromium-profile"
     dom = subprocess.run(
         [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}", "--dump-dom", f"{site}index.html",
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            f"{site}index.html",
         ],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     page = _Links()
     page.feed(dom)

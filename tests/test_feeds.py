@@ -135,7 +135,10 @@ HOSTILE = "Punkt 7: Hjælp <script>alert('x')</script> ]]> & \x01\x02\x1f\x7f" +
 
 def test_hostile_minutes_text_stays_escaped_and_valid(tmp_path: Path) -> None:
     config = setup(tmp_path, all='terms = ["hjælp"]\n')
-    text = standard_agenda().text() + f"\n# {HOSTILE}\n\n26/700\n\n## Indstilling\n\nAt <img src=x onerror=alert(1)> hjælp ]]> gives.\x00\n"
+    text = (
+        standard_agenda().text()
+        + f"\n# {HOSTILE}\n\n26/700\n\n## Indstilling\n\nAt <img src=x onerror=alert(1)> hjælp ]]> gives.\x00\n"
+    )
     (tmp_path / "minutes" / "hostile.md").write_bytes(text.encode("utf-8"))
     ingest(config)
     for path in all_feeds(tmp_path):
@@ -154,7 +157,7 @@ def test_hostile_minutes_text_stays_escaped_and_valid(tmp_path: Path) -> None:
 def test_at_most_max_entries_newest_first(tmp_path: Path) -> None:
     config = setup(tmp_path, sag='terms = ["sag"]\n')
     with config.open("a", encoding="utf-8") as handle:
-        handle.write("\n[feeds]\nbase_url = \"https://example.org/rv\"\nmax_entries = 3\n")
+        handle.write('\n[feeds]\nbase_url = "https://example.org/rv"\nmax_entries = 3\n')
     doc = Doc()
     for number in range(1, 7):
         doc.item(number, f"Sag nummer {number}", f"26/{number}", Indstilling="Godkendes.")

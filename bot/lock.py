@@ -1,0 +1,39 @@
+"""One writer per state folder: `run`, `ingest` and `digest` hold a lock file while they write.
+
+filelock uses an OS lock (fcntl/msvcrt), which the OS releases when the process dies, so a
+crashed bot never leaves a stale lock behind. Read-only commands (items, status) need none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from filelock import FileLock, Timeout
+
+from bot.config import Config
+from bot.errors import BotError
+
+LOCK_NAME = ".referatvagt.lock"
+
+
+class LockedError(BotError):
+    """Another referatvagt process is writing to the same state folder."""
+
+
+@contextmanager
+def writer_lock(config: Config) -> Iterator[None]:
+    folder = config.bot.state_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / LOCK_NAME))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise LockedError(
+            f"another referatvagt process (run, ingest or digest) is using {folder}; "
+            "wait for it to finish, or stop `referatvagt run` first"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,62 @@
+"""``referatvagt status``: what the store says about sources, watchlists and email."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from bot.config import Config
+from bot.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
+from bot.store import Store
+
+
+def render_status(store: Store, config: Config) -> str:
+    zone = config.bot.zone
+
+    def when(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M") if moment else "never"
+
+    lines = ["sources:"]
+    with store.session() as session:
+        counts = dict(
+            session.exec(
+                select(Meeting.source_id, func.count(col(Item.id)))
+                .join(Item, col(Item.meeting_id) == col(Meeting.id))
+                .group_by(col(Meeting.source_id))
+            ).all()
+        )
+        states = {state.name: state for state in session.exec(select(SourceState))}
+        for source in config.sources:
+            state = states.get(source.name)
+            if state is None:
+                lines.append(f"  {source.name} ({source.kommune}): not polled yet")
+                continue
+            lines.append(
+                f"  {source.name} ({source.kommune}): last success {when(state.last_success_at)}, "
+                f"next run {when(state.next_run_at)}, {counts.get(state.id or 0, 0)} items stored"
+            )
+            if state.failures or state.last_error:
+                lines.append(f"    {state.failures} failures in a row; last error: {state.last_error}")
+        lines.append("watchlists:")
+        last_match = dict(
+            session.exec(select(Match.watchlist, func.max(col(Match.created_at))).group_by(col(Match.watchlist))).all()
+        )
+        for watchlist in session.exec(select(WatchlistState).order_by(col(WatchlistState.slug))):
+            lines.append(f"  {watchlist.slug}: last match {when(last_match.get(watchlist.slug))}")
+        lines.append("email:")
+        pending = session.exec(
+            select(Outbox.recipient, func.count(col(Outbox.id)))
+            .where(col(Outbox.state).in_(("pending", "sending")))
+            .group_by(col(Outbox.recipient))
+        ).all()
+        failed = session.exec(select(func.count(col(Outbox.id))).where(col(Outbox.state) == "failed")).one()
+        waiting = session.exec(
+            select(func.count(col(Match.id))).where(
+                col(Match.mail).is_(True), ~select(DigestItem.id).where(DigestItem.match_id == Match.id).exists()
+            )
+        ).one()
+        lines += [f"  {recipient}: {count} digest(s) waiting to be sent" for recipient, count in pending]
+        lines.append(f"  {waiting} matches not yet in a digest; {failed} digests given up")
+    return "\n".join(lines)

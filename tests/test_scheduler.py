@@ -1,0 +1,127 @@
+"""The unattended bot: `run` as a real process, `run --once`, the writer lock, status and backup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bot.config import load_config
+from bot.scheduler import Bot
+from bot.store import utcnow
+
+from .helpers import decided, json_lines, run_cli, standard_agenda, write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def setup(tmp_path: Path, every: str = "1s") -> Path:
+    config = write_config(tmp_path)
+    text = config.read_text(encoding="utf-8").replace('[bot]\n', f'[bot]\nevery = "{every}"\n')
+    config.write_text(text, encoding="utf-8")
+    (tmp_path / "minutes" / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
+    (tmp_path / "watchlists").mkdir()
+    (tmp_path / "watchlists" / "bus.toml").write_text('terms = ["busplan"]\n', encoding="utf-8")
+    return config
+
+
+def start(config: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "run"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for(check: object, limit: float = 30.0) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class Polls:
+    """Counts the polls a running bot finishes, from the attempt times the store records."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.seen: set[str] = set()
+
+    def count(self) -> int:
+        try:
+            with sqlite3.connect(self.database) as db:
+                self.seen.update(str(at) for (at,) in db.execute("SELECT last_success_at FROM source"))
+        except sqlite3.OperationalError:
+            pass  # not created yet
+        self.seen.discard("None")
+        return len(self.seen)
+
+
+def test_run_polls_on_its_interval_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    polls = Polls(tmp_path / "state" / "referatvagt.db")
+    process = start(config)
+    try:
+        assert wait_for(lambda: polls.count() >= 2), "at least two cycles"
+        second = start(config)
+        out, err = second.communicate(timeout=30)
+        assert second.returncode == 2, "a second run on the same state folder is refused"
+        assert "another referatvagt process" in err
+        (tmp_path / "minutes" / "referat.md").write_text(decided(standard_agenda()).text(), encoding="utf-8")
+        assert wait_for(lambda: any(m["event"] == "changed" for m in json_lines(config, "matches")))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "stopping" in err and "stopped" in err
+    assert "test: " in err and "documents read" in err, "one log line per poll"
+
+
+def test_run_once_is_one_full_cycle(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    result = run_cli(config, "run", "--once")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "1 documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 1 new match; 0 errors"
+    assert (tmp_path / "state" / "feeds" / "bus.xml").exists()
+
+
+def test_a_missed_poll_runs_once_soon_after_a_restart(tmp_path: Path) -> None:
+    config = setup(tmp_path, every="1h")
+    run_cli(config, "run", "--once")
+    loaded = load_config(config)
+    with sqlite3.connect(tmp_path / "state" / "referatvagt.db") as db:
+        db.execute("UPDATE source SET next_run_at = ?", ((utcnow() - timedelta(hours=5)).replace(tzinfo=None),))
+    bot = Bot(config, loaded)
+    bot._schedule_sources()
+    (job,) = [job for job in bot.scheduler.get_jobs() if job.id == "source:test"]
+    assert utcnow() < job.next_run_time < utcnow() + timedelta(minutes=1), "once, soon — not five missed runs"
+
+
+def test_status_and_backup(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    run_cli(config, "run", "--once")
+    status = run_cli(config, "status").stdout
+    assert "test (Testrup): last success" in status and "4 items stored" in status
+    assert "bus: last match" in status
+    result = run_cli(config, "backup", str(tmp_path / "copy.db"))
+    assert result.exit_code == 0
+    with sqlite3.connect(tmp_path / "copy.db") as copy:
+        assert copy.execute("SELECT count(*) FROM item").fetchone() == (4,)
+
+
+def test_a_broken_edit_keeps_the_last_valid_watchlist_in_force(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    run_cli(config, "ingest")
+    (tmp_path / "watchlists" / "bus.toml").write_text('terms = ["busplan", "a"]\n', encoding="utf-8")
+    (tmp_path / "minutes" / "referat.md").write_text(decided(standard_agenda()).text(), encoding="utf-8")
+    result = run_cli(config, "ingest")
+    assert result.exit_code == 1
+    assert "the last valid version of bus.toml stays in force" in result.stderr
+    assert [m["event"] for m in json_lines(config, "matches")] == ["new", "changed"]
