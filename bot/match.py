@@ -18,7 +18,7 @@ from typing import Literal, NamedTuple
 import ahocorasick
 
 from bot.parse import is_decision_heading
-from bot.query import Term, Words, phrase_matches, suspended_compounds, word_matches, words_of
+from bot.query import Term, Words, is_acronym, phrase_matches, suspended_compounds, word_matches, words_of
 from bot.watchlists import Watchlist
 
 _MIN_SHARED_TAIL = 3
@@ -36,31 +36,41 @@ class Engine:
     def __init__(self, terms: Sequence[Term], fold_aa: bool = False) -> None:
         self.terms = tuple(terms)
         self.fold_aa = fold_aa
-        self._automaton = ahocorasick.Automaton()
         proven: dict[str, list[int]] = {}  # one-word prefix and infix terms: the automaton proves them
         checked: dict[str, list[int]] = {}  # whole words and acronyms: the word needs a check
-        # Phrases sharing a first word are told apart by the start of their second word, so a
-        # common first word ("nye") costs checks only for phrases that can match at that place.
-        self._phrases: dict[str, dict[str, list[int]]] = {}
+        # A phrase is found through its longest word (the rarest, usually: "kontanthjælpssystem",
+        # not "nyt"), then checked around each place that word occurs.
+        self._phrases: dict[str, list[tuple[int, int]]] = {}  # key → (term, position of the key word)
         self._lengths = tuple(len(term.words) for term in self.terms)
+        cased: set[str] = set()
         for index, term in enumerate(self.terms):
-            first = term.words[0]
-            key = term.key if first.kind == "infix" else f" {term.key}"
-            if len(term.words) > 1:
-                second = term.words[1]
-                bucket = "" if second.kind == "infix" else second.text.lower()[:2]
-                self._phrases.setdefault(key, {}).setdefault(bucket, []).append(index)
+            anchor = max(
+                range(len(term.words)), key=lambda at: (term.words[at].kind != "infix", len(term.words[at].text))
+            )
+            word = term.words[anchor]
+            if is_acronym(word.text):
+                key = f" {word.text}"  # acronyms are searched in the original case: " KL" never fires at "klima"
+                cased.add(key)
             else:
-                (proven if first.kind in ("prefix", "infix") else checked).setdefault(key, []).append(index)
+                key = word.text.lower() if word.kind == "infix" else f" {word.text.lower()}"
+            if len(term.words) > 1:
+                self._phrases.setdefault(key, []).append((index, anchor))
+            else:
+                (proven if word.kind in ("prefix", "infix") else checked).setdefault(key, []).append(index)
+        self._folded, self._cased = ahocorasick.Automaton(), ahocorasick.Automaton()
         for key in proven.keys() | checked.keys() | self._phrases.keys():
             offset = len(key) - 1 - int(key.startswith(" "))  # from the key's last letter to its word's start
-            value = (offset, tuple(proven.get(key, ())), tuple(checked.get(key, ())), key in self._phrases, key)
-            self._automaton.add_word(key, value)
-        if len(self._automaton):
-            self._automaton.make_automaton()
+            # Most keys only prove terms: they carry no ``rest``, the fast path of :meth:`_scan`.
+            rest = (tuple(checked.get(key, ())), key if key in self._phrases else None)
+            value = (offset, tuple(proven.get(key, ())), rest if rest != ((), None) else None)
+            (self._cased if key in cased else self._folded).add_word(key, value)
+        for automaton in (self._folded, self._cased):
+            if len(automaton):
+                automaton.make_automaton()
         plain = sorted((term.key, index) for index, term in enumerate(self.terms) if term.is_plain_word)
         self._plain_keys = [key for key, _ in plain]
         self._plain_index = [index for _, index in plain]
+        self._tails: dict[str, ahocorasick.Automaton | None] = {}
 
     def words(self, text: str) -> Words:
         return words_of(text, self.fold_aa)
@@ -80,28 +90,12 @@ class Engine:
         for index, original in enumerate(words.original):
             occurrences.setdefault(original, []).append(index)
         distinct = list(occurrences)
-        starts: list[int] = []
-        position = 1
-        for original in distinct:
-            starts.append(position)
-            position += len(words.folded[occurrences[original][0]]) + 1
-        joined = " " + " ".join(words.folded[occurrences[original][0]] for original in distinct)
-        found: dict[int, int] = {}  # term → the word of its first hit
-        proven_at: dict[int, int] = {}  # a proven term → where in `joined` its first distinct word starts
         at = [occurrences[original] for original in distinct]
-        for end, (offset, proven, checked, phrases, key) in self._automaton.iter(joined):
-            # Distinct words come in order of first occurrence: a later one is a later hit.
-            for index in proven:
-                proven_at.setdefault(index, end - offset)
-            if checked or phrases:
-                places = at[bisect_right(starts, end - offset) - 1]
-                for index in checked:
-                    if index not in found and self._word_matches(index, words, places[0]):
-                        found[index] = places[0]
-                if phrases:
-                    self._phrase_hits(self._phrases[key], words, places, found)
-        for index, start in proven_at.items():
-            found[index] = at[bisect_right(starts, start) - 1][0]
+        found: dict[int, int] = {}  # term → the word of its first hit
+        folded = [words.folded[places[0]] for places in at]
+        self._scan(self._folded, folded, at, words, found)
+        if len(self._cased):
+            self._scan(self._cased, distinct, at, words, found)
         covered: dict[int, int] = {}  # a suspended-compound hit covers the whole group
         for hit in self._compound_hits(words):
             if hit.term not in found or hit.word < found[hit.term]:
@@ -109,21 +103,53 @@ class Engine:
         hits = [Hit(term, word, covered.get(term) or self._lengths[term]) for term, word in found.items()]
         return sorted(hits, key=lambda hit: (hit.word, hit.term))
 
+    def _scan(
+        self,
+        automaton: ahocorasick.Automaton,
+        forms: list[str],
+        at: list[list[int]],
+        words: Words,
+        found: dict[int, int],
+    ) -> None:
+        """Run one automaton over the distinct words (in ``forms``) and record first hits."""
+        if not len(automaton):
+            return
+        starts: list[int] = []
+        position = 1
+        for form in forms:
+            starts.append(position)
+            position += len(form) + 1
+        proven_at: dict[int, int] = {}  # a proven term → where its first distinct word starts
+        for end, (offset, proven, rest) in automaton.iter(" " + " ".join(forms)):
+            # Distinct words come in order of first occurrence: a later one is a later hit.
+            for index in proven:
+                proven_at.setdefault(index, end - offset)
+            if rest is not None:
+                checked, phrases = rest
+                places = at[bisect_right(starts, end - offset) - 1]
+                for index in checked:
+                    if index not in found and self._word_matches(index, words, places[0]):
+                        found[index] = places[0]
+                if phrases is not None:
+                    self._phrase_hits(self._phrases[phrases], words, places, found)
+        for index, start in proven_at.items():
+            found[index] = at[bisect_right(starts, start) - 1][0]
+
     def _word_matches(self, index: int, words: Words, place: int) -> bool:
         return word_matches(self.terms[index].words[0], words.original[place], words.folded[place])
 
     def _phrase_hits(
-        self, buckets: dict[str, list[int]], words: Words, places: list[int], found: dict[int, int]
+        self, phrases: list[tuple[int, int]], words: Words, places: list[int], found: dict[int, int]
     ) -> None:
-        last = len(words.folded) - 1
-        for place in places:
-            if place >= last:
-                break
-            following = words.folded[place + 1]
-            for bucket in dict.fromkeys((following[:2], following[:1], "")):
-                for index in buckets.get(bucket, ()):
-                    if place < found.get(index, last + 1) and phrase_matches(self.terms[index], words, place):
-                        found[index] = place
+        for index, anchor in phrases:
+            limit = found.get(index, len(words.folded))
+            for place in places:
+                start = place - anchor
+                if start >= limit:
+                    break
+                if start >= 0 and phrase_matches(self.terms[index], words, start):
+                    found[index] = start
+                    break
 
     def _compound_hits(self, words: Words) -> Iterable[Hit]:
         # A plain term T matches a group when T starts with one of its hyphenated parts and the
@@ -133,12 +159,30 @@ class Engine:
         for parts, final, first in suspended_compounds(words):
             covered = len(parts) + 2
             for part in parts:
-                low = bisect_left(self._plain_keys, part)
-                high = bisect_right(self._plain_keys, part + "\uffff")
-                for position in range(low, high):
-                    rest = self._plain_keys[position][len(part) :]
-                    if len(rest) >= _MIN_SHARED_TAIL and rest in final[1:]:
-                        yield Hit(self._plain_index[position], first, covered)
+                tails = self._tails_of(part)
+                if tails is not None:
+                    for _, indexes in tails.iter(final[1:]):
+                        for index in indexes:
+                            yield Hit(index, first, covered)
+
+    def _tails_of(self, part: str) -> ahocorasick.Automaton | None:
+        """An automaton of the rests of the plain terms that start with ``part`` (built once)."""
+        if part not in self._tails:
+            low = bisect_left(self._plain_keys, part)
+            high = bisect_right(self._plain_keys, part + "\uffff")
+            rests: dict[str, list[int]] = {}
+            for position in range(low, high):
+                rest = self._plain_keys[position][len(part) :]
+                if len(rest) >= _MIN_SHARED_TAIL:
+                    rests.setdefault(rest, []).append(self._plain_index[position])
+            automaton = None
+            if rests:
+                automaton = ahocorasick.Automaton()
+                for rest, indexes in rests.items():
+                    automaton.add_word(rest, tuple(indexes))
+                automaton.make_automaton()
+            self._tails[part] = automaton
+        return self._tails[part]
 
 
 @dataclass(frozen=True)

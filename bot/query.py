@@ -176,18 +176,26 @@ def _gap_allowed(gap: str, hyphen: bool) -> bool:
 # --- suspended compounds: "Førtids- og seniorpension" ------------------------------------------
 
 CONJUNCTIONS = frozenset({"og", "eller", "samt"})
-# Parts ending in a hyphen ("Klima-, Miljø- og …"), the conjunction, and the word they share.
-_COMPOUND = re.compile(r"(?<![^\W_])(?:[^\W_]++-,?\s+)+(?:og|eller|samt)\s+[^\W_]", re.IGNORECASE)
+# The conjunction after a hyphenated part: "… Miljø- og Teknikudvalget". Searched first, as it
+# starts with a literal hyphen (fast), then the parts are collected backwards word by word.
+_CONJUNCTION = re.compile(r"-,?\s+(?:og|eller|samt)\s+(?=[^\W_])", re.IGNORECASE)
+_PART_GAP = re.compile(r"^-,?\s+$")
 
 
 def suspended_compounds(words: Words) -> list[tuple[tuple[str, ...], str, int]]:
     """Each group of hyphenated parts sharing the tail of the word after og/eller/samt:
     ``(parts, final word, index of the first part)``, all case-folded."""
-    starts = [start for start, _ in words.spans]
     groups = []
-    for found in _COMPOUND.finditer(words.text):
-        first = bisect_left(starts, found.start())
-        final = bisect_left(starts, found.end() - 1)
-        # the words between are the parts and the conjunction
-        groups.append((words.folded[first : final - 1], words.folded[final], first))
+    ends: list[int] | None = None
+    for found in _CONJUNCTION.finditer(words.text):
+        if ends is None:
+            ends = [end for _, end in words.spans]
+        last = bisect_left(ends, found.start())
+        if last >= len(ends) or ends[last] != found.start() or last + 2 >= len(ends):
+            continue  # the hyphen does not end a word
+        first = last
+        while first > 0 and _PART_GAP.match(words.gap(first - 1)):
+            first -= 1
+        final = last + 2  # past the conjunction
+        groups.append((words.folded[first : last + 1], words.folded[final], first))
     return groups
