@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,19 +48,22 @@ def test_python_dash_m_bot_is_the_same_command() -> None:
     assert "ingest" in result.stdout and "Example: referatvagt" in result.stdout
 
 
-def test_the_default_run_ingests_the_bundled_samples_into_state(tmp_path: Path) -> None:
+def test_the_readme_main_job_runs_the_bundled_samples_with_the_example_watchlists(tmp_path: Path) -> None:
+    """`referatvagt run --once` in a checkout: no config, the samples, watchlists/ from the checkout."""
+    shutil.copytree(ROOT / "watchlists", tmp_path / "watchlists")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("REFERATVAGT_CONFIG", None)
     run = lambda *args: subprocess.run(  # noqa: E731
         [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, cwd=tmp_path
     )
-    first = run("ingest")
+    first = run("run", "--once")
     assert first.returncode == 0, first.stderr
     assert (
         first.stdout.strip()
-        == "5 documents read (0 unchanged): 21 new, 4 changed, 1 removed items; 0 new matches; 0 errors"
+        == "5 documents read (0 unchanged): 21 new, 4 changed, 1 removed items; 12 new matches; 0 errors"
     )
     assert (tmp_path / "state" / "referatvagt.db").is_file()
+    assert (tmp_path / "state" / "feeds" / "kontanthjaelp.xml").is_file()
     second = run("ingest")
     assert (
         second.stdout.strip()
