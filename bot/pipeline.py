@@ -7,6 +7,7 @@ consistent and the next run completes it without duplicates.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -75,6 +76,7 @@ def run_cycle(
     fetcher: Fetcher | None = None,
     send_backfill: bool = False,
     only: Sequence[str] | None = None,
+    stop: threading.Event | None = None,
 ) -> RunReport:
     """One cycle: new or edited watchlists first, then every source, then match what changed,
     publish the feeds, and send immediate email digests (and retries that are due).
@@ -91,8 +93,8 @@ def run_cycle(
     fetcher = fetcher or store_fetcher(store)  # one HTTP client per cycle unless the caller keeps one
     try:
         for source in config.sources:
-            if only is None or source.name in only:
-                ingest_source(source, store, report, now, fetcher=fetcher)
+            if (only is None or source.name in only) and not (stop is not None and stop.is_set()):
+                ingest_source(source, store, report, now, fetcher=fetcher, stop=stop)
     finally:
         if own:
             fetcher.close()
@@ -113,12 +115,21 @@ def _email(config: Config, store: Store, watchlists: list[Watchlist], now: datet
 
 
 def ingest_source(
-    config: SourceConfig, store: Store, report: RunReport, now: datetime, fetcher: Fetcher | None = None
+    config: SourceConfig,
+    store: Store,
+    report: RunReport,
+    now: datetime,
+    fetcher: Fetcher | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
     state = _source_state(store, config, now)
     source = make_source(config, SourceContext(fetcher, store, now, state.first_ingest_at))
+    fetched: list[RawDocument | BotError] = []
     try:
-        fetched = list(source.fetch())
+        for item in source.fetch():
+            fetched.append(item)
+            if stop is not None and stop.is_set():
+                break  # shutting down: store what is fetched; the rest is fetched next time
     except SourceError as exc:
         report.errors.append(str(exc))
         _finish(store, state, now, error=str(exc))

@@ -144,7 +144,7 @@ class Bot:
             return
         try:
             with open_store(self.config) as store:
-                report = run_cycle(self.config, store, only=[name])
+                report = run_cycle(self.config, store, only=[name], stop=self.stop)
                 self._remember_next_run(store, name)
         except BotError as exc:
             log.error("%s: %s", name, exc)
