@@ -173,34 +173,22 @@ class Store:
 
     def latest_items(self) -> list[tuple[Item, ItemVersion, Meeting, SourceState, Document]]:
         """The current version of every item, by source, meeting date, committee and number."""
-        query = (
-            sa_select(Item, ItemVersion, Meeting, SourceState, Document)
-            .join(
-                ItemVersion,
-                and_(col(ItemVersion.item_id) == col(Item.id), col(ItemVersion.version) == col(Item.current_version)),
-            )
-            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
-            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
-            .join(Document, col(Document.id) == col(ItemVersion.document_id))
-            .order_by(
-                col(SourceState.name), col(Meeting.meeting_date), col(Meeting.committee), col(Item.number), col(Item.id)
-            )
+        current = and_(col(ItemVersion.item_id) == col(Item.id), col(ItemVersion.version) == col(Item.current_version))
+        query = _where_published(
+            sa_select(Item, ItemVersion, Meeting, SourceState, Document).join(ItemVersion, current)
         )
-        with self.session() as session:
-            return [tuple(row) for row in session.execute(query)]
+        order = (
+            col(SourceState.name),
+            col(Meeting.meeting_date),
+            col(Meeting.committee),
+            col(Item.number),
+            col(Item.id),
+        )
+        return self._rows(query.order_by(*order))
 
-    def events(self) -> list[tuple[Event, Item, ItemVersion, Meeting, SourceState]]:
+    def events(self) -> list[tuple[Event, Item, ItemVersion, Meeting, SourceState, Document]]:
         """Every change event, oldest first, with the item version it points at."""
-        query = (
-            sa_select(Event, Item, ItemVersion, Meeting, SourceState)
-            .join(Item, col(Item.id) == col(Event.item_id))
-            .join(ItemVersion, col(ItemVersion.id) == col(Event.version_id))
-            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
-            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
-            .order_by(col(Event.id))
-        )
-        with self.session() as session:
-            return [tuple(row) for row in session.execute(query)]
+        return self._rows(self._event_query().order_by(col(Event.id)))
 
     def matches(
         self, watchlist: str | None = None
@@ -209,42 +197,32 @@ class Store:
         query = self.match_query().order_by(col(Match.id))
         if watchlist is not None:
             query = query.where(col(Match.watchlist) == watchlist)
-        with self.session() as session:
-            return [tuple(row) for row in session.execute(query)]
+        return self._rows(query)
 
     def match_query(self) -> Any:
-        return (
-            sa_select(Match, Item, ItemVersion, Meeting, SourceState, Document)
-            .join(Item, col(Item.id) == col(Match.item_id))
-            .join(ItemVersion, col(ItemVersion.id) == col(Match.version_id))
-            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
-            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
-            .join(Document, col(Document.id) == col(ItemVersion.document_id))
-        )
+        """Matches with the item version, meeting, source and document each one is about."""
+        query = sa_select(Match, Item, ItemVersion, Meeting, SourceState, Document)
+        return _where_published(_version_of(query, Match.item_id, Match.version_id))
 
     def feed_rows(
         self, watchlist: str, limit: int
     ) -> list[tuple[Match, Item, ItemVersion, Meeting, SourceState, Document]]:
         """The newest matches of one watchlist, newest first: the entries of its feed."""
-        query = self.match_query().where(col(Match.watchlist) == watchlist).order_by(col(Match.id).desc()).limit(limit)
-        with self.session() as session:
-            return [tuple(row) for row in session.execute(query)]
+        query = self.match_query().where(col(Match.watchlist) == watchlist)
+        return self._rows(query.order_by(col(Match.id).desc()).limit(limit))
 
     def source_feed_rows(
         self, source: str, limit: int
     ) -> list[tuple[Event, Item, ItemVersion, Meeting, SourceState, Document]]:
         """The newest new-or-changed events of one source, newest first."""
-        query = (
-            sa_select(Event, Item, ItemVersion, Meeting, SourceState, Document)
-            .join(Item, col(Item.id) == col(Event.item_id))
-            .join(ItemVersion, col(ItemVersion.id) == col(Event.version_id))
-            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
-            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
-            .join(Document, col(Document.id) == col(ItemVersion.document_id))
-            .where(col(SourceState.name) == source, col(Event.kind) != "removed")
-            .order_by(col(Event.id).desc())
-            .limit(limit)
-        )
+        query = self._event_query().where(col(SourceState.name) == source, col(Event.kind) != "removed")
+        return self._rows(query.order_by(col(Event.id).desc()).limit(limit))
+
+    def _event_query(self) -> Any:
+        query = sa_select(Event, Item, ItemVersion, Meeting, SourceState, Document)
+        return _where_published(_version_of(query, Event.item_id, Event.version_id))
+
+    def _rows(self, query: Any) -> list[Any]:
         with self.session() as session:
             return [tuple(row) for row in session.execute(query)]
 
@@ -257,3 +235,17 @@ class Store:
     def watchlist_state(self, slug: str) -> WatchlistState | None:
         with self.session() as session:
             return session.get(WatchlistState, slug)
+
+
+def _version_of(query: Any, item_id: Any, version_id: Any) -> Any:
+    """Join the item and the version a row (a match or an event) points at."""
+    return query.join(Item, col(Item.id) == col(item_id)).join(ItemVersion, col(ItemVersion.id) == col(version_id))
+
+
+def _where_published(query: Any) -> Any:
+    """Join an item version's meeting, source and document."""
+    return (
+        query.join(Meeting, col(Meeting.id) == col(Item.meeting_id))
+        .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
+        .join(Document, col(Document.id) == col(ItemVersion.document_id))
+    )

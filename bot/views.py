@@ -25,7 +25,9 @@ def item_line(item: Item, version: ItemVersion, meeting: Meeting, source: Source
     return f"{where(item.number, version, meeting, source)}  [{', '.join(flags)}]"
 
 
-def event_text(event: Event, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
+def event_text(
+    event: Event, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, _: Document
+) -> str:
     label = "decision added" if event.decision_added else event.kind
     lines = [f"{label:<15} {where(version.number, version, meeting, source)}"]
     if event.kind == "changed" and event.changed_sections:
@@ -65,7 +67,9 @@ def item_json(
     }
 
 
-def event_json(event: Event, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState) -> dict[str, Any]:
+def event_json(
+    event: Event, item: Item, version: ItemVersion, meeting: Meeting, source: SourceState, _: Document
+) -> dict[str, Any]:
     return {
         "id": event.id,
         "kind": event.kind,

@@ -51,7 +51,8 @@ class Source(ABC):
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        _REGISTRY[cls.type] = cls
+        if "type" in cls.__dict__:  # a concrete source type, not a shared base like HttpSource
+            _REGISTRY[cls.type] = cls
 
     def __init__(self, config: SourceConfig, context: SourceContext | None = None) -> None:
         self.config = config
@@ -62,6 +63,20 @@ class Source(ABC):
 
     @abstractmethod
     def fetch(self) -> Iterator[RawDocument | FetchError]: ...
+
+
+class HttpSource(Source):
+    """A source on the web: it uses the run's HTTP client, or opens one of its own."""
+
+    def fetch(self) -> Iterator[RawDocument | FetchError]:
+        if self.context.fetcher is not None:
+            yield from self.fetch_with(self.context.fetcher)
+            return
+        with Fetcher() as own:
+            yield from self.fetch_with(own)
+
+    @abstractmethod
+    def fetch_with(self, fetcher: Fetcher) -> Iterator[RawDocument | FetchError]: ...
 
 
 def make_source(config: SourceConfig, context: SourceContext | None = None) -> Source:

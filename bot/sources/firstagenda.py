@@ -26,7 +26,7 @@ from bot.fetch import Fetcher, Response
 from bot.minutes import DocKind, ParsedItem, ParsedMeeting, collapse
 from bot.models import Document, PortalMeeting, SourceState
 from bot.parse import build_item
-from bot.sources.base import RawDocument, Source
+from bot.sources.base import HttpSource, RawDocument
 from bot.store import Store
 
 LISTING_PATH = "/api/agenda/udvalgsliste"
@@ -249,21 +249,13 @@ def get_json(fetcher: Fetcher, base: str, url: str, conditional: bool = False) -
     return response
 
 
-class FirstAgendaPortal(Source):
+class FirstAgendaPortal(HttpSource):
     """Committees and meetings of a FirstAgenda Publication portal, through its JSON API."""
 
     type = "firstagenda"
     config: FirstAgendaConfig
 
-    def fetch(self) -> Iterator[RawDocument | FetchError]:
-        fetcher = self.context.fetcher
-        if fetcher is None:
-            with Fetcher() as own:
-                yield from self._fetch(own)
-        else:
-            yield from self._fetch(fetcher)
-
-    def _fetch(self, fetcher: Fetcher) -> Iterator[RawDocument | FetchError]:
+    def fetch_with(self, fetcher: Fetcher) -> Iterator[RawDocument | FetchError]:
         base, store = self.config.url, self.context.store
         fetcher.pace(base, self.config.min_interval)
         listing_url = base + LISTING_PATH

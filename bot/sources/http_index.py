@@ -21,7 +21,7 @@ from lxml.cssselect import CSSSelector
 from bot.config import HttpIndexSource as HttpIndexConfig
 from bot.errors import FetchError
 from bot.fetch import Fetcher
-from bot.sources.base import RawDocument, Source
+from bot.sources.base import HttpSource, RawDocument
 
 MAX_LINKS = 500  # a pattern that matches every link on a big page is a mistake, not a backfill
 _MAX_HREF = 2000  # longer hrefs are not document links (and keep user regexes cheap)
@@ -68,21 +68,13 @@ def _matches(regex: re.Pattern[str], href: str, absolute: str) -> bool:
     return bool(regex.search(urldefrag(href)[0]) or regex.search(urldefrag(absolute)[0]))
 
 
-class HttpIndex(Source):
+class HttpIndex(HttpSource):
     """A listing page and the minutes documents (PDF or HTML) its links point to."""
 
     type = "http-index"
     config: HttpIndexConfig
 
-    def fetch(self) -> Iterator[RawDocument | FetchError]:
-        fetcher = self.context.fetcher
-        if fetcher is None:
-            with Fetcher() as own:
-                yield from self._fetch(own)
-        else:
-            yield from self._fetch(fetcher)
-
-    def _fetch(self, fetcher: Fetcher) -> Iterator[RawDocument | FetchError]:
+    def fetch_with(self, fetcher: Fetcher) -> Iterator[RawDocument | FetchError]:
         config = self.config
         fetcher.pace(config.url, config.min_interval)
         page = fetcher.get(config.url, conditional=True, keep_body=True)
