@@ -17,8 +17,8 @@ from typing import Literal, NamedTuple
 
 import ahocorasick
 
-from bot.parse import is_decision_heading
 from bot.query import Term, Words, is_acronym, phrase_matches, suspended_compounds, word_matches, words_of
+from bot.sections import is_decision_heading
 from bot.watchlists import Watchlist
 
 _MIN_SHARED_TAIL = 3

@@ -12,24 +12,30 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import date, time
+from datetime import date
 
 from bot.errors import ParseError
-from bot.minutes import Decision, DocKind, ParsedItem, ParsedMeeting, Section, collapse, committee_key
+from bot.minutes import DocKind, ParsedItem, ParsedMeeting, Section, collapse
+from bot.sections import (
+    MAX_HEADING,
+    SECTION_EXACT,
+    TRAILING_DATE,
+    attachments_of,
+    date_from,
+    date_in,
+    decision_of,
+    is_decision_heading,
+    is_section_heading,
+    normalise_paragraphs,
+    own_decision,
+    time_in,
+)
 
-MONTHS = {
-    name: number
-    for number, name in enumerate(
-        "januar februar marts april maj juni juli august september oktober november december".split(), 1
-    )
-}
-_MAX_HEADING = 200  # longer lines are prose, never headings: also keeps regexes cheap on huge lines
 _MAX_ITEM_LINE = 2000  # an item title this long is odd, but dropping the item would be worse
 
 _MARKUP_EDGE = re.compile(r"^\s*#{1,6}\s+|^\s*#{1,6}$")
 _EMPHASIS = re.compile(r"\*\*|__")
 _SINGLE_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])")
-_BULLET = re.compile(r"^\s*(?:[-*•·▪–]\s+|\d{1,3}[.)]\s+)")
 _ITEM = re.compile(r"^(?:Punkt|Pkt\.?)\s*(\d{1,4})\s*[:.]?\s+(.+?)\s*$", re.IGNORECASE)
 _TOC_LEADER = re.compile(r"(?:\.{3,}|…)\s*\d*\s*$|\t\s*\d+\s*$")
 _CASE = re.compile(
@@ -39,50 +45,10 @@ _TITLE = re.compile(
     r"^(?P<kind>tillægsdagsorden|lukket\s+referat|referat|beslutningsprotokol|dagsorden)\b[\s:,–-]*(?P<rest>.*)$",
     re.IGNORECASE,
 )
-_NUMERIC_DATE = r"(?P<d>\d{1,2})[-./](?P<m>\d{1,2})[-./](?P<y>\d{4}|\d{2})"
-_TEXT_DATE = r"(?P<td>\d{1,2})\.?\s+(?P<tm>[a-zæøå]+)\s+(?P<ty>\d{4})"
-_DATE = re.compile(rf"(?:{_NUMERIC_DATE}|{_TEXT_DATE})", re.IGNORECASE)
-_TRAILING_DATE = re.compile(rf"\s*(?:\b(?:d\.|den)\s*)?(?:{_NUMERIC_DATE}|{_TEXT_DATE})\s*$", re.IGNORECASE)
-_TIME = re.compile(r"\bkl\.?\s*(\d{1,2})[:.](\d{2})", re.IGNORECASE)
 _HEADER = re.compile(
     r"^(?P<label>Mødedato|Dato|Tidspunkt|Mødested|Sted|Mødedeltagere|Deltagere|Medlemmer)\b\s*:?\s*(?P<value>.*)$",
     re.IGNORECASE,
 )
-_DECISION = re.compile(r"^beslutning(?:\s*:)?(?:\s+(?P<rest>[^-–].*))?$", re.IGNORECASE)
-_DECISION_COMMITTEE = re.compile(r"^(?:(?:i|på|fra|truffet i)\s+)?(?P<committee>.+?)\s*:?$", re.IGNORECASE)
-
-# Section names: a heading is a section when its first words are one of these (the rest of
-# the heading may say more, e.g. "Økonomiske konsekvenser for 2027"). Exact names must be the
-# whole heading: "Bilag 8. Forslag til nye budgetnoter" is a sub-heading, not the list of Bilag.
-SECTION_NAMES = (
-    r"(?:kort\s+)?(?:sags)?resum[eé]",
-    r"beslutningstema",
-    r"beslutningskompetencen?",
-    r"indstillinge?n?",
-    r"(?:supplerende\s+)?sagsfremstilling(?:en)?",
-    r"(?:sagens\s+)?baggrund",
-    r"økonomi(?:ske?)?",
-    r"bevillingsmæssige",
-    r"lov(?:grundlag|hjemmel)",
-    r"retsgrundlag",
-    r"høring(?:ssvar)?",
-    r"(?:politiske|tidligere)\s+beslutninger",
-    r"relateret\s+behandling",
-    r"deltager\s+i\s+sagens\s+behandling",
-    r"klima-",
-    r"klima\s+og\s+miljø",
-    r"miljømæssige",
-    r"kommunikation",
-    r"meddelelser?",
-    r"(?:administrationens|forvaltningens)\s+vurdering",
-    r"vurdering",
-    r"personalemæssige",
-    r"sundhedsmæssige",
-    r"tidsplan",
-)
-_SECTION = re.compile(rf"^(?:{'|'.join(SECTION_NAMES)})(?=\W|$)")
-SECTION_EXACT = ("bilag", "bilagsliste", "bilagsfortegnelse")
-_MAX_HEADING_WORDS = 10
 _WRAP_SHARE = 0.9  # a line this close to the longest line was wrapped by the typesetter
 
 
@@ -106,7 +72,7 @@ def parse_minutes(text: str, name: str) -> ParsedMeeting:
     head = lines[: starts[0]]
     kind, committee, meeting_date = _title(head, name)
     header = _header_fields(head)
-    meeting_date = meeting_date or _date_in(header.get("mødedato") or header.get("dato") or "")
+    meeting_date = meeting_date or date_in(header.get("mødedato") or header.get("dato") or "")
     if meeting_date is None:
         raise ParseError(f"{name}: cannot find the meeting date in the title or 'Mødedato' line")
     marked = _is_marked_layout(lines, starts)
@@ -119,7 +85,7 @@ def parse_minutes(text: str, name: str) -> ParsedMeeting:
         kind=kind,
         committee=committee,
         date=meeting_date,
-        start=_time_in(header.get("mødedato") or header.get("tidspunkt") or ""),
+        start=time_in(header.get("mødedato") or header.get("tidspunkt") or ""),
         place=header.get("mødested") or header.get("sted"),
         participants=_names(header.get("mødedeltagere") or header.get("deltagere") or header.get("medlemmer")),
         items=tuple(items),
@@ -164,14 +130,14 @@ def _is_marked_layout(lines: list[_Line], starts: list[int]) -> bool:
 
 def _title(head: list[_Line], name: str) -> tuple[DocKind, str, date | None]:
     for index, line in enumerate(head[:40]):
-        match = _TITLE.match(line.text) if len(line.text) <= _MAX_HEADING else None
+        match = _TITLE.match(line.text) if len(line.text) <= MAX_HEADING else None
         if match:
             rest = match.group("rest")
-            found = _TRAILING_DATE.search(rest)
+            found = TRAILING_DATE.search(rest)
             if not found and index + 1 < len(head) and not head[index + 1].blank:
                 rest = f"{rest} {head[index + 1].text}"  # a title wrapped onto a second line
-                found = _TRAILING_DATE.search(rest[:_MAX_HEADING])
-            meeting_date = _date_from(found) if found else None
+                found = TRAILING_DATE.search(rest[:MAX_HEADING])
+            meeting_date = date_from(found) if found else None
             committee = _clean_committee(rest[: found.start()] if found else rest)
             if committee:
                 return _kind(match.group("kind")), committee, meeting_date
@@ -201,7 +167,7 @@ def _header_fields(head: list[_Line]) -> dict[str, str]:
         if line.blank:
             current = None
             continue
-        match = _HEADER.match(line.text) if len(line.text) <= _MAX_HEADING * 4 else None
+        match = _HEADER.match(line.text) if len(line.text) <= MAX_HEADING * 4 else None
         if match:
             current = match.group("label").casefold()
             fields.setdefault(current, match.group("value"))
@@ -215,33 +181,6 @@ def _names(value: str | None) -> tuple[str, ...]:
         return ()
     parts = re.split(r",\s*|\s+og\s+", value)
     return tuple(part.strip(" .") for part in parts if part.strip(" ."))
-
-
-def _date_from(match: re.Match[str]) -> date | None:
-    try:
-        if match.group("d"):
-            year = int(match.group("y"))
-            return date(year + 2000 if year < 100 else year, int(match.group("m")), int(match.group("d")))
-        month = MONTHS.get(match.group("tm").casefold())
-        return date(int(match.group("ty")), month, int(match.group("td"))) if month else None
-    except ValueError:
-        return None
-
-
-def _date_in(text: str) -> date | None:
-    for match in _DATE.finditer(text[:_MAX_HEADING]):
-        found = _date_from(match)
-        if found:
-            return found
-    return None
-
-
-def _time_in(text: str) -> time | None:
-    match = _TIME.search(text[:_MAX_HEADING])
-    if not match:
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2))
-    return time(hour, minute) if hour < 24 and minute < 60 else None
 
 
 # --- items ---------------------------------------------------------------------------------------
@@ -284,7 +223,7 @@ def _assemble(
     committee: str,
     meeting_date: date,
 ) -> ParsedItem:
-    decisions = tuple(d for s in sections if (d := _decision(s)) is not None)
+    decisions = tuple(d for s in sections if (d := decision_of(s)) is not None)
     bilag = [s for s in sections if s.heading.casefold().rstrip(":") in SECTION_EXACT]
     return ParsedItem(
         number=number,
@@ -294,7 +233,7 @@ def _assemble(
         sections=sections,
         decisions=decisions,
         decision=own_decision(decisions, committee, meeting_date),
-        attachments=tuple(_attachments(bilag)),
+        attachments=tuple(attachments_of(bilag)),
     )
 
 
@@ -334,7 +273,7 @@ def _sections(body: list[_Line], marked: bool) -> tuple[Section, ...]:
         is_candidate = line.marked if marked else alone
         if not marked and sections and sections[-1][0].casefold() in SECTION_EXACT:
             # Plain-layout attachment names ("Høringssvar fra borgere") look like headings.
-            is_candidate = is_candidate and bool(_DECISION.match(line.text))
+            is_candidate = is_candidate and is_decision_heading(line.text)
         if is_candidate and is_section_heading(line.text):
             sections.append((line.text.rstrip(":").strip(), []))
         elif sections:
@@ -344,21 +283,6 @@ def _sections(body: list[_Line], marked: bool) -> tuple[Section, ...]:
     return tuple(Section(heading, normalise_paragraphs(text)) for heading, text in _unique(sections))
 
 
-def is_decision_heading(text: str) -> bool:
-    """``Beslutning``, ``Beslutning i <udvalg> den <dato>``; not Beslutningstema or -kompetence."""
-    return bool(_DECISION.match(text.strip()))
-
-
-def is_section_heading(text: str) -> bool:
-    """Whether a heading names a section (Indstilling, Beslutning i … den …) rather than a topic."""
-    if not text or len(text) > _MAX_HEADING or text.endswith(".") and not _DATE.search(text):
-        return False
-    folded = text.casefold().rstrip(":").strip()
-    if folded in SECTION_EXACT or _DECISION.match(folded):
-        return True
-    return len(folded.split()) <= _MAX_HEADING_WORDS and bool(_SECTION.match(folded))
-
-
 def _unique(sections: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
     seen: dict[str, int] = {}
     result = []
@@ -366,61 +290,3 @@ def _unique(sections: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]
         seen[heading] = seen.get(heading, 0) + 1
         result.append((heading if seen[heading] == 1 else f"{heading} ({seen[heading]})", lines))
     return result
-
-
-def normalise_paragraphs(lines: list[str]) -> str:
-    """Join wrapped lines into paragraphs; list items and table rows keep their own lines."""
-    paragraphs: list[list[str]] = [[]]
-    for raw in lines:
-        line = raw.strip()
-        if not line:
-            if paragraphs[-1]:
-                paragraphs.append([])
-            continue
-        current = paragraphs[-1]
-        if current and not _BULLET.match(line) and "\t" not in line and "\t" not in current[-1]:
-            current[-1] = f"{current[-1]} {line}"
-        else:
-            current.append(line)
-    cleaned = ["\n".join(_tidy(line) for line in paragraph) for paragraph in paragraphs if paragraph]
-    return "\n\n".join(cleaned)
-
-
-def _tidy(line: str) -> str:
-    line = _BULLET.sub(lambda m: "- " if not m.group(0).strip()[0].isdigit() else m.group(0).strip() + " ", line)
-    return "\t".join(collapse(cell) for cell in line.split("\t"))
-
-
-def _attachments(bilag: list[Section]) -> list[str]:
-    return [_BULLET.sub("", line).strip() for section in bilag for line in section.text.split("\n") if line.strip()]
-
-
-# --- decisions -----------------------------------------------------------------------------------
-
-
-def _decision(section: Section) -> Decision | None:
-    match = _DECISION.match(section.heading)
-    if not match:
-        return None
-    rest = collapse(match.group("rest") or "")
-    found = _TRAILING_DATE.search(rest) if rest else None
-    decided = _date_from(found) if found else None
-    if found:
-        rest = rest[: found.start()]
-    named = _DECISION_COMMITTEE.match(rest.strip()) if rest.strip() else None
-    return Decision(committee=named.group("committee") if named else None, date=decided, text=section.text)
-
-
-def own_decision(decisions: tuple[Decision, ...], committee: str, meeting_date: date) -> str | None:
-    """The decision taken at this meeting: this committee's (or a bare ``Beslutning``), dated today."""
-    mine = committee_key(committee)
-    for decision in reversed(decisions):
-        same_day = decision.date is None or decision.date == meeting_date
-        same_committee = decision.committee is None or _same_committee(committee_key(decision.committee), mine)
-        if same_day and same_committee:
-            return decision.text
-    return None
-
-
-def _same_committee(a: str, b: str) -> bool:
-    return a == b or a.startswith(b) or b.startswith(a)

@@ -10,7 +10,8 @@ import pytest
 
 from bot.errors import ParseError
 from bot.minutes import Decision
-from bot.parse import is_section_heading, own_decision, parse_minutes
+from bot.parse import parse_minutes
+from bot.sections import is_section_heading, own_decision
 
 from .conftest import CORPUS
 

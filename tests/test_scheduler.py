@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def setup(tmp_path: Path, every: str = "1s") -> Path:
     config = write_config(tmp_path)
-    text = config.read_text(encoding="utf-8").replace('[bot]\n', f'[bot]\nevery = "{every}"\n')
+    text = config.read_text(encoding="utf-8").replace("[bot]\n", f'[bot]\nevery = "{every}"\n')
     config.write_text(text, encoding="utf-8")
     (tmp_path / "minutes" / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
     (tmp_path / "watchlists").mkdir()
@@ -34,7 +34,10 @@ def start(config: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "--config", str(config), "run"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -88,7 +91,10 @@ def test_run_once_is_one_full_cycle(tmp_path: Path) -> None:
     config = setup(tmp_path)
     result = run_cli(config, "run", "--once")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == "1 documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 1 new match; 0 errors"
+    assert (
+        result.stdout.strip()
+        == "1 documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 1 new match; 0 errors"
+    )
     assert (tmp_path / "state" / "feeds" / "bus.xml").exists()
 
 

@@ -1,0 +1,166 @@
+"""Sections, decisions and dates: the vocabulary Danish minutes are written in.
+
+Which headings open a section (by name, so sub-headings stay text), which sections are
+decisions and whose, how paragraphs are normalised, and Danish dates and times.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+
+from bot.minutes import Decision, Section, collapse, committee_key
+
+MAX_HEADING = 200  # longer lines are prose, never headings: also keeps regexes cheap on huge lines
+
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        "januar februar marts april maj juni juli august september oktober november december".split(), 1
+    )
+}
+
+_BULLET = re.compile(r"^\s*(?:[-*•·▪–]\s+|\d{1,3}[.)]\s+)")
+
+_NUMERIC_DATE = r"(?P<d>\d{1,2})[-./](?P<m>\d{1,2})[-./](?P<y>\d{4}|\d{2})"
+_TEXT_DATE = r"(?P<td>\d{1,2})\.?\s+(?P<tm>[a-zæøå]+)\s+(?P<ty>\d{4})"
+_DATE = re.compile(rf"(?:{_NUMERIC_DATE}|{_TEXT_DATE})", re.IGNORECASE)
+TRAILING_DATE = re.compile(rf"\s*(?:\b(?:d\.|den)\s*)?(?:{_NUMERIC_DATE}|{_TEXT_DATE})\s*$", re.IGNORECASE)
+
+_TIME = re.compile(r"\bkl\.?\s*(\d{1,2})[:.](\d{2})", re.IGNORECASE)
+
+_DECISION = re.compile(r"^beslutning(?:\s*:)?(?:\s+(?P<rest>[^-–].*))?$", re.IGNORECASE)
+_DECISION_COMMITTEE = re.compile(r"^(?:(?:i|på|fra|truffet i)\s+)?(?P<committee>.+?)\s*:?$", re.IGNORECASE)
+
+# Section names: a heading is a section when its first words are one of these (the rest of
+# the heading may say more, e.g. "Økonomiske konsekvenser for 2027"). Exact names must be the
+# whole heading: "Bilag 8. Forslag til nye budgetnoter" is a sub-heading, not the list of Bilag.
+SECTION_NAMES = (
+    r"(?:kort\s+)?(?:sags)?resum[eé]",
+    r"beslutningstema",
+    r"beslutningskompetencen?",
+    r"indstillinge?n?",
+    r"(?:supplerende\s+)?sagsfremstilling(?:en)?",
+    r"(?:sagens\s+)?baggrund",
+    r"økonomi(?:ske?)?",
+    r"bevillingsmæssige",
+    r"lov(?:grundlag|hjemmel)",
+    r"retsgrundlag",
+    r"høring(?:ssvar)?",
+    r"(?:politiske|tidligere)\s+beslutninger",
+    r"relateret\s+behandling",
+    r"deltager\s+i\s+sagens\s+behandling",
+    r"klima-",
+    r"klima\s+og\s+miljø",
+    r"miljømæssige",
+    r"kommunikation",
+    r"meddelelser?",
+    r"(?:administrationens|forvaltningens)\s+vurdering",
+    r"vurdering",
+    r"personalemæssige",
+    r"sundhedsmæssige",
+    r"tidsplan",
+)
+_SECTION = re.compile(rf"^(?:{'|'.join(SECTION_NAMES)})(?=\W|$)")
+SECTION_EXACT = ("bilag", "bilagsliste", "bilagsfortegnelse")
+MAX_HEADING_WORDS = 10
+
+
+def date_from(match: re.Match[str]) -> date | None:
+    try:
+        if match.group("d"):
+            year = int(match.group("y"))
+            return date(year + 2000 if year < 100 else year, int(match.group("m")), int(match.group("d")))
+        month = MONTHS.get(match.group("tm").casefold())
+        return date(int(match.group("ty")), month, int(match.group("td"))) if month else None
+    except ValueError:
+        return None
+
+
+def date_in(text: str) -> date | None:
+    for match in _DATE.finditer(text[:MAX_HEADING]):
+        found = date_from(match)
+        if found:
+            return found
+    return None
+
+
+def time_in(text: str) -> time | None:
+    match = _TIME.search(text[:MAX_HEADING])
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    return time(hour, minute) if hour < 24 and minute < 60 else None
+
+
+def is_decision_heading(text: str) -> bool:
+    """``Beslutning``, ``Beslutning i <udvalg> den <dato>``; not Beslutningstema or -kompetence."""
+    return bool(_DECISION.match(text.strip()))
+
+
+def is_section_heading(text: str) -> bool:
+    """Whether a heading names a section (Indstilling, Beslutning i … den …) rather than a topic."""
+    if not text or len(text) > MAX_HEADING or text.endswith(".") and not _DATE.search(text):
+        return False
+    folded = text.casefold().rstrip(":").strip()
+    if folded in SECTION_EXACT or _DECISION.match(folded):
+        return True
+    return len(folded.split()) <= MAX_HEADING_WORDS and bool(_SECTION.match(folded))
+
+
+def normalise_paragraphs(lines: list[str]) -> str:
+    """Join wrapped lines into paragraphs; list items and table rows keep their own lines."""
+    paragraphs: list[list[str]] = [[]]
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            if paragraphs[-1]:
+                paragraphs.append([])
+            continue
+        current = paragraphs[-1]
+        if current and not _BULLET.match(line) and "\t" not in line and "\t" not in current[-1]:
+            current[-1] = f"{current[-1]} {line}"
+        else:
+            current.append(line)
+    cleaned = ["\n".join(_tidy(line) for line in paragraph) for paragraph in paragraphs if paragraph]
+    return "\n\n".join(cleaned)
+
+
+def _tidy(line: str) -> str:
+    line = _BULLET.sub(lambda m: "- " if not m.group(0).strip()[0].isdigit() else m.group(0).strip() + " ", line)
+    return "\t".join(collapse(cell) for cell in line.split("\t"))
+
+
+def attachments_of(bilag: list[Section]) -> list[str]:
+    return [_BULLET.sub("", line).strip() for section in bilag for line in section.text.split("\n") if line.strip()]
+
+
+# --- decisions -----------------------------------------------------------------------------------
+
+
+def decision_of(section: Section) -> Decision | None:
+    match = _DECISION.match(section.heading)
+    if not match:
+        return None
+    rest = collapse(match.group("rest") or "")
+    found = TRAILING_DATE.search(rest) if rest else None
+    decided = date_from(found) if found else None
+    if found:
+        rest = rest[: found.start()]
+    named = _DECISION_COMMITTEE.match(rest.strip()) if rest.strip() else None
+    return Decision(committee=named.group("committee") if named else None, date=decided, text=section.text)
+
+
+def own_decision(decisions: tuple[Decision, ...], committee: str, meeting_date: date) -> str | None:
+    """The decision taken at this meeting: this committee's (or a bare ``Beslutning``), dated today."""
+    mine = committee_key(committee)
+    for decision in reversed(decisions):
+        same_day = decision.date is None or decision.date == meeting_date
+        same_committee = decision.committee is None or _same_committee(committee_key(decision.committee), mine)
+        if same_day and same_committee:
+            return decision.text
+    return None
+
+
+def _same_committee(a: str, b: str) -> bool:
+    return a == b or a.startswith(b) or b.startswith(a)
