@@ -1,8 +1,10 @@
 """The store: engine and sessions, named schema migrations, and the reads other stages need.
 
-SQLite is the default (WAL journal, foreign keys on, ``BEGIN IMMEDIATE`` for writers so two
-processes never deadlock upgrading a read lock); every statement is dialect-neutral so a
-PostgreSQL URL works too.
+SQLite is the default (WAL journal, foreign keys on, a busy timeout); every statement is
+dialect-neutral so a PostgreSQL URL works too. Transactions begin deferred, so readers
+(`items`, `status`) never wait for the bot: one writer per state folder is guaranteed by the
+writer lock (:mod:`bot.lock`), and only migrations, which may race at a first start, begin
+``IMMEDIATE``.
 
 Migrations are named steps recorded in ``schema_migration``. A new database is created from
 the models and stamped with every known step (Alembic's "create_all, then stamp head"); an
@@ -77,13 +79,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = connection.get_execution_options().get("immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def migrate(engine: Engine) -> list[str]:
     """Bring the schema up to date; returns the names of the steps applied."""
     try:
-        with engine.begin() as connection:
+        if _up_to_date(engine):
+            return []  # the common case, settled without a write lock
+        with engine.connect().execution_options(immediate=True) as connection, connection.begin():
             fresh = not inspect(connection).has_table("schema_migration")
             if fresh:
                 SQLModel.metadata.create_all(connection)
@@ -91,7 +96,7 @@ def migrate(engine: Engine) -> list[str]:
                 return [name for name, _ in MIGRATIONS]
         applied = []
         for name, step in MIGRATIONS:
-            with engine.begin() as connection:
+            with engine.connect().execution_options(immediate=True) as connection, connection.begin():
                 done = connection.execute(select(SchemaMigration.name).where(SchemaMigration.name == name))
                 if done.first() is None:
                     step(connection)
@@ -100,6 +105,14 @@ def migrate(engine: Engine) -> list[str]:
         return applied
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot open or upgrade the database at {engine.url}: {exc}") from exc
+
+
+def _up_to_date(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("schema_migration"):
+            return False
+        done = {row[0] for row in connection.execute(select(SchemaMigration.name))}
+    return all(name in done for name, _ in MIGRATIONS)
 
 
 def _stamp(connection: Connection, names: list[str]) -> None:
