@@ -19,7 +19,7 @@ from bot.feeds import feed_path
 from bot.lock import writer_lock
 from bot.match import Matcher
 from bot.matches import effective_watchlists, item_text
-from bot.pipeline import open_store, run_cycle
+from bot.pipeline import Progress, open_store, run_cycle
 from bot.scheduler import Bot, run_once
 from bot.serve import serve as serve_feeds
 from bot.status import render_status
@@ -95,7 +95,8 @@ def ingest_command(ctx: _Context, send_backfill: bool) -> None:
     errors); each error names the file and the reason. Exits 1 if anything failed.
     """
     with writer_lock(ctx.config), open_store(ctx.config) as store:
-        report = run_cycle(ctx.config, store, send_backfill=send_backfill)
+        report = run_cycle(ctx.config, store, send_backfill=send_backfill, progress=terminal_progress())
+    _end_progress()
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
     for warning in report.warnings:
@@ -231,7 +232,8 @@ def run_command(ctx: _Context, once: bool, send_backfill: bool, verbose: bool) -
     with writer_lock(config):
         if once:
             with open_store(config) as store:
-                report = run_once(config, store, send_backfill)
+                report = run_once(config, store, send_backfill, progress=terminal_progress())
+            _end_progress()
             for error in report.errors:
                 click.echo(f"error: {error}", err=True)
             for warning in report.warnings:
@@ -325,6 +327,23 @@ def serve(ctx: _Context, host: str, port: int) -> None:
 
 
 cli.add_command(sources_group)
+
+
+def terminal_progress() -> Progress | None:
+    """A status line on a terminal for long backfills ("gladsaxe: 120/480 documents"); else none."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(source: str, done: int, listed: int | None) -> None:
+        total = f"/{listed}" if listed else ""
+        click.echo(f"\r{source}: {done}{total} documents fetched\033[K", err=True, nl=False)
+
+    return show
+
+
+def _end_progress() -> None:
+    if sys.stderr.isatty():
+        click.echo("\r\033[K", err=True, nl=False)
 
 
 def main() -> None:

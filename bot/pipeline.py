@@ -8,7 +8,7 @@ consistent and the next run completes it without duplicates.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -31,6 +31,9 @@ from bot.sources import RawDocument, Source, SourceContext, make_source
 from bot.store import Store, utcnow
 from bot.versions import record_meeting
 from bot.watchlists import Watchlist
+
+# Told after each document a source delivers: (source name, documents so far, listed or None).
+Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass
@@ -77,6 +80,7 @@ def run_cycle(
     send_backfill: bool = False,
     only: Sequence[str] | None = None,
     stop: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> RunReport:
     """One cycle: new or edited watchlists first, then every source, then match what changed,
     publish the feeds, and send immediate email digests (and retries that are due).
@@ -94,7 +98,7 @@ def run_cycle(
     try:
         for source in config.sources:
             if (only is None or source.name in only) and not (stop is not None and stop.is_set()):
-                ingest_source(source, store, report, now, fetcher=fetcher, stop=stop)
+                ingest_source(source, store, report, now, fetcher=fetcher, stop=stop, progress=progress)
     finally:
         if own:
             fetcher.close()
@@ -121,6 +125,7 @@ def ingest_source(
     now: datetime,
     fetcher: Fetcher | None = None,
     stop: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> None:
     state = _source_state(store, config, now)
     source = make_source(config, SourceContext(fetcher, store, now, state.first_ingest_at))
@@ -128,6 +133,8 @@ def ingest_source(
     try:
         for item in source.fetch():
             fetched.append(item)
+            if progress is not None:
+                progress(config.name, len(fetched), source.listed)
             if stop is not None and stop.is_set():
                 break  # shutting down: store what is fetched; the rest is fetched next time
     except SourceError as exc:

@@ -31,7 +31,7 @@ from bot.digest import send_due
 from bot.errors import BotError
 from bot.matches import effective_watchlists
 from bot.models import SourceState
-from bot.pipeline import RunReport, open_store, run_cycle
+from bot.pipeline import Progress, RunReport, open_store, run_cycle
 from bot.store import Store, utcnow
 
 log = logging.getLogger("referatvagt")
@@ -43,9 +43,9 @@ def interval(config: Config, source: SourceConfig) -> timedelta:
     return parse_duration(source.every or config.bot.every)
 
 
-def run_once(config: Config, store: Store, send_backfill: bool = False) -> RunReport:
+def run_once(config: Config, store: Store, send_backfill: bool = False, progress: Progress | None = None) -> RunReport:
     """One full cycle (every source, matching, feeds, immediate and due digests): ``run --once``."""
-    report = run_cycle(config, store, send_backfill=send_backfill)
+    report = run_cycle(config, store, send_backfill=send_backfill, progress=progress)
     if config.email is not None:
         watchlists, _ = effective_watchlists(store, config.bot.watchlists_dir)
         due = send_due(store, config, watchlists, utcnow(), right_now=False)
