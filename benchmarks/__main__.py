@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--scale tiny|small] [--out PATH]``: run, print a table, write JSON."""
+"""``python -m benchmarks [--scale tiny|small|medium|national] [--out PATH]``: run, print tables, write JSON."""
 
 from __future__ import annotations
 
@@ -7,22 +7,37 @@ import json
 import os
 import platform
 import sys
+import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks.matching import SCALES, run
+from benchmarks import ingest, publish
+from benchmarks.matching import SCALES, run_scale
+from benchmarks.phases import run_phase
+from benchmarks.year import YearSize
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 COLUMNS = (
     ("terms", "terms", "{:,}"),
     ("engine MB/s", "mb_per_s", "{:.2f}"),
     ("naive MB/s", "naive_mb_per_s", "{:.4f}"),
-    ("ratio", "ratio", "{:,.1f}x"),
+    ("grep MB/s", "grep_mb_per_s", "{:.1f}"),
+    ("vs naive", "ratio", "{:,.1f}x"),
+    ("vs grep", "grep_ratio", "{:.3f}"),
     ("hit rate", "hit_rate", "{:.1%}"),
     ("naive hit rate", "naive_hit_rate", "{:.1%}"),
     ("terms found per 1,000 words", "terms_found_per_1000_words", "{:.1f}"),
 )
+
+
+YEARS = {  # the generated year ingested, the watchlists whose feeds are published, the digests composed
+    "tiny": (YearSize(2, 2, 2, items=5), 20, 50),
+    "small": (YearSize(4, 15, 3), 1_000, 10_000),
+    "medium": (YearSize(10, 15, 11), 1_000, 10_000),
+    "national": (YearSize(98, 15, 11), 1_000, 10_000),
+}
 
 
 def machine() -> dict[str, Any]:
@@ -39,6 +54,34 @@ def machine() -> dict[str, Any]:
     }
 
 
+PHASES = ("ingest", "feeds", "digests", "matching")
+
+
+def year_phases(scale: str, phases: set[str], progress: Callable[[str], None]) -> dict[str, Any]:
+    """Generate the year and run ingest, feeds and digests (those in ``phases``), each in its own
+    child process; with each one's peak RSS. Feeds need the ingested store, so they imply ingest."""
+    size, n_watchlists, n_recipients = YEARS[scale]
+    out: dict[str, Any] = {}
+    rss: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-year-") as folder:
+        root = Path(folder)
+        if phases & {"ingest", "feeds"}:
+            written, rss["generate"] = run_phase(ingest.prepare, size, root)
+            mb = written["bytes"] / 1e6
+            progress(f"generated {written['files']:,} files, {mb:,.1f} MB in {written['generate_s']:.1f}s")
+            kommuner = written.pop("kommuner")
+            out["year"] = {**written, **vars(size), "meetings_total": size.n_meetings}
+            out["ingest"], rss["ingest"] = run_phase(ingest.run, root, kommuner, written["bytes"])
+            progress(f"ingest: cold {out['ingest']['cold_s']:.1f}s, warm {out['ingest']['warm_s']:.2f}s")
+        if "feeds" in phases:
+            out["feeds"], rss["feeds"] = run_phase(publish.feeds, root, kommuner, n_watchlists)
+            progress(f"feeds: match {out['feeds']['match_s']:.1f}s, publish {out['feeds']['publish_s']:.1f}s")
+        if "digests" in phases:
+            out["digests"], rss["digests"] = run_phase(publish.digests, root, n_recipients)
+            progress(f"digests: {out['digests']['seconds']:.1f}s")
+    return {**out, "peak_rss_mb": rss}
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """The rows as an aligned, markdown-compatible table."""
     cells = [[fmt.format(row[key]) for _, key, fmt in COLUMNS] for row in rows]
@@ -49,15 +92,33 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results (default: %(default)s)")
-    args = parser.parse_args(argv)
-    info = machine()
-    print("machine: " + ", ".join(f"{key}={value}" for key, value in info.items()), flush=True)
-    results = {"machine": info, "scale": args.scale}
-    results.update(run(SCALES[args.scale], progress=lambda line: print("  " + line, file=sys.stderr, flush=True)))
+def summary(results: dict[str, Any]) -> str:
+    """The year phases that ran, as lines: ingest, feeds, digests, peak RSS."""
+    lines = []
+    if "ingest" in results:
+        year, done = results["year"], results["ingest"]
+        lines += [
+            f"year: {year['meetings_total']:,} meetings, {year['files']:,} files, {year['bytes'] / 1e6:,.1f} MB",
+            f"ingest cold: {done['cold_s']:.2f}s, {done['mb_per_s']:.2f} MB/s, {done['items_per_s']:,.0f} items/s "
+            f"({done['items']:,} items, {done['changed']:,} changed by the minutes, {done['errors']} errors)",
+            f"ingest warm: {done['warm_s']:.2f}s = {done['warm_over_cold']:.1%} of cold (target < 10%)",
+        ]
+    if "feeds" in results:
+        feeds = results["feeds"]
+        lines.append(
+            f"feeds: {feeds['watchlists']:,} watchlists matched in {feeds['match_s']:.2f}s ({feeds['matches']:,} "
+            f"matches), published in {feeds['publish_s']:.2f}s ({feeds['files_written']:,} files)"
+        )
+    if "digests" in results:
+        digests = results["digests"]
+        lines.append(
+            f"digests: {digests['recipients']:,} composed in {digests['seconds']:.2f}s ({digests['per_s']:,.0f}/s)"
+        )
+    rss = ", ".join(f"{phase} {mb:,.0f}" for phase, mb in results["peak_rss_mb"].items())
+    return "\n".join([*lines, f"peak RSS MB: {rss}"])
+
+
+def print_matching(results: dict[str, Any]) -> None:
     rows = results["matching"]
     print(table(rows))
     for row in rows:
@@ -74,6 +135,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"splitting the text into words alone: {check['words_seconds']:.3f}s of every row's engine time")
     if check["time_10000_over_100"] is not None:
         print(f"time per MB, 10,000 terms / 100 terms: {check['time_10000_over_100']:.2f} (target <= 1.5)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results (default: %(default)s)")
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help="comma-separated subset of %(default)s (feeds imply ingest), e.g. --phases ingest",
+    )
+    args = parser.parse_args(argv)
+    phases = set(args.phases.split(","))
+    if not phases <= set(PHASES):
+        parser.error(f"--phases: unknown {', '.join(sorted(phases - set(PHASES)))}")
+    info = machine()
+    print("machine: " + ", ".join(f"{key}={value}" for key, value in info.items()), flush=True)
+    results = {"machine": info, "scale": args.scale}
+    progress = lambda line: print("  " + line, file=sys.stderr, flush=True)  # noqa: E731
+    results.update(year_phases(args.scale, phases, progress))
+    if "matching" in phases:
+        matched, results["peak_rss_mb"]["matching"] = run_phase(run_scale, args.scale)
+        results.update(matched)
+    if "matching" in results:
+        print_matching(results)
+    print(summary(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

@@ -10,11 +10,15 @@ Afterwards, untimed, the engine's terms per document are compared with the regex
 from __future__ import annotations
 
 import re
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+from benchmarks import grep
 from benchmarks.baseline import compile_terms, matched_terms
 from benchmarks.generate import documents, term_lists
 from bot.match import Engine, Hit
@@ -34,10 +38,14 @@ class Scale:
     min_naive_docs: int = 2
 
 
+_FULL = (10, 100, 1_000, 10_000, 100_000)
 SCALES = {
     "tiny": Scale("tiny", n_docs=10, term_counts=(10, 100, 1_000), naive_budget=8 * MB),
-    "small": Scale("small", n_docs=800, term_counts=(10, 100, 1_000, 10_000), naive_budget=240 * MB),
+    "small": Scale("small", n_docs=800, term_counts=_FULL, naive_budget=240 * MB),
+    "medium": Scale("medium", n_docs=800, term_counts=_FULL, naive_budget=240 * MB),
+    "national": Scale("national", n_docs=2_000, term_counts=_FULL, naive_budget=240 * MB),
 }
+NAIVE_REPEATS_FROM = 100_000  # one run of 100,000 regexes takes long enough to time once
 
 
 def best_of(run: Callable[[], T], repeats: int = REPEATS) -> tuple[float, T]:
@@ -121,7 +129,7 @@ def compare(
     }
 
 
-def measure(n_terms: int, docs: list[str], scale: Scale, seed: int = 1) -> dict[str, Any]:
+def measure(n_terms: int, docs: list[str], scale: Scale, corpus: Path, seed: int = 1) -> dict[str, Any]:
     raws = term_lists(n_terms, seed)
     terms = [parse_term(raw) for raw in raws]
     start = time.perf_counter()
@@ -133,14 +141,20 @@ def measure(n_terms: int, docs: list[str], scale: Scale, seed: int = 1) -> dict[
     ever = {hit.term for _, hits in counts for hit in hits}
     sliced = naive_slice(docs, n_terms, scale)
     regexes = compile_terms(terms)
-    naive_seconds, naive = best_of(lambda: naive_sets(regexes, sliced))
+    repeats = REPEATS if n_terms < NAIVE_REPEATS_FROM else 1
+    naive_seconds, naive = best_of(lambda: naive_sets(regexes, sliced), repeats)
+    grepped = grep.measure(raws, corpus, corpus.parent)
     total, naive_total = size(docs), size(sliced)
     mb_per_s, naive_mb_per_s = total / MB / seconds, naive_total / MB / naive_seconds
     return {
         "terms": n_terms,
         "mb_per_s": round(mb_per_s, 3),
         "naive_mb_per_s": round(naive_mb_per_s, 4),
+        "grep_mb_per_s": grepped["grep_mb_per_s"],
         "ratio": round(mb_per_s / naive_mb_per_s, 2),
+        "grep_ratio": round(mb_per_s / float(grepped["grep_mb_per_s"]), 4),
+        "grep_line_hit_rate": grepped["grep_line_hit_rate"],
+        "grep_seconds": grepped["grep_seconds"],
         "hit_rate": round(sum(flags) / len(flags), 4),
         "naive_hit_rate": round(sum(1 for found in naive if found) / len(naive), 4),
         "slice_hit_rate": round(sum(flags[: len(sliced)]) / len(sliced), 4),
@@ -163,13 +177,25 @@ def run(scale: Scale, seed: int = 1, progress: Callable[[str], None] | None = No
     """Every row of the matching benchmark and the scale check (10,000 terms against 100)."""
     docs = documents(scale.n_docs, seed)
     rows = []
-    for n_terms in scale.term_counts:
-        rows.append(measure(n_terms, docs, scale, seed))
-        if progress:
-            progress(f"{n_terms} terms: engine {rows[-1]['seconds']:.3f}s, naive {rows[-1]['naive_seconds']:.3f}s")
+    with tempfile.TemporaryDirectory(prefix="bench-grep-") as folder:
+        corpus = Path(folder) / "corpus.txt"
+        grep.write_corpus(docs, corpus)
+        for n_terms in scale.term_counts:
+            rows.append(measure(n_terms, docs, scale, corpus, seed))
+            if progress:
+                row = rows[-1]
+                progress(
+                    f"{n_terms} terms: engine {row['seconds']:.3f}s, naive {row['naive_seconds']:.3f}s, "
+                    f"grep {row['grep_seconds']:.3f}s"
+                )
     seconds = {row["terms"]: row["seconds"] for row in rows}
     over = seconds[10_000] / seconds[100] if 10_000 in seconds and 100 in seconds else None
     # The part of every row's time that does not depend on the terms: splitting the text into words.
     words_seconds, _ = best_of(lambda: [Engine([]).words(doc) for doc in docs])
     check = {"time_10000_over_100": None if over is None else round(over, 3), "words_seconds": words_seconds}
     return {"matching": rows, "scale_check": check}
+
+
+def run_scale(name: str) -> dict[str, Any]:
+    """:func:`run` at a named scale, progress on stderr (what ``python -m benchmarks`` runs in a child)."""
+    return run(SCALES[name], progress=lambda line: print("  " + line, file=sys.stderr, flush=True))

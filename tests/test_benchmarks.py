@@ -15,8 +15,12 @@ import pytest
 from benchmarks.__main__ import main, table
 from benchmarks.baseline import compile_terms, matched_terms
 from benchmarks.generate import ADJECTIVES, COMMON_TERMS, PARTS, documents, stem, term_lists
+from benchmarks.grep import plain
 from benchmarks.matching import SCALES, run
+from benchmarks.year import YearSize, year
+from bot.extract import extract_text
 from bot.match import Engine
+from bot.parse import parse_minutes
 from bot.query import is_acronym, parse_term
 
 ROW_KEYS = {
@@ -125,10 +129,48 @@ def test_main_writes_the_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out = tmp_path / "results" / "bench.json"
     assert main(["--scale", "tiny", "--out", str(out)]) == 0
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert set(data) >= {"machine", "matching", "scale_check"}
+    assert set(data) >= {"machine", "matching", "scale_check", "ingest", "feeds", "digests", "peak_rss_mb"}
+    assert {"cold_s", "warm_s", "mb_per_s", "items", "items_per_s", "warm_over_cold"} <= set(data["ingest"])
+    assert data["ingest"]["items"] > 0 and data["ingest"]["errors"] == 0
+    assert data["ingest"]["warm_unchanged"] == data["ingest"]["documents"] == data["year"]["files"]
+    assert data["feeds"]["watchlists"] == 20 and data["feeds"]["matches"] > 0
+    assert data["digests"]["recipients"] == 50
+    assert set(data["peak_rss_mb"]) == {"generate", "ingest", "feeds", "digests", "matching"}
+    assert all(mb > 0 for mb in data["peak_rss_mb"].values())
+    assert all(row["grep_mb_per_s"] > 0 and 0 <= row["grep_line_hit_rate"] <= 1 for row in data["matching"])
     assert {"platform", "python", "cpu_count"} <= set(data["machine"])
     assert [row["terms"] for row in data["matching"]] == [10, 100, 1_000]
     assert all(ROW_KEYS <= set(row) for row in data["matching"])
     assert set(data["scale_check"]) >= {"time_10000_over_100"}
     printed = capsys.readouterr().out
+    assert "ingest warm" in printed and "peak RSS MB" in printed and "grep MB/s" in printed
     assert "engine MB/s" in printed and "naive hit rate" in printed and "terms found per 1,000 words" in printed
+
+
+def test_year_is_deterministic_and_parses_as_agenda_minutes_pairs() -> None:
+    size = YearSize(3, 2, 2, items=5)
+    docs = list(year(size, seed=4))
+    assert docs == list(year(size, seed=4))
+    assert docs != list(year(size, seed=5))
+    assert list(year(YearSize(1, 2, 2, items=5), seed=4)) == docs[: len(list(year(YearSize(1, 2, 2, items=5), 4)))]
+    assert len({doc.path for doc in docs}) == len(docs) >= 2 * size.n_meetings
+    assert {doc.path.rsplit(".", 1)[1] for doc in docs} == {"md", "txt"}
+    assert any(doc.text.startswith("**DAGSORDEN") for doc in docs)  # bold layout
+    assert any(doc.text.startswith("# DAGSORDEN") for doc in docs)  # markdown headings
+    for doc in docs:
+        meeting = parse_minutes(extract_text(doc.text.encode(), doc.path).text, doc.path)
+        assert meeting.kind == ("referat" if "-referat" in doc.path else "dagsorden")
+        assert len(meeting.items) >= 3
+        if meeting.kind == "referat":
+            assert all(item.decision for item in meeting.items)
+        else:
+            assert not any(item.decision for item in meeting.items)
+
+
+def test_grep_terms_are_plain_lower_case_substrings() -> None:
+    assert [plain(raw) for raw in ["*Ledighed", "=bil", "IGU", '"nyt  kontanthjælpssystem"']] == [
+        "ledighed",
+        "bil",
+        "igu",
+        "nyt kontanthjælpssystem",
+    ]
