@@ -20,10 +20,10 @@ from itertools import accumulate
 from operator import or_
 from pathlib import Path
 
-import ahocorasick
+from ahocorasick_rs import AhoCorasick
 
 from bot.extract import extract_text
-from bot.query import TermError, parse_term, suspended_compounds, words_of
+from bot.query import TermError, Words, parse_term, suspended_compounds
 
 SAMPLES = Path(__file__).resolve().parents[1] / "bot" / "samples"
 _VOCABULARY_SEED = 20261102
@@ -244,23 +244,21 @@ class _Reference:
 
     def infix_shares(self, keys: Iterable[str]) -> dict[str, float]:
         """Share of the documents with a word that contains the key, for each key."""
-        automaton = ahocorasick.Automaton()
-        for key in keys:
-            automaton.add_word(key, key)
-        automaton.make_automaton()
+        wanted = list(keys)
+        automaton = AhoCorasick(wanted)
         masks: dict[str, int] = {}
         for word, mask in zip(self.words, self.masks, strict=True):
-            for _, key in automaton.iter(word):
-                masks[key] = masks.get(key, 0) | mask
-        return {key: masks.get(key, 0).bit_count() / self.docs for key in keys}
+            for index, _, _ in automaton.find_matches_as_indexes(word, overlapping=True):
+                masks[wanted[index]] = masks.get(wanted[index], 0) | mask
+        return {key: masks.get(key, 0).bit_count() / self.docs for key in wanted}
 
 
 @lru_cache(maxsize=1)
 def _reference() -> _Reference:
     masks: dict[str, int] = {}
     for number, doc in enumerate(documents(REFERENCE_DOCS, seed=_VOCABULARY_SEED)):
-        text = words_of(doc)
-        found = set(text.folded)
+        text = Words(doc)
+        found = set(text.scan.split())
         # A suspended compound stands for the compounds it abbreviates: "Teknik- og Miljøudvalget"
         # matches teknikudvalget (see bot.match), so it counts as every part + a tail of the last word.
         for parts, final, _ in suspended_compounds(text):

@@ -1,10 +1,11 @@
 """The matching engine: every term of every watchlist in one Aho-Corasick automaton.
 
-The automaton runs over a text's case-folded words joined by single spaces, with a space in
-front of every key that must start a word, so one pass finds every candidate whatever the
-number of terms; the word, phrase and case rules of :mod:`bot.query` are then checked on each
-hit. Suspended compounds ("Førtids- og seniorpension") are found by a scan of the words and
-looked up in a sorted list of the plain terms.
+The automaton (ahocorasick-rs, native code) runs once over a text's case-folded characters with
+every character outside a word blanked (:attr:`bot.query.Words.scan`), with a blank in front of
+every key that must start a word, so one pass finds every candidate whatever the number of
+terms and no Python code runs per word; the word, phrase and case rules of :mod:`bot.query` are
+then checked on the few hits that need it. Suspended compounds ("Førtids- og seniorpension") are
+found by a regex and looked up in a sorted list of the plain terms.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-import ahocorasick
+from ahocorasick_rs import AhoCorasick
 
-from bot.query import Term, Words, is_acronym, phrase_matches, suspended_compounds, word_matches, words_of
+from bot.query import Term, Words, is_acronym, phrase_at, suspended_compounds, word_matches
 from bot.sections import is_decision_heading
 from bot.watchlists import Watchlist
 
@@ -26,8 +27,33 @@ _MIN_SHARED_TAIL = 3
 
 class Hit(NamedTuple):
     term: int  # index into the engine's terms
-    word: int  # index of the first matched word
+    at: int  # where the first matched word starts in :attr:`Words.scan`
     length: int  # number of words covered
+
+
+def found_text(words: Words, hit: Hit) -> str:
+    """The words a hit covers, as they stand in the text."""
+    first = words.index_at(hit.at)
+    return words.text[words.spans[first][0] : words.spans[first + hit.length - 1][1]]
+
+
+class _Key(NamedTuple):
+    """What a hit of one automaton key means."""
+
+    infix: bool  # the key may start inside a word (else it starts with the blank before one)
+    proven: tuple[int, ...]  # one-word prefix and infix terms: the hit proves them
+    checked: tuple[int, ...]  # whole words and acronyms: the word needs a check
+    phrases: tuple[tuple[int, int], ...]  # (term, position of the key word in it)
+
+
+class _Automaton:
+    def __init__(self, keys: dict[str, _Key]) -> None:
+        self.keys = tuple(keys.values())
+        self._automaton = AhoCorasick(list(keys)) if keys else None
+
+    def hits(self, text: str) -> list[tuple[int, int, int]]:
+        """(key, start, end) of every occurrence of every key, in order of their ends."""
+        return self._automaton.find_matches_as_indexes(text, overlapping=True) if self._automaton else []
 
 
 class Engine:
@@ -36,120 +62,111 @@ class Engine:
     def __init__(self, terms: Sequence[Term], fold_aa: bool = False) -> None:
         self.terms = tuple(terms)
         self.fold_aa = fold_aa
-        proven: dict[str, list[int]] = {}  # one-word prefix and infix terms: the automaton proves them
-        checked: dict[str, list[int]] = {}  # whole words and acronyms: the word needs a check
-        # A phrase is found through its longest word (the rarest, usually: "kontanthjælpssystem",
-        # not "nyt"), then checked around each place that word occurs.
-        self._phrases: dict[str, list[tuple[int, int]]] = {}  # key → (term, position of the key word)
         self._lengths = tuple(len(term.words) for term in self.terms)
-        cased: set[str] = set()
+        keys: tuple[dict[str, list[list[object]]], dict[str, list[list[object]]]] = ({}, {})
         for index, term in enumerate(self.terms):
+            # A phrase is found through its longest word (the rarest, usually:
+            # "kontanthjælpssystem", not "nyt"), then checked around each place that word occurs.
             anchor = max(
                 range(len(term.words)), key=lambda at: (term.words[at].kind != "infix", len(term.words[at].text))
             )
             word = term.words[anchor]
-            if is_acronym(word.text):
-                key = f" {word.text}"  # acronyms are searched in the original case: " KL" never fires at "klima"
-                cased.add(key)
-            else:
-                key = word.text.lower() if word.kind == "infix" else f" {word.text.lower()}"
+            # Acronyms are searched in the original case: " KL" never fires at "klima".
+            table = keys[is_acronym(word.text)]
+            key = word.text if word.kind == "infix" else f" {word.text}"
             if len(term.words) > 1:
-                self._phrases.setdefault(key, []).append((index, anchor))
+                table.setdefault(key, [[], [], []])[2].append((index, anchor))
+            elif word.kind in ("prefix", "infix"):
+                table.setdefault(key, [[], [], []])[0].append(index)
             else:
-                (proven if word.kind in ("prefix", "infix") else checked).setdefault(key, []).append(index)
-        self._folded, self._cased = ahocorasick.Automaton(), ahocorasick.Automaton()
-        for key in proven.keys() | checked.keys() | self._phrases.keys():
-            offset = len(key) - 1 - int(key.startswith(" "))  # from the key's last letter to its word's start
-            # Most keys only prove terms: they carry no ``rest``, the fast path of :meth:`_scan`.
-            rest = (tuple(checked.get(key, ())), key if key in self._phrases else None)
-            value = (offset, tuple(proven.get(key, ())), rest if rest != ((), None) else None)
-            (self._cased if key in cased else self._folded).add_word(key, value)
-        for automaton in (self._folded, self._cased):
-            if len(automaton):
-                automaton.make_automaton()
+                # A blank ends every word of the scanned text, so " bil " proves the whole word;
+                # an acronym also stands with endings ("KLs"), which " KL" finds and a check proves.
+                table.setdefault(f"{key} ", [[], [], []])[0].append(index)
+                if word.kind == "acronym":
+                    table.setdefault(key, [[], [], []])[1].append(index)
+        self._folded, self._cased = (
+            _Automaton(
+                {
+                    key: _Key(not key.startswith(" "), tuple(proven), tuple(checked), tuple(phrases))  # type: ignore[arg-type]
+                    for key, (proven, checked, phrases) in table.items()
+                }
+            )
+            for table in keys
+        )
         plain = sorted((term.key, index) for index, term in enumerate(self.terms) if term.is_plain_word)
         self._plain_keys = [key for key, _ in plain]
         self._plain_index = [index for _, index in plain]
-        self._tails: dict[str, ahocorasick.Automaton | None] = {}
+        self._tails: dict[str, tuple[AhoCorasick, list[tuple[int, ...]]] | None] = {}
 
     def words(self, text: str) -> Words:
-        return words_of(text, self.fold_aa)
+        return Words(text, self.fold_aa)
 
     def search(self, words: Words) -> list[Hit]:
         """The first hit of every term found in the text, in order of position.
 
-        The automaton runs over the text's distinct words only (each once, in order of first
-        occurrence), so its cost follows the vocabulary of a document, not its repetitions;
-        phrases are then checked at the places their first word occurs. Only the first hit of
-        a term counts: whether a term is in an item decides a match, and a snippet finds the
-        other occurrences in its own window (:func:`make_snippet`).
+        Only the first hit of a term counts: whether a term is in an item decides a match, and
+        a snippet finds the other occurrences in its own window (:func:`make_snippet`).
         """
-        if not self.terms or not words.folded:
+        if not self.terms or not words:
             return []
-        occurrences: dict[str, list[int]] = {}
-        for index, original in enumerate(words.original):
-            occurrences.setdefault(original, []).append(index)
-        distinct = list(occurrences)
-        at = [occurrences[original] for original in distinct]
-        found: dict[int, int] = {}  # term → the word of its first hit
-        folded = [words.folded[places[0]] for places in at]
-        self._scan(self._folded, folded, at, words, found)
-        if len(self._cased):
-            self._scan(self._cased, distinct, at, words, found)
+        found: dict[int, int] = {}  # term → where the word of its first hit starts
+        self._scan(self._folded, words.scan, words, found)
+        if self._cased.keys:
+            self._scan(self._cased, words.cased_scan, words, found)
         covered: dict[int, int] = {}  # a suspended-compound hit covers the whole group
         for hit in self._compound_hits(words):
-            if hit.term not in found or hit.word < found[hit.term]:
-                found[hit.term], covered[hit.term] = hit.word, hit.length
-        hits = [Hit(term, word, covered.get(term) or self._lengths[term]) for term, word in found.items()]
-        return sorted(hits, key=lambda hit: (hit.word, hit.term))
+            if hit.term not in found or hit.at < found[hit.term]:
+                found[hit.term], covered[hit.term] = hit.at, hit.length
+        lengths = self._lengths
+        # tuple.__new__ skips the NamedTuple's Python-level constructor: a search at 10,000 terms
+        # makes ~25 Hits per text, and the constructor was a sixth of its time.
+        return [
+            tuple.__new__(Hit, (term, at, covered.get(term) or lengths[term]))
+            for at, term in sorted(zip(found.values(), found, strict=True))
+        ]
 
-    def _scan(
-        self,
-        automaton: ahocorasick.Automaton,
-        forms: list[str],
-        at: list[list[int]],
-        words: Words,
-        found: dict[int, int],
-    ) -> None:
-        """Run one automaton over the distinct words (in ``forms``) and record first hits."""
-        if not len(automaton):
+    def _scan(self, automaton: _Automaton, text: str, words: Words, found: dict[int, int]) -> None:
+        hits = automaton.hits(text)
+        if not hits:
             return
-        starts: list[int] = []
-        position = 1
-        for form in forms:
-            starts.append(position)
-            position += len(form) + 1
-        proven_at: dict[int, int] = {}  # a proven term → where its first distinct word starts
-        for end, (offset, proven, rest) in automaton.iter(" " + " ".join(forms)):
-            # Distinct words come in order of first occurrence: a later one is a later hit.
-            for index in proven:
-                proven_at.setdefault(index, end - offset)
-            if rest is not None:
-                checked, phrases = rest
-                places = at[bisect_right(starts, end - offset) - 1]
-                for index in checked:
-                    if index not in found and self._word_matches(index, words, places[0]):
-                        found[index] = places[0]
-                if phrases is not None:
-                    self._phrase_hits(self._phrases[phrases], words, places, found)
-        for index, start in proven_at.items():
-            found[index] = at[bisect_right(starts, start) - 1][0]
+        # Most keys only prove terms and only their first hit counts: one dict, built in C.
+        first = {key: start for key, start, _ in reversed(hits)}
+        to_check = []
+        for key, start in first.items():
+            meaning = automaton.keys[key]
+            for index in meaning.proven:
+                found.setdefault(index, words.word_start(start) if meaning.infix else start + 1)
+            if meaning.checked or meaning.phrases:
+                to_check.append(key)
+        # Checks in order of position, each key until all of its terms are found.
+        pending = set(to_check)
+        for key, start, _ in hits if pending else ():
+            if key in pending:
+                meaning = automaton.keys[key]
+                if self._check(meaning, words, words.word_start(start) if meaning.infix else start + 1, found):
+                    pending.discard(key)
 
-    def _word_matches(self, index: int, words: Words, place: int) -> bool:
-        return word_matches(self.terms[index].words[0], words.original[place], words.folded[place])
-
-    def _phrase_hits(
-        self, phrases: list[tuple[int, int]], words: Words, places: list[int], found: dict[int, int]
-    ) -> None:
-        for index, anchor in phrases:
-            limit = found.get(index, len(words.folded))
-            for place in places:
-                start = place - anchor
-                if start >= limit:
-                    break
-                if start >= 0 and phrase_matches(self.terms[index], words, start):
+    def _check(self, meaning: _Key, words: Words, start: int, found: dict[int, int]) -> bool:
+        """Record the terms of a checked or phrase key that match at the word starting at ``start``;
+        whether all of them are found now."""
+        done = True
+        for index in meaning.checked:
+            if index not in found:
+                if word_matches(self.terms[index].words[0], words, start, words.word_end(start)):
                     found[index] = start
-                    break
+                else:
+                    done = False
+        for index, anchor in meaning.phrases:
+            if index in found:
+                continue
+            first: int | None = start
+            for _ in range(anchor):
+                first = words.previous_word(first) if first is not None else None
+            if first is not None and phrase_at(self.terms[index], words, first):
+                found[index] = first
+            else:
+                done = False
+        return done
 
     def _compound_hits(self, words: Words) -> Iterable[Hit]:
         # A plain term T matches a group when T starts with one of its hyphenated parts and the
@@ -161,11 +178,12 @@ class Engine:
             for part in parts:
                 tails = self._tails_of(part)
                 if tails is not None:
-                    for _, indexes in tails.iter(final[1:]):
-                        for index in indexes:
+                    automaton, indexes = tails
+                    for key, _, _ in automaton.find_matches_as_indexes(final[1:], overlapping=True):
+                        for index in indexes[key]:
                             yield Hit(index, first, covered)
 
-    def _tails_of(self, part: str) -> ahocorasick.Automaton | None:
+    def _tails_of(self, part: str) -> tuple[AhoCorasick, list[tuple[int, ...]]] | None:
         """An automaton of the rests of the plain terms that start with ``part`` (built once)."""
         if part not in self._tails:
             low = bisect_left(self._plain_keys, part)
@@ -175,13 +193,7 @@ class Engine:
                 rest = self._plain_keys[position][len(part) :]
                 if len(rest) >= _MIN_SHARED_TAIL:
                     rests.setdefault(rest, []).append(self._plain_index[position])
-            automaton = None
-            if rests:
-                automaton = ahocorasick.Automaton()
-                for rest, indexes in rests.items():
-                    automaton.add_word(rest, tuple(indexes))
-                automaton.make_automaton()
-            self._tails[part] = automaton
+            self._tails[part] = (AhoCorasick(list(rests)), [tuple(v) for v in rests.values()]) if rests else None
         return self._tails[part]
 
 
@@ -217,7 +229,7 @@ def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) 
     it are highlighted."""
     if not words.spans:
         return Snippet("", ())
-    first = min(hit.word for hit in hits) if hits else 0
+    first = min(words.index_at(hit.at) for hit in hits) if hits else 0
     high = min(len(words.spans), max(0, first - _BEFORE) + SNIPPET_WORDS)
     low = max(0, high - SNIPPET_WORDS)
     # Whole text kept at an end of the text (a closing full stop); "…" where the window cuts it.
@@ -234,12 +246,12 @@ def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) 
         pieces.append(words.original_text(index))
         position += len(pieces[-1])
     pieces.append(" …" if high < len(words.spans) else _clean(words.text[words.spans[-1][1] :]).rstrip())
-    covered = [(hit.word, hit.word + hit.length - 1) for hit in hits]
+    covered = [(words.index_at(hit.at), words.index_at(hit.at) + hit.length - 1) for hit in hits]
     covered += [
         (index, index + len(term.words) - 1)
         for index in range(low, high)
         for term in terms
-        if phrase_matches(term, words, index)
+        if phrase_at(term, words, words.starts[index])
     ]
     highlights: list[tuple[int, int]] = []
     for start_word, last in sorted(set(covered)):
@@ -311,13 +323,29 @@ class _Search:
 
 
 class Matcher:
-    """All watchlists compiled together: one engine (two with ``fold_aa``) for every term."""
+    """All watchlists compiled together: one engine (two with ``fold_aa``) for every term.
+
+    An item typically contains the terms of a few watchlists out of thousands, so an index
+    from each term to the watchlists that cannot match without it picks the few to evaluate.
+    """
 
     def __init__(self, watchlists: Sequence[Watchlist]) -> None:
         self._ids: tuple[dict[str, int], dict[str, int]] = ({}, {})
         self._terms: tuple[list[Term], list[Term]] = ([], [])
         self._compiled = tuple(self._compile(watchlist) for watchlist in watchlists)
         self._engines = (Engine(self._terms[0]), Engine(self._terms[1], fold_aa=True))
+        # Per engine (term ids are the engine's own). A watchlist needs one of its ``terms`` in
+        # the item, or, without terms, every one of ``all``: exclude and the filters only reject.
+        self._by_term: tuple[dict[int, list[int]], dict[int, list[int]]] = ({}, {})
+        self._by_case: dict[str, list[int]] = {}
+        self._new_text: list[int] = []  # a term in the added text can be missing from the whole
+        for position, compiled in enumerate(self._compiled):
+            for term in compiled.terms or compiled.all:
+                self._by_term[compiled.engine].setdefault(term, []).append(position)
+            for case in compiled.cases:
+                self._by_case.setdefault(case, []).append(position)
+            if compiled.watchlist.only_new_text:
+                self._new_text.append(position)
 
     def _compile(self, watchlist: Watchlist) -> _Compiled:
         engine = int(watchlist.fold_aa)
@@ -330,7 +358,7 @@ class Matcher:
                     terms.append(term)
             return tuple(table[raw] for raw in getattr(watchlist, clause))
 
-        cases = frozenset(" ".join(case.split()) for case in watchlist.cases)
+        cases = frozenset(_case_key(case) for case in watchlist.cases)
         return _Compiled(watchlist, engine, ids("terms"), ids("all"), ids("exclude"), cases)
 
     @property
@@ -340,8 +368,21 @@ class Matcher:
     def match(self, item: ItemText) -> list[WatchlistMatch]:
         """Every watchlist the item matches, with the terms found and a snippet."""
         search = _Search(self._engines, item)
-        results = (_evaluate(compiled, item, search) for compiled in self._compiled)
+        results = (_evaluate(self._compiled[position], item, search) for position in self._candidates(item, search))
         return [result for result in results if result is not None]
+
+    def _candidates(self, item: ItemText, search: _Search) -> list[int]:
+        """The watchlists that might match the item, in their order; every other one would not."""
+        positions: set[int] = set()
+        for engine, index in enumerate(self._by_term):
+            if index:  # no fold_aa watchlist: the second engine never reads the item
+                for term in _found(search.segments(engine)):
+                    positions.update(index.get(term, ()))
+        if item.case_number:
+            positions.update(self._by_case.get(_case_key(item.case_number), ()))
+        if item.added is not None:
+            positions.update(self._new_text)
+        return sorted(positions)
 
 
 def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> WatchlistMatch | None:
@@ -349,7 +390,7 @@ def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> Watchlist
     if watchlist.kommuner and item.kommune.casefold() not in {k.casefold() for k in watchlist.kommuner}:
         return None
     full = search.segments(compiled.engine)
-    if item.case_number and " ".join(item.case_number.split()) in compiled.cases:
+    if item.case_number and _case_key(item.case_number) in compiled.cases:
         return WatchlistMatch(watchlist.slug, (), _opening(full), by_case=True)
     committee = item.committee.casefold()
     if watchlist.committees and not any(c.casefold() in committee for c in watchlist.committees):
@@ -376,6 +417,10 @@ def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> Watchlist
             terms = search.terms(compiled.engine, {hit.term for hit in relevant})
             return WatchlistMatch(watchlist.slug, tuple(dict.fromkeys(raws)), make_snippet(words, relevant, terms))
     return None
+
+
+def _case_key(case_number: str) -> str:
+    return " ".join(case_number.split())
 
 
 def _found(segments: Segments) -> set[int]:

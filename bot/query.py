@@ -17,6 +17,7 @@ import re
 import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 TermKind = Literal["prefix", "infix", "whole", "acronym"]
@@ -27,7 +28,6 @@ _MIN_PREFIX = 2  # a one-letter prefix would match a large share of all words
 _MARKUP_GAP = r"[\s*_#~`>|\u00ad]*"
 _GAP = re.compile(rf"^{_MARKUP_GAP}$")
 _HYPHEN_GAP = re.compile(rf"^{_MARKUP_GAP}-{_MARKUP_GAP}$")
-AA_FOLD = str.maketrans({"å": "aa"})
 
 
 class TermError(ValueError):
@@ -98,29 +98,81 @@ def is_acronym(token: str) -> bool:
 def _word(token: str, marker: str, fold_aa: bool) -> Word:
     if marker == "*":
         return Word(fold(token, fold_aa), "infix")
+    cased = _spell_aa(token) if fold_aa else token  # as :attr:`Words.cased` spells the text
     if marker == "=":  # an acronym stays case-sensitive: '=KL' is KL, never kl
-        return Word(token if is_acronym(token) else fold(token, fold_aa), "whole")
+        return Word(cased if is_acronym(token) else fold(token, fold_aa), "whole")
     if is_acronym(token):
-        return Word(token, "acronym")
+        return Word(cased, "acronym")
     return Word(fold(token, fold_aa), "prefix")
 
 
 def fold(text: str, fold_aa: bool = False) -> str:
-    folded = text.lower()
-    return folded.translate(AA_FOLD) if fold_aa else folded
+    """Case-folded as terms and texts are compared; "İ" becomes "i" (Python's lower case of it is
+    "i" and a combining dot, which would split the word)."""
+    folded = text.replace("\u0130", "i").lower()
+    return folded.replace("å", "aa") if fold_aa else folded
 
 
-# --- the words of a text ---------------------------------------------------------------------
+# --- the text a term is matched against ------------------------------------------------------
+
+# Every character that is not part of a word becomes a blank: ASCII through a byte table (in C,
+# the bulk of it), the rest ("–", "’", no-break space) through a regex that rarely fires.
+_ASCII_BLANKS = bytes(c if c >= 0x80 or chr(c).isalnum() else 0x20 for c in range(256))
+_OTHER_BLANKS = re.compile(r"[^\x00-\x7f\w]")
+_NONBLANK = re.compile(r"[^ ]")
 
 
-@dataclass(frozen=True)
+def blanked(text: str) -> str:
+    """``text`` with every character outside a word replaced by a blank: same length, same offsets."""
+    ascii_done = text.encode("utf-8", "surrogatepass").translate(_ASCII_BLANKS).decode("utf-8", "surrogatepass")
+    return _OTHER_BLANKS.sub(" ", ascii_done)
+
+
 class Words:
-    """A text's words with their positions, the form every term is matched against."""
+    """A text as terms are matched against it.
 
-    text: str
-    original: tuple[str, ...]
-    folded: tuple[str, ...]
-    spans: tuple[tuple[int, int], ...]
+    Matching works on character offsets in :attr:`scan`: the case-folded text between two blanks,
+    with every character outside a word blanked, so a key " kontanthjælp" finds a word start
+    and a blank ends every word. :attr:`cased` and :attr:`cased_scan` are the same text at the
+    same offsets, for the gaps of phrases and the case of acronyms. The list of words with their
+    places in the original text (:attr:`spans`), which snippets need, is found only then.
+    """
+
+    def __init__(self, text: str, fold_aa: bool = False) -> None:
+        self.text = unicodedata.normalize("NFC", text).replace("\u00ad", "")
+        self.fold_aa = fold_aa
+
+    @cached_property
+    def cased(self) -> str:
+        """The text in its own case between two blanks (å spelt aa with ``fold_aa``)."""
+        return f" {_spell_aa(self.text) if self.fold_aa else self.text} "
+
+    @cached_property
+    def cased_scan(self) -> str:
+        """:attr:`cased` with every character outside a word blanked (acronyms are found here)."""
+        return blanked(self.cased)
+
+    @cached_property
+    def scan(self) -> str:
+        """:attr:`cased_scan` case-folded, at the same offsets (see :func:`fold`)."""
+        return fold(self.cased_scan)
+
+    @cached_property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """Where each word stands in :attr:`text`."""
+        return tuple(m.span() for m in _WORD.finditer(self.text))
+
+    @cached_property
+    def starts(self) -> tuple[int, ...]:
+        """Where each word starts in :attr:`scan` (the same words as :attr:`spans`)."""
+        return tuple(m.start() for m in _WORD.finditer(self.scan))
+
+    def __bool__(self) -> bool:
+        return not self.scan.isspace()
+
+    def index_at(self, start: int) -> int:
+        """The index of the word that starts at ``start`` in :attr:`scan`."""
+        return bisect_left(self.starts, start)
 
     def original_text(self, index: int) -> str:
         """Word ``index`` exactly as it stands in the text (the folded forms may differ in length)."""
@@ -131,40 +183,52 @@ class Words:
         """The characters between word ``index`` and the next."""
         return self.text[self.spans[index][1] : self.spans[index + 1][0]]
 
+    def word_end(self, start: int) -> int:
+        return self.scan.index(" ", start)
 
-def words_of(text: str, fold_aa: bool = False) -> Words:
-    text = unicodedata.normalize("NFC", text).replace("\u00ad", "")
-    matches = list(_WORD.finditer(text))
-    original = tuple(m.group() for m in matches)
-    return Words(
-        text=text,
-        original=original,
-        folded=tuple(fold(word, fold_aa) for word in original),
-        spans=tuple(m.span() for m in matches),
-    )
+    def word_start(self, inside: int) -> int:
+        """Where the word around offset ``inside`` starts."""
+        return self.scan.rfind(" ", 0, inside) + 1
+
+    def next_word(self, end: int) -> int | None:
+        found = _NONBLANK.search(self.scan, end)
+        return found.start() if found else None
+
+    def previous_word(self, start: int) -> int | None:
+        at = start - 1
+        while at > 0 and self.scan[at] == " ":
+            at -= 1
+        return self.word_start(at) if at > 0 else None
 
 
-def word_matches(word: Word, original: str, folded: str) -> bool:
-    """Whether one word of a term matches one word of the text."""
+def _spell_aa(text: str) -> str:
+    return text.replace("å", "aa").replace("Å", "AA")
+
+
+def word_matches(word: Word, words: Words, start: int, end: int) -> bool:
+    """Whether one word of a term matches the word of the text at ``start:end`` (in :attr:`Words.scan`)."""
     if word.kind == "prefix":
-        return folded.startswith(word.text)
-    if word.kind == "whole":
-        return original == word.text if is_acronym(word.text) else folded == word.text
+        return words.scan.startswith(word.text, start)
     if word.kind == "infix":
-        return word.text in folded
-    rest = original[len(word.text) :]
-    return original.startswith(word.text) and (not rest or (rest.isalpha() and rest.islower()))
+        return words.scan.find(word.text, start, end) >= 0
+    if word.kind == "whole":
+        text = words.cased_scan if is_acronym(word.text) else words.scan
+        return end - start == len(word.text) and text.startswith(word.text, start)
+    rest = words.cased_scan[start + len(word.text) : end]
+    return words.cased_scan.startswith(word.text, start) and (not rest or (rest.isalpha() and rest.islower()))
 
 
-def phrase_matches(term: Term, words: Words, start: int) -> bool:
-    """Whether the whole term matches the text's words from word ``start`` on."""
-    if start + len(term.words) > len(words.folded):
-        return False
+def phrase_at(term: Term, words: Words, start: int) -> bool:
+    """Whether the whole term matches the text from the word at ``start`` (in :attr:`Words.scan`) on."""
+    end = start
     for offset, word in enumerate(term.words):
-        index = start + offset
-        if not word_matches(word, words.original[index], words.folded[index]):
-            return False
-        if offset and not _gap_allowed(words.gap(index - 1), term.hyphens[offset - 1]):
+        if offset:
+            following = words.next_word(end)
+            if following is None or not _gap_allowed(words.cased[end:following], term.hyphens[offset - 1]):
+                return False
+            start = following
+        end = words.word_end(start)
+        if not word_matches(word, words, start, end):
             return False
     return True
 
@@ -184,18 +248,21 @@ _PART_GAP = re.compile(r"^-,?\s+$")
 
 def suspended_compounds(words: Words) -> list[tuple[tuple[str, ...], str, int]]:
     """Each group of hyphenated parts sharing the tail of the word after og/eller/samt:
-    ``(parts, final word, index of the first part)``, all case-folded."""
+    ``(parts, final word, where the first part starts in`` :attr:`Words.scan` ``)``, all case-folded."""
     groups = []
-    ends: list[int] | None = None
-    for found in _CONJUNCTION.finditer(words.text):
-        if ends is None:
-            ends = [end for _, end in words.spans]
-        last = bisect_left(ends, found.start())
-        if last >= len(ends) or ends[last] != found.start() or last + 2 >= len(ends):
+    scan = words.scan
+    for found in _CONJUNCTION.finditer(words.cased):
+        hyphen = found.start()
+        if scan[hyphen - 1] == " ":
             continue  # the hyphen does not end a word
-        first = last
-        while first > 0 and _PART_GAP.match(words.gap(first - 1)):
-            first -= 1
-        final = last + 2  # past the conjunction
-        groups.append((words.folded[first : last + 1], words.folded[final], first))
+        first = words.word_start(hyphen)
+        parts = [scan[first:hyphen]]
+        while (before := words.previous_word(first)) is not None:
+            end = words.word_end(before)
+            if not _PART_GAP.match(words.cased[end:first]):
+                break
+            parts.append(scan[before:end])
+            first = before
+        final = scan[found.end() : words.word_end(found.end())]
+        groups.append((tuple(reversed(parts)), final, first))
     return groups

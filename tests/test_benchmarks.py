@@ -121,7 +121,7 @@ def test_tiny_benchmark_rows(tiny_results: dict[str, Any]) -> None:
     found = [row["terms_found_per_1000_words"] for row in rows]
     assert found == sorted(found) and found[-1] > 0  # each list holds the shorter ones
     assert tiny_results["scale_check"]["time_10000_over_100"] is None  # no 10,000-term row at tiny scale
-    assert tiny_results["scale_check"]["words_seconds"] > 0
+    assert tiny_results["scale_check"]["text_seconds"] > 0
     assert "| terms" in table(rows)
 
 
