@@ -54,6 +54,13 @@ def test_fold_aa_treats_aa_and_å_alike() -> None:
     assert not plain.search(plain.words("Åbenrå Kommune"))
 
 
+def test_fold_aa_keeps_acronyms_case_sensitive() -> None:
+    engine = Engine([parse_term("ÅU", fold_aa=True)], fold_aa=True)
+    assert engine.search(engine.words("Indstilles til ÅU's møde"))
+    assert engine.search(engine.words("Indstilles til AAU"))
+    assert not engine.search(engine.words("Indstilles til åu"))
+
+
 def test_many_terms_share_one_pass_and_each_reports_its_hits() -> None:
     terms = [parse_term(t) for t in ["sats", "satsstruktur", "*ledighed", "IGU", '"nyt kontanthjælpssystem"', "nyt"]]
     engine = Engine(terms)
