@@ -30,6 +30,10 @@ class FetchError(SourceError):
     """A file or URL could not be read."""
 
 
+class Stopping(FetchError):
+    """The bot is stopping: a request was not made, or not tried again. Not the source's fault."""
+
+
 class ParseError(SourceError):
     """A document could not be parsed into a meeting with items."""
 

@@ -35,7 +35,7 @@ from typing import Protocol
 import httpx
 
 from bot import __version__
-from bot.errors import FetchError
+from bot.errors import FetchError, Stopping
 from bot.models import HttpCache
 from bot.store import Store
 
@@ -119,7 +119,7 @@ class _Pacer:
 
     default: float
     clock: Callable[[], float]
-    sleep: Callable[[float], None]
+    sleep: Callable[[float], object]
     intervals: dict[str, float] = field(default_factory=dict)
     next_slot: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -141,12 +141,18 @@ class Fetcher:
         settings: FetchSettings | None = None,
         cache: Cache | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings or FetchSettings()
         self.cache = cache
+        # With a stop event every wait (pacing, backoff, Retry-After) ends as soon as it is set,
+        # so a stopping bot never sits out a server's five-minute Retry-After.
+        self._stop = stop
+        if sleep is None:
+            sleep = stop.wait if stop is not None else time.sleep
         self._sleep, self._clock, self._jitter = sleep, clock, jitter
         self._pacer = _Pacer(self.settings.min_interval, clock, sleep)
         self._sessions: set[str] = set()
@@ -205,6 +211,7 @@ class Fetcher:
                     tries = f" ({attempts} attempts)" if attempts > 1 else ""
                     raise FetchError(f"{url}: {retry.reason}{tries}") from None
                 self._sleep(retry.wait if retry.wait is not None else self._backoff(attempt))
+                self._check_stop(f"{url}: {retry.reason}; not tried again")
                 continue
             if self.cache is not None and not response.not_modified:
                 self.cache.save(url, etag, last_modified, response.content, keep_body)
@@ -224,6 +231,11 @@ class Fetcher:
 
     def _before_request(self, request: httpx.Request) -> None:
         self._pacer.wait(host_key(request.url))
+        self._check_stop(f"{request.url}: not requested")
+
+    def _check_stop(self, what: str) -> None:
+        if self._stop is not None and self._stop.is_set():
+            raise Stopping(f"{what}: the bot is stopping")
 
     def _once(
         self, url: str, headers: dict[str, str], cached: Cached | None
@@ -389,6 +401,6 @@ class StoreCache:
         os.replace(temp, target)
 
 
-def store_fetcher(store: Store, settings: FetchSettings | None = None) -> Fetcher:
+def store_fetcher(store: Store, settings: FetchSettings | None = None, stop: threading.Event | None = None) -> Fetcher:
     """The fetcher of a run: validators in the store, kept bodies beside the archive."""
-    return Fetcher(settings, cache=StoreCache(store, store.archive_dir.parent / "http-cache"))
+    return Fetcher(settings, cache=StoreCache(store, store.archive_dir.parent / "http-cache"), stop=stop)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot.config import Config, SourceConfig
 from bot.digest import deliver, recipients
-from bot.errors import BotError, SourceError
+from bot.errors import BotError, SourceError, Stopping
 from bot.extract import extract_text
 from bot.feeds import FeedReport, publish
 from bot.fetch import Fetcher, store_fetcher
@@ -94,7 +94,7 @@ def run_cycle(
     watchlists, report.errors = effective_watchlists(store, config.bot.watchlists_dir)
     report.matches += sync_watchlists(store, watchlists, now)
     own = fetcher is None
-    fetcher = fetcher or store_fetcher(store)  # one HTTP client per cycle unless the caller keeps one
+    fetcher = fetcher or store_fetcher(store, stop=stop)  # one HTTP client per cycle unless the caller keeps one
     try:
         for source in config.sources:
             if (only is None or source.name in only) and not (stop is not None and stop.is_set()):
@@ -130,18 +130,26 @@ def ingest_source(
     state = _source_state(store, config, now)
     source = make_source(config, SourceContext(fetcher, store, now, state.first_ingest_at))
     fetched: list[RawDocument | BotError] = []
+    stopped = False  # shutting down: store what is fetched; the rest is fetched next time
     try:
         for item in source.fetch():
+            if isinstance(item, Stopping):
+                raise item
             fetched.append(item)
             if progress is not None:
                 progress(config.name, len(fetched), source.listed)
             if stop is not None and stop.is_set():
-                break  # shutting down: store what is fetched; the rest is fetched next time
+                stopped = True
+                break
+    except Stopping as exc:
+        report.warnings.append(str(exc))  # not a failure of the source
+        stopped = True
     except SourceError as exc:
         report.errors.append(str(exc))
         _finish(store, state, now, error=str(exc))
         return
-    _check_listed(source, store, state, report)
+    if not stopped:
+        _check_listed(source, store, state, report)
     parsed: list[_Parsed] = []
     for raw in fetched:
         if isinstance(raw, BotError):
@@ -155,7 +163,8 @@ def ingest_source(
     # Agendas before minutes, older before newer: the order files are read in never matters.
     for document in sorted(parsed, key=lambda d: (d.meeting.rank, d.raw.published_at or now, d.raw.key)):
         _store(store, state, document, now, backfill, report)
-    _finish(store, state, now, error=None)
+    if not stopped:  # a run cut short says nothing about the source's health
+        _finish(store, state, now, error=None)
 
 
 def _check_listed(source: Source, store: Store, state: SourceState, report: RunReport) -> None:

@@ -6,16 +6,19 @@ immediate digests. Daily and weekly digests run on cron triggers in ``[bot] time
 run one at a time (one worker thread: one writer to the store), with ``coalesce`` and a
 generous misfire grace time; the plan (next run per source) is kept in the store, so a restart
 runs a missed poll once, not many times. The config and the watchlists are re-read at every
-poll. SIGTERM/SIGINT only set an event; the main thread then shuts the scheduler down,
-letting the running job finish.
+poll. SIGTERM/SIGINT only set an event, which also cuts short every wait of the fetcher
+(pacing, backoff, Retry-After); the main thread then shuts the scheduler down, letting the
+running job finish. A second signal stops the process at once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -63,6 +66,7 @@ class Bot:
         self.config_path = config_path
         self.config = config
         self.stop = threading.Event()
+        self._running = threading.Lock()  # held by the job that runs (one at a time)
         self.cycles = 0
         self.scheduler = BackgroundScheduler(
             timezone=config.bot.zone,
@@ -74,7 +78,7 @@ class Bot:
         self._schedule_sources()
         self._schedule_digests()
         self.scheduler.add_job(
-            self._reconcile, IntervalTrigger(seconds=RECONCILE_EVERY.total_seconds()), id="reconcile"
+            self._job(self._reconcile), IntervalTrigger(seconds=RECONCILE_EVERY.total_seconds()), id="reconcile"
         )
         self.scheduler.start()
         log.info("referatvagt is running: %d sources; stop with Ctrl-C or SIGTERM", len(self.config.sources))
@@ -84,10 +88,29 @@ class Bot:
             signal.signal(sig, self._on_signal)
         self.stop.wait()
         log.info("stopping: letting the current job finish")
-        self.scheduler.shutdown(wait=True)
-        log.info("stopped")
+        # Not shutdown(wait=True): APScheduler 3 holds its job store lock while it waits, and a
+        # running poll needs that lock (get_job) to finish: the process would hang for good.
+        self.scheduler.shutdown(wait=False)
+        with self._running:
+            log.info("stopped")
+
+    def _job(self, work: Callable[..., None]) -> Callable[..., None]:
+        """``work`` as a job the shutdown waits for, and that does not start once stopping."""
+
+        def job(*args: str) -> None:
+            with self._running:
+                if not self.stop.is_set():
+                    work(*args)
+
+        return job
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop.is_set():
+            # A second signal: the user will not wait. Whatever the job had not committed is
+            # fetched again next time; an email being sent may go out once more (same Message-ID).
+            log.warning("stopping now, without waiting for the current job")
+            os._exit(1)
+        log.info("stopping after the current step (send the signal again to stop at once)")
         self.stop.set()
 
     # --- jobs ---------------------------------------------------------------------------------
@@ -108,7 +131,7 @@ class Bot:
         jitter = int(min(every.total_seconds() * 0.1, 300))
         trigger = IntervalTrigger(seconds=every.total_seconds(), start_date=first, jitter=jitter or None)
         self.scheduler.add_job(
-            self._poll,
+            self._job(self._poll),
             trigger,
             args=[source.name],
             id=f"source:{source.name}",
@@ -123,22 +146,20 @@ class Bot:
         hour, minute = (int(part) for part in email.daily_at.split(":"))
         zone = self.config.bot.zone
         self.scheduler.add_job(
-            self._digests,
+            self._job(self._digests),
             CronTrigger(hour=hour, minute=minute, timezone=zone),
             id="digest:daily",
             replace_existing=True,
         )
         day = email.weekly_on[:3]
         self.scheduler.add_job(
-            self._digests,
+            self._job(self._digests),
             CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=zone),
             id="digest:weekly",
             replace_existing=True,
         )
 
     def _poll(self, name: str) -> None:
-        if self.stop.is_set():
-            return
         self._reload()
         if name not in {source.name for source in self.config.sources}:
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,6 +73,19 @@ def test_429_with_retry_after_waits_as_asked(server: Server) -> None:
     with fetcher(sleeps) as client:
         assert client.get(f"{server.url}/doc").content == b"ok"
     assert sleeps == [7.0] and server.count("/doc") == 2
+
+
+def test_a_stopping_bot_cuts_a_retry_wait_short_and_requests_nothing_more(server: Server) -> None:
+    server.script("/doc", Reply(status=503, headers={"Retry-After": "120"}))
+    server.raw("/doc", b"ok", "text/plain")
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()  # SIGTERM while the fetcher waits as the server asked
+    with Fetcher(FAST, stop=stop) as client:
+        with pytest.raises(FetchError, match="503.*not tried again: the bot is stopping"):
+            client.get(f"{server.url}/doc")
+        with pytest.raises(FetchError, match="not requested: the bot is stopping"):
+            client.get(f"{server.url}/other")
+    assert server.paths() == ["/doc"]
 
 
 def test_retry_after_may_be_an_http_date() -> None:

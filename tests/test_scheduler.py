@@ -16,6 +16,7 @@ from bot.scheduler import Bot
 from bot.store import utcnow
 
 from .helpers import decided, json_lines, run_cli, standard_agenda, write_config
+from .portal import LISTING, Reply, Server, portal_source, running, write_portal_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,6 +86,37 @@ def test_run_polls_on_its_interval_and_stops_cleanly_on_sigterm(tmp_path: Path) 
     assert process.returncode == 0, err
     assert "stopping" in err and "stopped" in err
     assert "test: " in err and "documents read" in err, "one log line per poll"
+
+
+def test_sigterm_while_a_portal_asks_to_wait_stops_at_once(tmp_path: Path) -> None:
+    with running(Server()) as server:
+        server.routes[LISTING] = Reply(status=503, headers={"Retry-After": "250"})
+        config = write_portal_config(tmp_path, portal_source("aarhus", server.url), bot='every = "1h"')
+        process = start(config)
+        try:
+            assert wait_for(lambda: server.count(LISTING) >= 1), "the bot asked the portal and now waits"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "the bot is stopping" in err and "stopped" in err
+    assert server.count(LISTING) == 1
+
+
+def test_a_second_sigterm_stops_without_waiting_for_the_job(tmp_path: Path) -> None:
+    with running(Server()) as server:
+        server.routes[LISTING] = Reply(delay=15)  # answers long after the test is over
+        config = write_portal_config(tmp_path, portal_source("aarhus", server.url), bot='every = "1h"')
+        process = start(config)
+        try:
+            assert wait_for(lambda: server.count(LISTING) >= 1)
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=10)
+    assert process.returncode == 1
+    assert "stopping now, without waiting for the current job" in err
 
 
 def test_run_once_is_one_full_cycle(tmp_path: Path) -> None:
