@@ -59,6 +59,12 @@ class BotSettings(_Frozen):
     alert_after_failures: int = Field(
         3, ge=1, le=1000, description="Consecutive failures of a source before the health feed reports it."
     )
+    contact: str = Field(
+        "",
+        max_length=200,
+        pattern=r"^[^\x00-\x1f()]*$",
+        description="An email address or URL sent with every request, so a portal's operator can reach you.",
+    )
     _every = field_validator("every")(_duration)
 
     @field_validator("timezone")

@@ -39,8 +39,13 @@ from bot.errors import FetchError, Stopping
 from bot.models import HttpCache
 from bot.store import Store
 
-PROJECT_URL = "https://github.com/referatvagt/referatvagt"
-USER_AGENT = f"referatvagt/{__version__} (+{PROJECT_URL}; municipal minutes change alerts)"
+
+def user_agent(contact: str = "") -> str:
+    """Names the bot and, when the config gives one, how a portal's operator reaches its runner."""
+    reach = f"; +{contact}" if contact else ""
+    return f"referatvagt/{__version__} (municipal minutes change alerts{reach})"
+
+
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 507, 508, 520, 521, 522, 523, 524})
 
 
@@ -66,6 +71,7 @@ class FetchSettings:
     max_backoff: float = 60.0
     max_retry_after: float = 300.0  # a server asking for a longer wait fails the request instead
     min_interval: float = 1.0  # seconds between two requests to one host, unless a source sets its own
+    contact: str = ""  # [bot] contact, in the User-Agent
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,7 @@ class Fetcher:
             timeout=httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
             follow_redirects=True,
             max_redirects=self.settings.max_redirects,
-            headers={"User-Agent": USER_AGENT, "Accept-Language": "da, en;q=0.5"},
+            headers={"User-Agent": user_agent(self.settings.contact), "Accept-Language": "da, en;q=0.5"},
             transport=transport,
             event_hooks={"request": [self._before_request]},
         )

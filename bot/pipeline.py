@@ -19,7 +19,7 @@ from bot.digest import deliver, recipients
 from bot.errors import BotError, SourceError, Stopping
 from bot.extract import extract_text
 from bot.feeds import FeedReport, publish
-from bot.fetch import Fetcher, store_fetcher
+from bot.fetch import Fetcher, FetchSettings, store_fetcher
 from bot.health import record_outcome
 from bot.mailer import SendReport
 from bot.match import Matcher
@@ -94,7 +94,8 @@ def run_cycle(
     watchlists, report.errors = effective_watchlists(store, config.bot.watchlists_dir)
     report.matches += sync_watchlists(store, watchlists, now)
     own = fetcher is None
-    fetcher = fetcher or store_fetcher(store, stop=stop)  # one HTTP client per cycle unless the caller keeps one
+    # One HTTP client per cycle unless the caller keeps one.
+    fetcher = fetcher or store_fetcher(store, FetchSettings(contact=config.bot.contact), stop=stop)
     try:
         for source in config.sources:
             if (only is None or source.name in only) and not (stop is not None and stop.is_set()):

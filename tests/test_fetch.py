@@ -8,20 +8,21 @@ import itertools
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from bot import __version__
 from bot.errors import FetchError
 from bot.fetch import (
-    PROJECT_URL,
-    USER_AGENT,
     Fetcher,
     FetchSettings,
     HTTPStatusError,
     StoreCache,
     retry_after_seconds,
+    user_agent,
 )
 from bot.store import Store
 
@@ -47,13 +48,15 @@ def fetcher(sleeps: Sleeps | None = None, settings: FetchSettings = FAST, **kwar
     return Fetcher(settings, sleep=sleeps if sleeps is not None else Sleeps(), jitter=lambda: 0.5, **kwargs)  # type: ignore[arg-type]
 
 
-def test_the_user_agent_names_the_project_and_how_to_reach_it(server: Server) -> None:
+def test_the_user_agent_names_the_bot_and_how_to_reach_whoever_runs_it(server: Server) -> None:
     server.raw("/doc", b"hello", "text/plain")
-    with fetcher() as client:
+    with fetcher(settings=replace(FAST, contact="mailto:redaktion@example.dk")) as client:
         response = client.get(f"{server.url}/doc")
     assert response.content == b"hello" and response.status == 200
-    agent = server.requests[0].headers["user-agent"]
-    assert agent == USER_AGENT and agent.startswith("referatvagt/") and f"+{PROJECT_URL}" in agent
+    assert server.requests[0].headers["user-agent"] == (
+        f"referatvagt/{__version__} (municipal minutes change alerts; +mailto:redaktion@example.dk)"
+    )
+    assert user_agent() == f"referatvagt/{__version__} (municipal minutes change alerts)"
 
 
 def test_5xx_then_success_is_retried_with_exponential_backoff(server: Server) -> None:
