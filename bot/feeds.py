@@ -126,10 +126,13 @@ def _watchlist_feed(config: Config, store: Store, watchlist: Watchlist) -> Feed:
         public=watchlist.public,
         terms=terms,
     )
-    for match, item, version, meeting, source, document in store.feed_rows(watchlist.slug, config.feeds.max_entries):
+    rows = store.feed_rows(watchlist.slug, config.feeds.max_entries)
+    events = store.events_by_id(match.event_id for match, *_ in rows if match.event_id is not None)
+    for match, item, version, meeting, source, document in rows:
         row = Row(item, version, meeting, source, document)
         snippet = snippet_of(match)
-        seen = _Seen(match.kind, match.decision_added, match.created_at, store.event(match.event_id))
+        event = events.get(match.event_id) if match.event_id is not None else None
+        seen = _Seen(match.kind, match.decision_added, match.created_at, event)
         highlighted = _highlighted(snippet.text, snippet.highlights)
         feed.entries.append(_entry(config, feed.slug, seen, row, highlighted, tuple(match.terms)))
     return feed

@@ -78,16 +78,15 @@ def match_pending_events(store: Store, matcher: Matcher, now: datetime, send_bac
 
 
 def sync_watchlists(store: Store, watchlists: Sequence[Watchlist], now: datetime) -> int:
-    """Run each new or edited watchlist over recent items (feed only); returns new matches."""
-    created = 0
-    for watchlist in watchlists:
-        with store.session() as session:
-            state = session.get(WatchlistState, watchlist.slug)
-            digest = watchlist.digest()
-            if state is not None and state.digest == digest:
-                continue
-            created += _backfill(session, watchlist, now)
-            state = state or WatchlistState(
+    """Run the new and edited watchlists over recent items (feed only); returns new matches."""
+    with store.session() as session:
+        states = {state.slug: state for state in session.exec(select(WatchlistState))}
+        digests = {watchlist.slug: watchlist.digest() for watchlist in watchlists}
+        changed = [w for w in watchlists if w.slug not in states or states[w.slug].digest != digests[w.slug]]
+        created = _backfill(session, changed, now) if changed else 0
+        for watchlist in changed:
+            digest = digests[watchlist.slug]
+            state = states.get(watchlist.slug) or WatchlistState(
                 slug=watchlist.slug, digest=digest, token=secrets.token_urlsafe(18), first_seen_at=now, evaluated_at=now
             )
             state.digest, state.evaluated_at, state.text = digest, now, watchlist.text
@@ -114,9 +113,11 @@ def effective_watchlists(store: Store, folder: Path) -> tuple[list[Watchlist], l
     return watchlists, errors
 
 
-def _backfill(session: Session, watchlist: Watchlist, now: datetime) -> int:
-    matcher = Matcher([watchlist])
-    since = now - timedelta(days=watchlist.backfill_days)
+def _backfill(session: Session, watchlists: Sequence[Watchlist], now: datetime) -> int:
+    """One pass over the items of the longest look back, each watchlist keeping those in its own
+    (a pass per watchlist would read and search every item again for each)."""
+    matcher = Matcher(watchlists)
+    since = {watchlist.slug: now - timedelta(days=watchlist.backfill_days) for watchlist in watchlists}
     rows = session.execute(
         sa_select(ItemVersion, Meeting, SourceState)
         .join(
@@ -124,15 +125,21 @@ def _backfill(session: Session, watchlist: Watchlist, now: datetime) -> int:
         )
         .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
         .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
-        .where(col(ItemVersion.created_at) >= since, col(Item.removed).is_(False))
+        .where(col(ItemVersion.created_at) >= min(since.values()), col(Item.removed).is_(False))
         .order_by(col(ItemVersion.id))
     ).all()
     created = 0
     for version, meeting, source in rows:
+        found = [
+            result
+            for result in matcher.match(item_text(version, meeting, source))
+            if version.created_at >= since[result.slug]
+        ]
+        if not found:
+            continue
         event = session.exec(
             select(Event).where(Event.version_id == version.id, Event.kind != "removed").order_by(col(Event.id).desc())
         ).first()
-        found = matcher.match(item_text(version, meeting, source))
         created += _record(session, found, version, event, True, False, now)
     return created
 
@@ -146,14 +153,18 @@ def _record(
     mail: bool,
     now: datetime,
 ) -> int:
+    if not found:
+        return 0
+    assert version.id is not None
+    # By item too: the unique (watchlist, version) index cannot serve a lookup by version alone.
+    recorded = set(
+        session.exec(select(Match.watchlist).where(Match.item_id == version.item_id, Match.version_id == version.id))
+    )
     created = 0
     for result in found:
-        exists = session.exec(
-            select(Match.id).where(Match.watchlist == result.slug, Match.version_id == version.id)
-        ).first()
-        if exists is not None:
+        if result.slug in recorded:
             continue
-        assert version.id is not None
+        recorded.add(result.slug)
         session.add(
             Match(
                 watchlist=result.slug,
@@ -172,6 +183,7 @@ def _record(
                 created_at=now,
             )
         )
-        session.flush()
         created += 1
+    if created:
+        session.flush()  # one batched INSERT per event; a broken uniqueness fails here, at its event
     return created

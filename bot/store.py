@@ -18,7 +18,7 @@ import hashlib
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -239,11 +239,14 @@ class Store:
         with self.session() as session:
             return [tuple(row) for row in session.execute(query)]
 
-    def event(self, event_id: int | None) -> Event | None:
-        if event_id is None:
-            return None
+    def events_by_id(self, ids: Iterable[int]) -> dict[int, Event]:
+        """The events with these ids, in one query (a feed's entries need theirs together)."""
+        wanted = set(ids)
+        if not wanted:
+            return {}
         with self.session() as session:
-            return session.get(Event, event_id)
+            events = session.exec(select(Event).where(col(Event.id).in_(wanted)))
+            return {event.id: event for event in events if event.id is not None}
 
     def watchlist_state(self, slug: str) -> WatchlistState | None:
         with self.session() as session:

@@ -89,6 +89,21 @@ def test_every_feed_is_valid_and_has_the_right_entries(tmp_path: Path) -> None:
     assert len(source.entries) == 4 + 3
 
 
+def test_each_entry_shows_the_change_of_its_own_event(tmp_path: Path) -> None:
+    config = setup(tmp_path, w='terms = ["kvartal", "busplan"]\n')
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    ingest(config)
+    minutes = decided(standard_agenda()).text().replace("2,4 mio.", "2,6 mio.").replace("tre nye", "fire nye")
+    put(tmp_path, "referat.md", minutes)
+    ingest(config)
+    entries = {entry.title: entry.content[0].value for entry in parse(feeds_dir(tmp_path) / "w.xml").entries}
+    where = "Testrup · Økonomiudvalget 02.11.2026 · Punkt"
+    budget, bus = f"{where} 2: Budgetopfølgning 3. kvartal", f"{where} 3: Busplan 2027"
+    assert ">2,4</del>" in entries[f"Beslutning: {budget}"] and ">tre</del>" not in entries[f"Beslutning: {budget}"]
+    assert ">tre</del>" in entries[f"Beslutning: {bus}"] and ">2,4</del>" not in entries[f"Beslutning: {bus}"]
+    assert "<del" not in entries[budget] + entries[bus], "a new item's entry has no diff"
+
+
 def test_regenerating_keeps_guids_and_bytes(tmp_path: Path) -> None:
     config = setup(tmp_path, bus='terms = ["busplan"]\n')
     put(tmp_path, "dagsorden.md", standard_agenda())

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bot.config import load_config
+from bot.matches import sync_watchlists
 from bot.pipeline import RunReport, ingest_source, open_store, run_cycle
+from bot.watchlists import Watchlist
 
 from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config
 
@@ -80,6 +82,52 @@ def test_a_new_watchlist_looks_back_backfill_days_and_then_follows_new_items(tmp
     assert cycle(config, T0 + timedelta(days=11)).matches == 2
     later = [(m["watchlist"], m["event"], m["backfill"]) for m in json_lines(config, "matches")][1:]
     assert sorted(later) == [("none", "changed", False), ("recent", "changed", False)]
+
+
+BACKFILLED = [
+    Watchlist(slug="bus", terms=("busplan",), backfill_days=30),
+    Watchlist(slug="recent-budget", terms=("budget",), backfill_days=10),
+    Watchlist(slug="agenda", terms=("=dagsorden",), all=("godkendes",)),
+    Watchlist(slug="never", terms=("busplan",), backfill_days=0),
+    Watchlist(slug="closed", cases=("26/400",)),
+    Watchlist(slug="decided", terms=("godkendt",), sections=("Beslutning",), backfill_days=10),
+    Watchlist(slug="school", terms=("skole",), exclude=("busplan",), committees=("Børne",)),
+    Watchlist(slug="recent-school", terms=("skole",), backfill_days=10),
+]
+
+
+def backfilled(tmp_path: Path, batches: list[list[Watchlist]]) -> list[tuple[object, ...]]:
+    """Every match row (but its id) after syncing the watchlists batch by batch, 25 days after an
+    agenda of two committees; one committee's minutes came 20 days after the agenda."""
+    config = setup(tmp_path)
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    schools = Doc(committee="Børne- og Skoleudvalget").item(1, "Ny skole", "26/500", Indstilling="Skole og busplan.")
+    put(tmp_path, "skole.md", schools.item(2, "Skoledistrikter", "26/600", Indstilling="Nye skoledistrikter."))
+    cycle(config, T0)
+    put(tmp_path, "referat.md", decided(standard_agenda()))
+    cycle(config, T0 + timedelta(days=20))
+    with open_store(load_config(config)) as store:
+        for batch in batches:
+            sync_watchlists(store, batch, T0 + timedelta(days=25))
+    database = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
+    return database.execute(
+        "SELECT watchlist, item_id, version_id, event_id, kind, terms, snippet, highlights, by_case, decision_added,"
+        " changed_sections, backfill, mail, created_at FROM match ORDER BY watchlist, version_id"
+    ).fetchall()
+
+
+def test_new_watchlists_look_back_together_as_each_would_alone(tmp_path: Path) -> None:
+    together = backfilled(tmp_path / "together", [BACKFILLED])
+    assert together == backfilled(tmp_path / "alone", [[watchlist] for watchlist in BACKFILLED])
+    assert sorted({(row[0], row[4], row[5]) for row in together}) == [
+        ("agenda", "changed", '["=dagsorden", "godkendes"]'),
+        ("bus", "changed", '["busplan"]'),  # the minutes, 5 days old
+        ("bus", "new", '["busplan"]'),  # the school agenda, 25 days old
+        ("closed", "new", "[]"),
+        ("decided", "changed", '["godkendt"]'),
+        ("recent-budget", "changed", '["budget"]'),
+        ("school", "new", '["skole"]'),
+    ], "each watchlist looks back its own backfill_days: never and recent-school find nothing"
 
 
 def test_an_edited_watchlist_is_run_again_and_an_unchanged_one_is_not(tmp_path: Path) -> None:

@@ -52,6 +52,37 @@ def test_many_watchlists_are_matched_together_and_independently() -> None:
     assert [result.slug for result in found] == ["a", "c"]
 
 
+def test_together_the_watchlists_find_exactly_what_each_finds_alone() -> None:
+    """The matcher evaluates only the watchlists an item could match (a term, a case, a
+    change's added text); the result must be that of evaluating every one of them."""
+    watchlists = [
+        Watchlist.model_validate({"slug": f"rule-{n}", **case["watchlist"]}) for n, case in enumerate(SPEC["case"])
+    ]
+    watchlists += [
+        Watchlist(slug="added-only", terms=("skolestruktur",), only_new_text=True),
+        Watchlist(slug="aa-folded", terms=("Aabenraa",), fold_aa=True),
+        Watchlist(slug="aa-plain", terms=("Aabenraa",)),
+        Watchlist(slug="aa-all-only", all=("kontanthjælp", "Aabenraa"), fold_aa=True),
+        Watchlist(slug="case-spaced", cases=("26/ 09817",), terms=("skolestruktur",)),
+    ]
+    items = [_item(case.get("item", {})) for case in SPEC["case"]]
+    items += [
+        # A change whose added text has a term the item's sections lack: only_new_text looks there alone.
+        _item({"added": [["Sagsfremstilling", "skolestruktur"]]}),
+        _item({"title": "Samarbejde med Åbenrå Kommune om kontanthjælp"}),
+        _item({"title": "Samarbejde med Aabenraa Kommune"}),
+        _item({"case_number": "26/  09817"}),
+        _item({"kommune": "Egeskov", "committee": "Teknik- og Miljøudvalget"}),
+    ]
+    together, found = Matcher(watchlists), set()
+    for item in dict.fromkeys(items):
+        alone = [result for watchlist in watchlists for result in Matcher([watchlist]).match(item)]
+        assert together.match(item) == alone, item
+        found |= {result.slug for result in alone}
+    assert {"added-only", "aa-folded", "aa-plain", "aa-all-only", "case-spaced"} <= found
+    assert len(found) > 20
+
+
 TOC_MINUTES = """# REFERAT Teknikudvalget d. 02-11-2026
 
 ## Indholdsfortegnelse
