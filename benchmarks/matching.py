@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 from benchmarks import grep
 from benchmarks.baseline import compile_terms, matched_terms
 from benchmarks.generate import documents, term_lists
-from bot.match import Engine, Hit, found_text
-from bot.query import Term, Words, parse_term
+from bot.match import Engine
+from bot.query import Hit, Term, Words, found_text, parse_term
 
 T = TypeVar("T")
 REPEATS = 5  # best of five: a two-core machine shares its cores with whatever else runs

@@ -18,7 +18,7 @@ import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Literal, NamedTuple
 
 TermKind = Literal["prefix", "infix", "whole", "acronym"]
 
@@ -203,6 +203,18 @@ class Words:
 
 def _spell_aa(text: str) -> str:
     return text.replace("å", "aa").replace("Å", "AA")
+
+
+class Hit(NamedTuple):
+    term: int  # index into the engine's terms
+    at: int  # where the first matched word starts in :attr:`Words.scan`
+    length: int  # number of words covered
+
+
+def found_text(words: Words, hit: Hit) -> str:
+    """The words a hit covers, as they stand in the text."""
+    first = words.index_at(hit.at)
+    return words.text[words.spans[first][0] : words.spans[first + hit.length - 1][1]]
 
 
 def word_matches(word: Word, words: Words, start: int, end: int) -> bool:

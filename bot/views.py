@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.diff import render_diff
-from bot.match import Snippet
 from bot.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
+from bot.snippet import Snippet
 
 
 def where(number: int | None, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.match import Engine, found_text, make_snippet
-from bot.query import TermError, parse_term
+from bot.match import Engine
+from bot.query import TermError, found_text, parse_term
+from bot.snippet import make_snippet
 
 CASES: list[dict[str, Any]] = tomllib.loads((Path(__file__).parent / "cases" / "terms.toml").read_text("utf-8"))["case"]
 
