@@ -75,7 +75,11 @@ def year_phases(scale: str, phases: set[str], progress: Callable[[str], None]) -
             progress(f"ingest: cold {out['ingest']['cold_s']:.1f}s, warm {out['ingest']['warm_s']:.2f}s")
         if "feeds" in phases:
             out["feeds"], rss["feeds"] = run_phase(publish.feeds, root, kommuner, n_watchlists)
-            progress(f"feeds: match {out['feeds']['match_s']:.1f}s, publish {out['feeds']['publish_s']:.1f}s")
+            feeds = out["feeds"]
+            progress(
+                f"feeds: look back {feeds['backfill_s']:.1f}s, match {feeds['match_s']:.1f}s, "
+                f"publish {feeds['publish_s']:.1f}s"
+            )
         if "digests" in phases:
             out["digests"], rss["digests"] = run_phase(publish.digests, root, n_recipients)
             progress(f"digests: {out['digests']['seconds']:.1f}s")
@@ -106,8 +110,10 @@ def summary(results: dict[str, Any]) -> str:
     if "feeds" in results:
         feeds = results["feeds"]
         lines.append(
-            f"feeds: {feeds['watchlists']:,} watchlists matched in {feeds['match_s']:.2f}s ({feeds['matches']:,} "
-            f"matches), published in {feeds['publish_s']:.2f}s ({feeds['files_written']:,} files)"
+            f"feeds: {feeds['watchlists']:,} new watchlists looked back over {feeds['backfill_items']:,} items "
+            f"in {feeds['backfill_s']:.2f}s ({feeds['backfill_matches']:,} matches); matched as change events in "
+            f"{feeds['match_s']:.2f}s ({feeds['matches']:,} matches), published in {feeds['publish_s']:.2f}s "
+            f"({feeds['files_written']:,} files)"
         )
     if "digests" in results:
         digests = results["digests"]

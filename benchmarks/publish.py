@@ -12,11 +12,14 @@ from __future__ import annotations
 import random
 import shutil
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import func, select
 from sqlalchemy import update as sa_update
+from sqlmodel import col
 
 from benchmarks.generate import _Writer, term_lists
 from benchmarks.ingest import config_for
@@ -45,11 +48,11 @@ def watchlists(count: int, seed: int = 1) -> list[Watchlist]:
 def feeds(root: Path, kommuner: list[str], count: int, seed: int = 1) -> dict[str, Any]:
     """Match ``count`` watchlists over the ingested store and publish every feed.
 
-    On a copy (SQLite backup) of ``root/state``'s database with every change event marked unmatched, the path a
-    running bot takes when watchlists exist before the minutes arrive: ``sync_watchlists`` with a
-    clock past every item's backfill window (so it only registers them; its per-watchlist look back
-    is what the profile in docs/benchmarks.md is about), then ``match_pending_events`` with one
-    ``Matcher`` over all the watchlists, then ``publish``.
+    On a copy (SQLite backup) of ``root/state``'s database: first the look back of ``count`` new
+    watchlists (``sync_watchlists`` over every item as it is now: all are within ``backfill_days``,
+    as all were ingested just now); then, with those matches deleted and every change event marked
+    unmatched, the path a running bot takes when watchlists exist before the minutes arrive:
+    ``match_pending_events`` with one ``Matcher`` over all the watchlists; then ``publish``.
     """
     state = root / "feeds-state"
     shutil.rmtree(state, ignore_errors=True)
@@ -60,11 +63,15 @@ def feeds(root: Path, kommuner: list[str], count: int, seed: int = 1) -> dict[st
     ingested.close()
     config = config.model_copy(update={"bot": config.bot.model_copy(update={"state_dir": state})})
     store = open_store(config)
-    with store.session() as session:
-        session.execute(sa_update(Event).values(matched=False))
     lists = watchlists(count, seed)
     now = datetime.now(timezone.utc)
-    sync_watchlists(store, lists, now + timedelta(days=max(w.backfill_days for w in lists) + 1))
+    start = time.perf_counter()
+    backfilled = sync_watchlists(store, lists, now)
+    backfill_s = time.perf_counter() - start
+    with store.session() as session:
+        items = session.scalar(select(func.count()).select_from(Item).where(col(Item.removed).is_(False)))
+        session.execute(sa_delete(Match))
+        session.execute(sa_update(Event).values(matched=False))
     start = time.perf_counter()
     matches = match_pending_events(store, Matcher(lists), now)
     match_s = time.perf_counter() - start
@@ -73,6 +80,9 @@ def feeds(root: Path, kommuner: list[str], count: int, seed: int = 1) -> dict[st
     publish_s = time.perf_counter() - start
     return {
         "watchlists": count,
+        "backfill_s": round(backfill_s, 3),
+        "backfill_matches": backfilled,
+        "backfill_items": items,
         "matches": matches,
         "match_s": round(match_s, 3),
         "publish_s": round(publish_s, 3),
