@@ -22,8 +22,8 @@ from bot.digest_render import Pending, compose, wire_format
 from bot.errors import ConfigError
 from bot.feeds import Row
 from bot.mailer import Mailer, SendReport, send_pending
-from bot.models import DigestItem, Document, Event, Item, ItemVersion, Match, Meeting, Outbox, SourceState
-from bot.store import Store
+from bot.models import DigestItem, Document, Item, ItemVersion, Match, Meeting, Outbox, SourceState
+from bot.store import Store, events_by_id
 from bot.watchlists import Watchlist
 
 Frequency = str  # "immediate" | "daily" | "weekly"
@@ -65,8 +65,9 @@ def pending_matches(store: Store, session: Session, recipient: str, slugs: Seque
         .order_by(col(Match.id))
     )
     rows = session.execute(query).all()
+    events = events_by_id(session, (match.event_id for match, *_ in rows if match.event_id is not None))
     return [
-        Pending(match, Row(*row), session.get(Event, match.event_id) if match.event_id else None)
+        Pending(match, Row(*row), events.get(match.event_id) if match.event_id is not None else None)
         for match, *row in rows
     ]
 

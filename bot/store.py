@@ -240,13 +240,9 @@ class Store:
             return [tuple(row) for row in session.execute(query)]
 
     def events_by_id(self, ids: Iterable[int]) -> dict[int, Event]:
-        """The events with these ids, in one query (a feed's entries need theirs together)."""
-        wanted = set(ids)
-        if not wanted:
-            return {}
+        """The events with these ids (a feed's entries need theirs together)."""
         with self.session() as session:
-            events = session.exec(select(Event).where(col(Event.id).in_(wanted)))
-            return {event.id: event for event in events if event.id is not None}
+            return events_by_id(session, ids)
 
     def watchlist_state(self, slug: str) -> WatchlistState | None:
         with self.session() as session:
@@ -265,3 +261,20 @@ def _where_published(query: Any) -> Any:
         .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
         .join(Document, col(Document.id) == col(ItemVersion.document_id))
     )
+
+
+_IN_LIST = 5000  # ids per query: far below SQLite's and PostgreSQL's limits on bound parameters
+
+
+def events_by_id(session: Session, ids: Iterable[int]) -> dict[int, Event]:
+    """The events with these ids, a query per few thousand instead of one per event."""
+    wanted = sorted(set(ids))
+    found: dict[int, Event] = {}
+    for start in range(0, len(wanted), _IN_LIST):
+        chunk = wanted[start : start + _IN_LIST]
+        found.update(
+            (event.id, event)
+            for event in session.exec(select(Event).where(col(Event.id).in_(chunk)))
+            if event.id is not None
+        )
+    return found
