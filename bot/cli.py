@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +107,31 @@ def ingest_command(ctx: _Context, send_backfill: bool) -> None:
         sys.exit(1)
 
 
+def _echo_json(fields: dict[str, Any]) -> None:
+    click.echo(json.dumps(fields, ensure_ascii=False))
+
+
+def _echo_rows(
+    rows: Iterable[tuple[Any, ...]],
+    as_json: bool,
+    as_fields: Callable[..., dict[str, Any]],
+    as_text: Callable[..., str],
+) -> None:
+    """One line (or JSON object) per stored row, shaped by the row's own printers in views.py."""
+    for row in rows:
+        if as_json:
+            _echo_json(as_fields(*row))
+        else:
+            click.echo(as_text(*row))
+
+
 @cli.command(epilog="Example: referatvagt items --json | head -1")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (JSON Lines).")
 @pass_context
 def items(ctx: _Context, as_json: bool) -> None:
     """List the latest version of every stored agenda item."""
     with open_store(ctx.config) as store:
-        rows = store.latest_items()
-    for row in rows:
-        click.echo(json.dumps(item_json(*row), ensure_ascii=False) if as_json else item_line(*row))
+        _echo_rows(store.latest_items(), as_json, item_json, item_line)
 
 
 @cli.command(epilog="Example: referatvagt events --json")
@@ -123,9 +140,7 @@ def items(ctx: _Context, as_json: bool) -> None:
 def events(ctx: _Context, as_json: bool) -> None:
     """List change events (new, changed, removed), oldest first."""
     with open_store(ctx.config) as store:
-        rows = store.events()
-    for row in rows:
-        click.echo(json.dumps(event_json(*row), ensure_ascii=False) if as_json else event_text(*row))
+        _echo_rows(store.events(), as_json, event_json, event_text)
 
 
 @cli.command(epilog="Example: referatvagt matches --watchlist kontanthjaelp --json")
@@ -139,9 +154,7 @@ def matches(ctx: _Context, slug: str | None, as_json: bool) -> None:
     terms in **bold**; --json adds every item field of `items --json`.
     """
     with open_store(ctx.config) as store:
-        rows = store.matches(slug)
-    for row in rows:
-        click.echo(json.dumps(match_json(*row), ensure_ascii=False) if as_json else match_text(*row))
+        _echo_rows(store.matches(slug), as_json, match_json, match_text)
 
 
 @cli.command("try", epilog='Example: referatvagt try kontanthjælp "*ledighed" \'"nyt kontanthjælpssystem"\' IGU')
@@ -164,7 +177,7 @@ def try_command(ctx: _Context, terms: tuple[str, ...], as_json: bool) -> None:
             found += 1
             if as_json:
                 fields = {**item_json(item, version, meeting, source, document), "terms": list(result.terms)}
-                click.echo(json.dumps({**fields, "snippet": result.snippet.marked()}, ensure_ascii=False))
+                _echo_json({**fields, "snippet": result.snippet.marked()})
             else:
                 click.echo(f"{where(item.number, version, meeting, source)}\n    {result.snippet.marked()}")
     if not as_json:
