@@ -139,7 +139,8 @@ class Engine:
         whether all of them are found now."""
         done = True
         for index in meaning.checked:
-            if index not in found:
+            # An acronym may already be found standing alone (" KL "), perhaps later in the text.
+            if found.get(index, start + 1) > start:
                 if word_matches(self.terms[index].words[0], words, start, words.word_end(start)):
                     found[index] = start
                 else:
