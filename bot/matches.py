@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -160,30 +161,31 @@ def _record(
     recorded = set(
         session.exec(select(Match.watchlist).where(Match.item_id == version.item_id, Match.version_id == version.id))
     )
-    created = 0
+    rows = []
     for result in found:
         if result.slug in recorded:
             continue
         recorded.add(result.slug)
-        session.add(
-            Match(
-                watchlist=result.slug,
-                item_id=version.item_id,
-                version_id=version.id,
-                event_id=event.id if event else None,
-                kind=event.kind if event else ("new" if version.version == 1 else "changed"),
-                terms=list(result.terms),
-                snippet=result.snippet.text,
-                highlights=[list(span) for span in result.snippet.highlights],
-                by_case=result.by_case,
-                decision_added=bool(event and event.decision_added),
-                changed_sections=list(event.changed_sections) if event else [],
-                backfill=backfill,
-                mail=mail,
-                created_at=now,
-            )
+        rows.append(
+            {
+                "watchlist": result.slug,
+                "item_id": version.item_id,
+                "version_id": version.id,
+                "event_id": event.id if event else None,
+                "kind": event.kind if event else ("new" if version.version == 1 else "changed"),
+                "terms": list(result.terms),
+                "snippet": result.snippet.text,
+                "highlights": [list(span) for span in result.snippet.highlights],
+                "by_case": result.by_case,
+                "decision_added": bool(event and event.decision_added),
+                "changed_sections": list(event.changed_sections) if event else [],
+                "backfill": backfill,
+                "mail": mail,
+                "created_at": now,
+            }
         )
-        created += 1
-    if created:
-        session.flush()  # one batched INSERT per event; a broken uniqueness fails here, at its event
-    return created
+    if rows:
+        # One INSERT for the event's matches, without building ORM objects (with 1,000 watchlists
+        # their constructors were a fifth of matching); a broken uniqueness fails here, at its event.
+        session.execute(sa_insert(Match), rows)
+    return len(rows)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, NamedTuple
@@ -243,6 +244,23 @@ def phrase_at(term: Term, words: Words, start: int) -> bool:
         if not word_matches(word, words, start, end):
             return False
     return True
+
+
+def occurrences(term: Term, words: Words, start: int, end: int) -> Iterator[int]:
+    """Where the term matches the text, as the start of its first word in :attr:`Words.scan`, for
+    first words that start in ``start:end`` (``start`` a word start): found with ``str.find``."""
+    first = term.words[0]
+    text = words.cased_scan if is_acronym(first.text) else words.scan
+    infix = first.kind == "infix"
+    needle = first.text if infix else f" {first.text}"
+    at = text.find(needle, start if infix else start - 1)
+    while at >= 0:
+        word = words.word_start(at) if infix else at + 1
+        if word >= end:
+            return
+        if phrase_at(term, words, word):
+            yield word
+        at = text.find(needle, at + 1)
 
 
 def _gap_allowed(gap: str, hyphen: bool) -> bool:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.query import Hit, Term, Words, phrase_at
+from bot.query import Hit, Term, Words, occurrences
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,11 @@ def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) 
         position += len(pieces[-1])
     pieces.append(" …" if high < len(words.spans) else _clean(words.text[words.spans[-1][1] :]).rstrip())
     covered = [(words.index_at(hit.at), words.index_at(hit.at) + hit.length - 1) for hit in hits]
-    covered += [
-        (index, index + len(term.words) - 1)
-        for index in range(low, high)
-        for term in terms
-        if phrase_at(term, words, words.starts[index])
-    ]
+    window = (words.starts[low], words.starts[high - 1] + 1)
+    for term in terms:
+        covered += [
+            (index, index + len(term.words) - 1) for index in map(words.index_at, occurrences(term, words, *window))
+        ]
     highlights: list[tuple[int, int]] = []
     for start_word, last in sorted(set(covered)):
         if start_word in starts and last in starts:
