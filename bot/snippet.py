@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from bot.query import Hit, Term, Words, occurrences
 
@@ -46,7 +45,20 @@ def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) 
     first = min(words.index_at(hit.at) for hit in hits) if hits else 0
     high = min(len(words.spans), max(0, first - _BEFORE) + SNIPPET_WORDS)
     low = max(0, high - SNIPPET_WORDS)
-    text, starts = _window(words, low, high)
+    # Whole text kept at an end of the text (a closing full stop); "…" where the window cuts it.
+    lead = "… " if low > 0 else _clean(words.text[: words.spans[0][0]]).lstrip()
+    pieces = [lead]
+    position = len(lead)
+    starts: dict[int, int] = {}
+    for index in range(low, high):
+        if index > low:
+            gap = _clean(words.gap(index - 1)) or " "
+            pieces.append(gap)
+            position += len(gap)
+        starts[index] = position
+        pieces.append(words.original_text(index))
+        position += len(pieces[-1])
+    pieces.append(" …" if high < len(words.spans) else _clean(words.text[words.spans[-1][1] :]).rstrip())
     covered = [(words.index_at(hit.at), words.index_at(hit.at) + hit.length - 1) for hit in hits]
     window = (words.starts[low], words.starts[high - 1] + 1)
     for term in terms:
@@ -55,29 +67,8 @@ def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) 
         ]
     highlights: list[tuple[int, int]] = []
     for start_word, last in sorted(set(covered)):
-        if low <= start_word and last < high:
-            span = (starts[start_word - low], starts[last - low] + len(words.original_text(last)))
+        if start_word in starts and last in starts:
+            span = (starts[start_word], starts[last] + len(words.original_text(last)))
             if not highlights or span[0] >= highlights[-1][1]:
                 highlights.append(span)
-    return Snippet(text, tuple(highlights))
-
-
-@lru_cache(maxsize=256)
-def _window(words: Words, low: int, high: int) -> tuple[str, tuple[int, ...]]:
-    """The snippet text of words ``low:high`` and where each word starts in it. Cached: the
-    watchlists that match one item mostly show the same window of it."""
-    # Whole text kept at an end of the text (a closing full stop); "…" where the window cuts it.
-    lead = "… " if low > 0 else _clean(words.text[: words.spans[0][0]]).lstrip()
-    pieces = [lead]
-    position = len(lead)
-    starts = []
-    for index in range(low, high):
-        if index > low:
-            gap = _clean(words.gap(index - 1)) or " "
-            pieces.append(gap)
-            position += len(gap)
-        starts.append(position)
-        pieces.append(words.original_text(index))
-        position += len(pieces[-1])
-    pieces.append(" …" if high < len(words.spans) else _clean(words.text[words.spans[-1][1] :]).rstrip())
-    return "".join(pieces), tuple(starts)
+    return Snippet("".join(pieces), tuple(highlights))
