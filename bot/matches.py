@@ -80,11 +80,17 @@ def match_pending_events(store: Store, matcher: Matcher, now: datetime, send_bac
 
 def sync_watchlists(store: Store, watchlists: Sequence[Watchlist], now: datetime) -> int:
     """Run the new and edited watchlists over recent items (feed only); returns new matches."""
+    digests = {watchlist.slug: watchlist.digest() for watchlist in watchlists}
+    with store.session() as session:
+        known = {state.slug: state.digest for state in session.exec(select(WatchlistState))}
+    changed = [w for w in watchlists if known.get(w.slug) != digests[w.slug]]
+    if not changed:
+        return 0
+    # The states are written after the look back: if it is cut short, the next run does it again
+    # (the matches it already made are not made twice).
+    created = _backfill(store, changed, now)
     with store.session() as session:
         states = {state.slug: state for state in session.exec(select(WatchlistState))}
-        digests = {watchlist.slug: watchlist.digest() for watchlist in watchlists}
-        changed = [w for w in watchlists if w.slug not in states or states[w.slug].digest != digests[w.slug]]
-        created = _backfill(session, changed, now) if changed else 0
         for watchlist in changed:
             digest = digests[watchlist.slug]
             state = states.get(watchlist.slug) or WatchlistState(
@@ -114,12 +120,13 @@ def effective_watchlists(store: Store, folder: Path) -> tuple[list[Watchlist], l
     return watchlists, errors
 
 
-def _backfill(session: Session, watchlists: Sequence[Watchlist], now: datetime) -> int:
+def _backfill(store: Store, watchlists: Sequence[Watchlist], now: datetime) -> int:
     """One pass over the items of the longest look back, each watchlist keeping those in its own
-    (a pass per watchlist would read and search every item again for each)."""
+    (a pass per watchlist would read and search every item again for each); a transaction per
+    batch of items, so memory and the write-ahead log stay small however many items match."""
     matcher = Matcher(watchlists)
     since = {watchlist.slug: now - timedelta(days=watchlist.backfill_days) for watchlist in watchlists}
-    rows = session.execute(
+    query = (
         sa_select(ItemVersion, Meeting, SourceState)
         .join(
             Item, (col(Item.id) == col(ItemVersion.item_id)) & (col(Item.current_version) == col(ItemVersion.version))
@@ -128,21 +135,28 @@ def _backfill(session: Session, watchlists: Sequence[Watchlist], now: datetime) 
         .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
         .where(col(ItemVersion.created_at) >= min(since.values()), col(Item.removed).is_(False))
         .order_by(col(ItemVersion.id))
-    ).all()
-    created = 0
-    for version, meeting, source in rows:
-        found = [
-            result
-            for result in matcher.match(item_text(version, meeting, source))
-            if version.created_at >= since[result.slug]
-        ]
-        if not found:
-            continue
-        event = session.exec(
-            select(Event).where(Event.version_id == version.id, Event.kind != "removed").order_by(col(Event.id).desc())
-        ).first()
-        created += _record(session, found, version, event, True, False, now)
-    return created
+        .limit(BATCH)
+    )
+    created, after = 0, 0
+    while True:
+        with store.session() as session:
+            rows = session.execute(query.where(col(ItemVersion.id) > after)).all()
+            if not rows:
+                return created
+            for version, meeting, source in rows:
+                found = [
+                    result
+                    for result in matcher.match(item_text(version, meeting, source))
+                    if version.created_at >= since[result.slug]
+                ]
+                if found:
+                    event = session.exec(
+                        select(Event)
+                        .where(Event.version_id == version.id, Event.kind != "removed")
+                        .order_by(col(Event.id).desc())
+                    ).first()
+                    created += _record(session, found, version, event, True, False, now)
+            after = rows[-1][0].id
 
 
 def _record(

@@ -6,8 +6,13 @@ import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from bot import matches
 from bot.config import load_config
+from bot.match import ItemText
 from bot.matches import sync_watchlists
 from bot.pipeline import RunReport, ingest_source, open_store, run_cycle
 from bot.watchlists import Watchlist
@@ -128,6 +133,37 @@ def test_new_watchlists_look_back_together_as_each_would_alone(tmp_path: Path) -
         ("recent-budget", "changed", '["budget"]'),
         ("school", "new", '["skole"]'),
     ], "each watchlist looks back its own backfill_days: never and recent-school find nothing"
+
+
+def test_a_look_back_cut_short_is_done_again_without_doubling_matches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean = backfilled(tmp_path / "clean", [BACKFILLED])
+    monkeypatch.setattr(matches, "BATCH", 1)  # a transaction per item
+    read = matches.item_text
+    calls = iter(range(1000))
+
+    def crash_on_the_third_item(*args: Any) -> ItemText:
+        if next(calls) == 2:
+            raise KeyboardInterrupt  # the process stops in the middle of the look back
+        return read(*args)
+
+    assert backfilled(tmp_path / "cut", []) == [], "the same items, no watchlists yet"
+    store = open_store(load_config(tmp_path / "cut" / "config.toml"))
+    monkeypatch.setattr(matches, "item_text", crash_on_the_third_item)
+    with pytest.raises(KeyboardInterrupt):
+        sync_watchlists(store, BACKFILLED, T0 + timedelta(days=25))
+    database = sqlite3.connect(tmp_path / "cut" / "state" / "referatvagt.db")
+    assert 0 < database.execute("SELECT count(*) FROM match").fetchone()[0] < len(clean), "a part was kept"
+    assert database.execute("SELECT count(*) FROM watchlist").fetchone() == (0,), "but not marked done"
+    monkeypatch.setattr(matches, "item_text", read)
+    with store:
+        sync_watchlists(store, BACKFILLED, T0 + timedelta(days=25))
+    rows = database.execute(
+        "SELECT watchlist, item_id, version_id, event_id, kind, terms, snippet, highlights, by_case, decision_added,"
+        " changed_sections, backfill, mail, created_at FROM match ORDER BY watchlist, version_id"
+    ).fetchall()
+    assert rows == clean
 
 
 def test_an_edited_watchlist_is_run_again_and_an_unchanged_one_is_not(tmp_path: Path) -> None:
