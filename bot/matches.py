@@ -150,9 +150,13 @@ def _backfill(store: Store, watchlists: Sequence[Watchlist], now: datetime) -> i
                     if version.created_at >= since[result.slug]
                 ]
                 if found:
+                    # By item too: event.version_id has no index, event.item_id has (a scan of
+                    # every event per item made a national look back quadratic).
                     event = session.exec(
                         select(Event)
-                        .where(Event.version_id == version.id, Event.kind != "removed")
+                        .where(
+                            Event.item_id == version.item_id, Event.version_id == version.id, Event.kind != "removed"
+                        )
                         .order_by(col(Event.id).desc())
                     ).first()
                     created += _record(session, found, version, event, True, False, now)
