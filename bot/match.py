@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from ahocorasick_rs import AhoCorasick
@@ -33,6 +33,19 @@ class _Key(NamedTuple):
     checked: tuple[int, ...]  # whole words and acronyms: the word needs a check
     phrases: tuple[tuple[int, int], ...]  # (term, position of the key word in it)
 
+    def word_of(self, words: Words, start: int) -> int:
+        """Where the word of a hit that starts at ``start`` starts."""
+        return words.word_start(start) if self.infix else start + 1
+
+
+@dataclass
+class _Meanings:
+    """A key's terms while the engine is built (frozen into a :class:`_Key`)."""
+
+    proven: list[int] = field(default_factory=list)
+    checked: list[int] = field(default_factory=list)
+    phrases: list[tuple[int, int]] = field(default_factory=list)
+
 
 class _Automaton:
     def __init__(self, keys: dict[str, _Key]) -> None:
@@ -51,7 +64,7 @@ class Engine:
         self.terms = tuple(terms)
         self.fold_aa = fold_aa
         self._lengths = tuple(len(term.words) for term in self.terms)
-        keys: tuple[dict[str, list[list[object]]], dict[str, list[list[object]]]] = ({}, {})
+        keys: tuple[dict[str, _Meanings], dict[str, _Meanings]] = ({}, {})
         for index, term in enumerate(self.terms):
             # A phrase is found through its longest word (the rarest, usually:
             # "kontanthjælpssystem", not "nyt"), then checked around each place that word occurs.
@@ -63,20 +76,20 @@ class Engine:
             table = keys[is_acronym(word.text)]
             key = word.text if word.kind == "infix" else f" {word.text}"
             if len(term.words) > 1:
-                table.setdefault(key, [[], [], []])[2].append((index, anchor))
+                table.setdefault(key, _Meanings()).phrases.append((index, anchor))
             elif word.kind in ("prefix", "infix"):
-                table.setdefault(key, [[], [], []])[0].append(index)
+                table.setdefault(key, _Meanings()).proven.append(index)
             else:
                 # A blank ends every word of the scanned text, so " bil " proves the whole word;
                 # an acronym also stands with endings ("KLs"), which " KL" finds and a check proves.
-                table.setdefault(f"{key} ", [[], [], []])[0].append(index)
+                table.setdefault(f"{key} ", _Meanings()).proven.append(index)
                 if word.kind == "acronym":
-                    table.setdefault(key, [[], [], []])[1].append(index)
+                    table.setdefault(key, _Meanings()).checked.append(index)
         self._folded, self._cased = (
             _Automaton(
                 {
-                    key: _Key(not key.startswith(" "), tuple(proven), tuple(checked), tuple(phrases))  # type: ignore[arg-type]
-                    for key, (proven, checked, phrases) in table.items()
+                    key: _Key(not key.startswith(" "), tuple(m.proven), tuple(m.checked), tuple(m.phrases))
+                    for key, m in table.items()
                 }
             )
             for table in keys
@@ -119,19 +132,17 @@ class Engine:
             return
         # Most keys only prove terms and only their first hit counts: one dict, built in C.
         first = {key: start for key, start, _ in reversed(hits)}
-        to_check = []
+        pending = set()  # keys to check, in order of position, each until all of its terms are found
         for key, start in first.items():
             meaning = automaton.keys[key]
             for index in meaning.proven:
-                found.setdefault(index, words.word_start(start) if meaning.infix else start + 1)
+                found.setdefault(index, meaning.word_of(words, start))
             if meaning.checked or meaning.phrases:
-                to_check.append(key)
-        # Checks in order of position, each key until all of its terms are found.
-        pending = set(to_check)
+                pending.add(key)
         for key, start, _ in hits if pending else ():
             if key in pending:
                 meaning = automaton.keys[key]
-                if self._check(meaning, words, words.word_start(start) if meaning.infix else start + 1, found):
+                if self._check(meaning, words, meaning.word_of(words, start), found):
                     pending.discard(key)
 
     def _check(self, meaning: _Key, words: Words, start: int, found: dict[int, int]) -> bool:
