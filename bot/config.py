@@ -16,7 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lxml.cssselect import CSSSelector, SelectorError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
+from bot.addresses import EmailAddress
 from bot.catalogue import firstagenda_url
 from bot.errors import ConfigError
 
@@ -67,6 +70,23 @@ class BotSettings(_Frozen):
     )
     _every = field_validator("every")(_duration)
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        # The messages never quote the value: it may hold a password.
+        if not value:  # "" in the example config: the default
+            return value
+        if re.search(r"[\x00-\x1f\x7f]", value):
+            raise ValueError("contains a control character (such as NUL): remove it")
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL; e.g. 'sqlite:////var/lib/referatvagt/referatvagt.db' or "
+                "'postgresql+psycopg://user@host/referatvagt'"
+            ) from None
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -114,24 +134,18 @@ class EmailSettings(_Frozen):
     security: Literal["starttls", "ssl", "none"] = Field("starttls", description="How the connection is secured.")
     username: str | None = Field(None, description="Login name; no login when empty.")
     password_env: str | None = Field(None, description="Name of the environment variable holding the password.")
-    sender: str = Field(alias="from", description="The From address of digests.")
+    sender: EmailAddress = Field(alias="from", description="The From address of digests.")
     ca_file: Path | None = Field(None, description="A CA bundle to trust (e.g. a relay's own certificate).")
     daily_at: str = Field("07:00", description="Local time of the daily digest (HH:MM).")
     weekly_on: Literal[_WEEKDAYS] = Field("monday", description="Day of the weekly digest.")  # type: ignore[valid-type]
     max_items: int = Field(25, ge=1, le=1000, description="Items per watchlist in one digest.")
+    timeout: float = Field(30, gt=0, le=600, description="Seconds to wait for each answer of the SMTP server.")
 
     @field_validator("daily_at")
     @classmethod
     def _clock(cls, value: str) -> str:
         if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
             raise ValueError(f"{value!r} is not a time of day like '07:00'")
-        return value
-
-    @field_validator("sender")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        if not re.match(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", value):
-            raise ValueError(f"{value!r} is not an email address")
         return value
 
     @property
@@ -147,7 +161,10 @@ class _SourceBase(_Frozen):
     name: str = Field(description="Short unique id of the source: lower-case letters, digits, - and _.")
     kommune: str = Field(description="The municipality, as it should appear in feeds and emails.")
     every: str | None = Field(None, description="How often to poll this source; default [bot] every.")
-    _every = field_validator("every")(_duration)
+    budget: str = Field(
+        "10m", description="The longest one poll of this source may take; what is left is fetched at the next poll."
+    )
+    _every = field_validator("every", "budget")(_duration)
 
     @field_validator("name")
     @classmethod

@@ -25,12 +25,13 @@ from markupsafe import Markup, escape
 
 from bot.config import Config, EmailSettings
 from bot.diff import render_diff
+from bot.extract import BIDI_CONTROLS
 from bot.feeds import Row, entry_link, feed_path
 from bot.models import Event, Match
 from bot.views import snippet_of
 from bot.watchlists import Watchlist
 
-_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
+_HEADER_UNSAFE = re.compile(f"[\\x00-\\x1f\\x7f{BIDI_CONTROLS}]+")  # header injection; reordered text
 _TEXT = Environment(loader=PackageLoader("bot", "templates"), autoescape=False, keep_trailing_newline=True)
 _HTML = Environment(loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]))
 

@@ -275,11 +275,15 @@ def _layout(stream: str) -> str:
 
 
 # --- every format -------------------------------------------------------------
-_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Bidirectional controls (embeddings, overrides, isolates, marks) let a title show text in a
+# different order than it is stored ("U+202E gpj.exe"); Danish minutes never need them.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_XML_FORBIDDEN = re.compile(f"[\\x00-\\x08\\x0e-\\x1f\\ufffe\\uffff\\ud800-\\udfff{BIDI_CONTROLS}]")
 
 
 def clean_text(text: str) -> str:
-    """NFC, '\\n' line ends, and no character XML 1.0 forbids (feeds would reject them)."""
+    """NFC, '\\n' line ends, and no character XML 1.0 forbids (feeds would reject them) nor any
+    bidirectional control."""
     # VT (Word's manual line break) and FF (page break) end a line; deleting them would glue words
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0b", "\n").replace("\x0c", "\n")
     return unicodedata.normalize("NFC", _XML_FORBIDDEN.sub("", text))

@@ -7,7 +7,10 @@ honoured, and a first ``GET /`` per host for portals that hand out a session coo
 
 Bounded: connect timeout 5 s, read timeout 20 s, a total deadline per response (the read
 timeout is per read, so a server dripping bytes is cut off too), a maximum response size
-enforced while streaming, at most 5 redirects, a bounded number of attempts.
+enforced while streaming, at most 5 redirects, a bounded number of attempts, and a time budget
+per source poll (:meth:`Fetcher.polling`) that also cuts timeouts and waits short. A redirect to
+another host is refused unless the polled source's own URL is on that host: a portal that sends
+its readers elsewhere must not have that content stored under its name.
 
 Robust: GET requests are retried on timeouts, connection errors, 429 and 5xx with exponential
 backoff and jitter. Every failure is a :class:`~bot.errors.FetchError` whose message is one line
@@ -20,24 +23,20 @@ naming the URL and the reason, e.g. ``https://host/api: HTTP 500 Internal Server
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Protocol
 
 import httpx
 
 from bot import __version__
-from bot.errors import FetchError, Stopping
-from bot.models import HttpCache
-from bot.store import Store
+from bot.errors import FetchError, OutOfTime, Stopping
 
 
 def user_agent(contact: str = "") -> str:
@@ -162,10 +161,11 @@ class Fetcher:
         self._sleep, self._clock, self._jitter = sleep, clock, jitter
         self._pacer = _Pacer(self.settings.min_interval, clock, sleep)
         self._sessions: set[str] = set()
+        self._home: str | None = None  # the host of the source being polled
+        self._until: float | None = None  # the end of its time budget (on ``clock``)
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
-            follow_redirects=True,
-            max_redirects=self.settings.max_redirects,
+            follow_redirects=False,  # followed in _once, where the target host is checked
             headers={"User-Agent": user_agent(self.settings.contact), "Accept-Language": "da, en;q=0.5"},
             transport=transport,
             event_hooks={"request": [self._before_request]},
@@ -179,6 +179,17 @@ class Fetcher:
         host = host_key(httpx.URL(url))
         with self._pacer.lock:
             self._pacer.intervals[host] = max(seconds, self._pacer.intervals.get(host, 0.0))
+
+    @contextmanager
+    def polling(self, source_url: str | None, budget: float) -> Iterator[None]:
+        """Requests made for one source's poll: redirects may lead to its host only, and once
+        ``budget`` seconds are spent the next request, retry or wait raises :class:`OutOfTime`."""
+        self._home = _hostname(httpx.URL(source_url)) if source_url else None
+        self._until = self._clock() + budget
+        try:
+            yield
+        finally:
+            self._home, self._until = None, None
 
     def open_session(self, base_url: str, again: bool = False) -> None:
         """``GET /`` once per host, so a portal can set the session cookie its API wants."""
@@ -216,7 +227,7 @@ class Fetcher:
                 if attempt == attempts:
                     tries = f" ({attempts} attempts)" if attempts > 1 else ""
                     raise FetchError(f"{url}: {retry.reason}{tries}") from None
-                self._sleep(retry.wait if retry.wait is not None else self._backoff(attempt))
+                self._sleep(self._within_budget(retry.wait if retry.wait is not None else self._backoff(attempt)))
                 self._check_stop(f"{url}: {retry.reason}; not tried again")
                 continue
             if self.cache is not None and not response.not_modified:
@@ -242,16 +253,34 @@ class Fetcher:
     def _check_stop(self, what: str) -> None:
         if self._stop is not None and self._stop.is_set():
             raise Stopping(f"{what}: the bot is stopping")
+        if self._until is not None and self._clock() >= self._until:
+            raise OutOfTime(f"{what}: the source's time budget for this poll is used up")
+
+    def _within_budget(self, seconds: float) -> float:
+        """A wait or timeout cut to what is left of the poll's budget (a little more, so that
+        the check after it finds the budget spent)."""
+        if self._until is None:
+            return seconds
+        return max(0.01, min(seconds, self._until - self._clock() + 0.01))
 
     def _once(
         self, url: str, headers: dict[str, str], cached: Cached | None
     ) -> tuple[Response, str | None, str | None]:
-        started = self._clock()
+        started, give_up = self._clock(), self._within_budget(self.settings.deadline)
+        timeout = httpx.Timeout(
+            self._within_budget(self.settings.timeout), connect=self._within_budget(self.settings.connect_timeout)
+        )
+        request = self._client.build_request("GET", url, headers=headers, timeout=timeout)
         try:
-            with self._client.stream("GET", url, headers=headers) as answer:
-                return self._read(url, answer, cached, started)
-        except httpx.TooManyRedirects:
-            raise FetchError(f"{url}: more than {self.settings.max_redirects} redirects") from None
+            for _ in range(self.settings.max_redirects + 1):
+                answer = self._client.send(request, stream=True)
+                try:
+                    if answer.next_request is None:
+                        return self._read(url, answer, cached, started, give_up)
+                    request = self._redirect(url, answer.next_request)
+                finally:
+                    answer.close()
+            raise FetchError(f"{url}: more than {self.settings.max_redirects} redirects")
         except httpx.TimeoutException as exc:
             raise _Retry(f"timed out ({_describe(exc)})") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -261,8 +290,19 @@ class Fetcher:
         except httpx.HTTPError as exc:  # e.g. a body that does not decode as its Content-Encoding says
             raise FetchError(f"{url}: {_describe(exc)}") from None
 
+    def _redirect(self, url: str, hop: httpx.Request) -> httpx.Request:
+        """The next hop of a redirect, if it stays on the host asked for or the source's host."""
+        target, asked = _hostname(hop.url), _hostname(httpx.URL(url))
+        if target not in (asked, self._home):
+            home = f"; the source's url is on {self._home}" if self._home and self._home != asked else ""
+            raise FetchError(
+                f"{url}: redirected to another host, {target} (asked {asked}{home}); not followed. "
+                f"If the site has moved, set the source's url to its address on {target}"
+            )
+        return hop
+
     def _read(
-        self, url: str, answer: httpx.Response, cached: Cached | None, started: float
+        self, url: str, answer: httpx.Response, cached: Cached | None, started: float, give_up: float
     ) -> tuple[Response, str | None, str | None]:
         status = answer.status_code
         reason = f"HTTP {status} {answer.reason_phrase}".strip()
@@ -282,8 +322,8 @@ class Fetcher:
             body += chunk
             if len(body) > limit:
                 raise FetchError(f"{url}: response is larger than the limit of {limit} bytes; stopped reading")
-            if self._clock() - started > self.settings.deadline:
-                raise FetchError(f"{url}: response took longer than {self.settings.deadline:g} s; stopped reading")
+            if self._clock() - started > give_up:
+                raise FetchError(f"{url}: response took longer than {give_up:.0f} s; stopped reading")
         content = bytes(body)
         unchanged = cached is not None and cached.sha256 == hashlib.sha256(content).hexdigest()
         response = self._response(url, answer, content, not_modified=False, unchanged=unchanged)
@@ -321,6 +361,10 @@ class Fetcher:
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _hostname(url: httpx.URL) -> str:
+    return url.host.lower().rstrip(".")
+
+
 def host_key(url: httpx.URL) -> str:
     """``host:port``: the unit that pacing and sessions are kept per."""
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -351,62 +395,3 @@ def http_date(value: str | None) -> datetime | None:
 def _describe(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-# --- validators kept in the store -------------------------------------------------------------
-
-
-class StoreCache:
-    """Validators per URL in the ``http_cache`` table. A 304 needs the body it confirms: it is
-    read from the raw archive (documents the pipeline archived) or from ``folder``, where
-    ``keep_body`` keeps the newest body of a URL (listings, which are not archived)."""
-
-    def __init__(self, store: Store, folder: Path) -> None:
-        self.store = store
-        self.folder = folder
-
-    def load(self, url: str) -> Cached | None:
-        with self.store.session() as session:
-            row = session.get(HttpCache, url)
-        if row is None:
-            return None
-        return Cached(row.etag, row.last_modified, row.sha256, self._body(row.sha256))
-
-    def save(self, url: str, etag: str | None, last_modified: str | None, content: bytes, keep_body: bool) -> None:
-        digest = hashlib.sha256(content).hexdigest()
-        if keep_body:
-            self._keep(digest, content)
-        with self.store.session() as session:
-            row = session.get(HttpCache, url)
-            if row is None:
-                row = HttpCache(url=url, sha256=digest, checked_at=datetime.now(timezone.utc))
-            elif row.sha256 != digest and keep_body:
-                (self.folder / row.sha256[:2] / row.sha256).unlink(missing_ok=True)
-            row.etag, row.last_modified, row.sha256 = etag, last_modified, digest
-            row.checked_at = datetime.now(timezone.utc)
-            session.add(row)
-
-    def _body(self, digest: str) -> bytes | None:
-        for path in (self.store.archive_path(digest), self.folder / digest[:2] / digest):
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            if hashlib.sha256(data).hexdigest() == digest:
-                return data
-        return None
-
-    def _keep(self, digest: str, content: bytes) -> None:
-        target = self.folder / digest[:2] / digest
-        if target.exists():
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(temp, target)
-
-
-def store_fetcher(store: Store, settings: FetchSettings | None = None, stop: threading.Event | None = None) -> Fetcher:
-    """The fetcher of a run: validators in the store, kept bodies beside the archive."""
-    return Fetcher(settings, cache=StoreCache(store, store.archive_dir.parent / "http-cache"), stop=stop)

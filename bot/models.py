@@ -116,6 +116,9 @@ class Document(SQLModel, table=True):
     key: str = Field(max_length=1000)
     raw_sha256: str = Field(max_length=64)
     fetched_at: datetime = _when()
+    # When the source says it was published (else when fetched): the newest of a meeting's
+    # documents of one kind wins, whatever order they are read in.
+    published_at: datetime | None = _when(nullable=True)
     url: str | None = None
     kind: str | None = Field(default=None, max_length=40)
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
@@ -234,7 +237,8 @@ class Outbox(SQLModel, table=True):
     """One email digest, stored with its rendered message before it is sent.
 
     A retry resends exactly this message (same Message-ID); ``state`` goes pending → sending →
-    sent, or back to pending with a later ``next_attempt_at`` when the server fails.
+    sent, or back to pending with a later ``next_attempt_at`` when the server fails, or to
+    ``failed`` when its attempts are used up, from where it is retried (see :mod:`bot.mailer`).
     """
 
     __tablename__ = "outbox"
@@ -250,6 +254,7 @@ class Outbox(SQLModel, table=True):
     state: str = Field(default="pending", max_length=20, index=True)
     attempts: int = 0
     next_attempt_at: datetime = _when()
+    last_attempt_at: datetime | None = _when(nullable=True)  # keeps even `digest --now` to one try a minute
     last_error: str | None = None
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)

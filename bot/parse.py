@@ -36,7 +36,8 @@ _MAX_ITEM_LINE = 2000  # an item title this long is odd, but dropping the item w
 _MARKUP_EDGE = re.compile(r"^\s*#{1,6}\s+|^\s*#{1,6}$")
 _EMPHASIS = re.compile(r"\*\*|__")
 _SINGLE_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])")
-_ITEM = re.compile(r"^(?:Punkt|Pkt\.?)\s*(\d{1,4})\s*[:.]?\s+(.+?)\s*$", re.IGNORECASE)
+_ITEM = re.compile(r"^(?:Punkt|Pkt\.?)\s*(\d+)\s*[:.]?\s+(.+?)\s*$", re.IGNORECASE)
+MAX_ITEM_NUMBER = 999_999_999  # fits every database's integer column
 _TOC_LEADER = re.compile(r"(?:\.{3,}|…)\s*\d*\s*$|\t\s*\d+\s*$")
 _CASE = re.compile(
     r"^(?:(?:Sagsnr|Sags\s*nr|Sagsnummer|J\.?\s*nr)\.?:?\s*)?([0-9][0-9A-Za-zÆØÅæøå]*(?:[./-][0-9A-Za-zÆØÅæøå]+)+)$"
@@ -81,6 +82,8 @@ def parse_minutes(text: str, name: str) -> ParsedMeeting:
     for index, start in enumerate(starts):
         end = starts[index + 1] if index + 1 < len(starts) else len(lines)
         items.append(_item(lines[start:end], marked, width, committee, meeting_date))
+        if (items[-1].number or 0) > MAX_ITEM_NUMBER:
+            raise ParseError(f"{name}: item number {items[-1].number} is too large (at most {MAX_ITEM_NUMBER:,})")
     return ParsedMeeting(
         kind=kind,
         committee=committee,

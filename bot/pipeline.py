@@ -1,25 +1,30 @@
 """One ingest cycle: fetch → extract → parse → store versions and change events.
 
 A document that fails is reported by name with the reason and the rest still go in;
-each document is stored in its own transaction, so an interrupted run leaves the store
-consistent and the next run completes it without duplicates.
+each document is stored in its own transaction as soon as it is fetched, so an interrupted run
+leaves the store consistent, keeps what it fetched, and the next run completes it without
+duplicates. The order documents arrive in does not matter (see :mod:`bot.versions`).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from bot.config import Config, SourceConfig
+from bot.config import Config, SourceConfig, parse_duration
 from bot.digest import deliver, recipients
-from bot.errors import BotError, SourceError, Stopping
+from bot.errors import BotError, OutOfTime, SourceError, Stopping
 from bot.extract import extract_text
 from bot.feeds import FeedReport, publish
-from bot.fetch import Fetcher, FetchSettings, store_fetcher
+from bot.fetch import Fetcher, FetchSettings
+from bot.http_cache import store_fetcher
 from bot.health import record_outcome
 from bot.mailer import SendReport
 from bot.match import Matcher
@@ -128,44 +133,83 @@ def ingest_source(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
 ) -> None:
+    """Poll one source. Each document is parsed and stored as it arrives, in its own
+    transaction: memory does not grow with a backlog, and a kill loses at most the document in
+    hand. A poll that uses up the source's ``budget`` stops; the rest is fetched next time."""
     state = _source_state(store, config, now)
     source = make_source(config, SourceContext(fetcher, store, now, state.first_ingest_at))
-    fetched: list[RawDocument | BotError] = []
-    stopped = False  # shutting down: store what is fetched; the rest is fetched next time
+    poll = _Poll(store, state, now, report, backfill=state.first_ingest_at is None)
+    budget = parse_duration(config.budget).total_seconds()
+    watch = fetcher.polling(getattr(config, "url", None), budget) if fetcher is not None else nullcontext()
+    give_up_at = time.monotonic() + budget
+    cut_short = False  # stopping, or out of time: store what is fetched; the rest comes next time
     try:
-        for item in source.fetch():
-            if isinstance(item, Stopping):
-                raise item
-            fetched.append(item)
-            if progress is not None:
-                progress(config.name, len(fetched), source.listed)
-            if stop is not None and stop.is_set():
-                stopped = True
-                break
+        with watch:
+            for item in source.fetch():
+                if isinstance(item, Stopping):
+                    raise item
+                poll.take(item)
+                if progress is not None:
+                    progress(config.name, poll.attempted, source.listed)
+                if stop is not None and stop.is_set():
+                    cut_short = True
+                    break
+                if time.monotonic() >= give_up_at:
+                    raise OutOfTime(f"source {config.name!r}")
+    except OutOfTime:
+        report.warnings.append(
+            f"source {config.name!r}: its time budget of {config.budget} was used up after {poll.attempted} "
+            f"of {source.listed if source.listed is not None else 'its'} documents; the rest is fetched at the "
+            "next poll (raise `budget` if it is always too short)"
+        )
+        cut_short = True
     except Stopping as exc:
         report.warnings.append(str(exc))  # not a failure of the source
-        stopped = True
+        cut_short = True
     except SourceError as exc:
         report.errors.append(str(exc))
         _finish(store, state, now, error=str(exc))
         return
-    if not stopped:
+    finally:
+        report.warnings += source.warnings
+    if not cut_short:  # a run cut short says nothing about the source's health
         _check_listed(source, store, state, report)
-    parsed: list[_Parsed] = []
-    for raw in fetched:
-        if isinstance(raw, BotError):
-            report.errors.append(str(raw))
-            continue
-        report.documents += 1
-        document = _read(raw, state, store, report)
-        if document is not None:
-            parsed.append(document)
-    backfill = state.first_ingest_at is None
-    # Agendas before minutes, older before newer: the order files are read in never matters.
-    for document in sorted(parsed, key=lambda d: (d.meeting.rank, d.raw.published_at or now, d.raw.key)):
-        _store(store, state, document, now, backfill, report)
-    if not stopped:  # a run cut short says nothing about the source's health
-        _finish(store, state, now, error=None)
+        _finish(store, state, now, error=poll.failure())
+
+
+class _Poll:
+    """One poll's documents, each stored as it arrives; counts what failed."""
+
+    def __init__(self, store: Store, state: SourceState, now: datetime, report: RunReport, backfill: bool) -> None:
+        self.store, self.state, self.now, self.report, self.backfill = store, state, now, report, backfill
+        self.attempted = 0
+        self.failed: list[str] = []
+
+    def take(self, fetched: RawDocument | BotError) -> None:
+        self.attempted += 1
+        if isinstance(fetched, BotError):
+            self._fail(str(fetched))
+            return
+        self.report.documents += 1
+        try:
+            parsed = _read(fetched, self.state, self.store, self.report)
+            if parsed is not None:
+                _store(self.store, self.state, parsed, self.now, self.backfill, self.report)
+        except BotError as exc:
+            self._fail(str(exc))
+        except SQLAlchemyError as exc:  # one document the store refuses must not stop the others
+            self._fail(f"{fetched.name}: could not be stored ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+
+    def _fail(self, message: str) -> None:
+        self.report.errors.append(message)
+        self.failed.append(message)
+
+    def failure(self) -> str | None:
+        """The poll counts as failed when at least half of its documents failed: a source whose
+        meetings mostly fail is failing, even if its listing answers."""
+        if not self.failed or len(self.failed) * 2 < self.attempted:
+            return None
+        return f"{len(self.failed)} of {self.attempted} documents failed; the first: {self.failed[0]}"
 
 
 def _check_listed(source: Source, store: Store, state: SourceState, report: RunReport) -> None:
@@ -197,11 +241,7 @@ def _read(raw: RawDocument, state: SourceState, store: Store, report: RunReport)
         if _seen(session, state, raw.key, digest):
             report.unchanged += 1
             return None
-    try:
-        meeting = raw.parsed or parse_minutes(extract_text(raw.content, raw.name).text, raw.name)
-    except BotError as exc:
-        report.errors.append(str(exc))
-        return None
+    meeting = raw.parsed or parse_minutes(extract_text(raw.content, raw.name).text, raw.name)
     if raw.url and not meeting.url:
         meeting = replace(meeting, url=raw.url)
     return _Parsed(raw, digest, meeting)
@@ -231,11 +271,13 @@ def _store(store: Store, state: SourceState, parsed: _Parsed, now: datetime, bac
             fetched_at=parsed.raw.fetched_at,
             url=parsed.raw.url,
             kind=parsed.meeting.kind,
+            published_at=parsed.raw.published_at or parsed.raw.fetched_at,
             outcome="pending",
         )
         session.add(document)
         session.flush()
         tally = record_meeting(session, state, document, parsed.meeting, now, backfill)
+    report.warnings += tally.warnings
     report.new += tally.new
     report.changed += tally.changed
     report.removed += tally.removed
@@ -254,6 +296,7 @@ def _finish(store: Store, state: SourceState, now: datetime, error: str | None) 
         session.add(stored)
 
 
-def open_store(config: Config) -> Store:
+def open_store(config: Config, read_only: bool = False) -> Store:
+    """The configured store; ``read_only`` for commands that only read (see :class:`Store`)."""
     state_dir = config.bot.state_dir
-    return Store(config.bot.database, state_dir / "archive")
+    return Store(config.bot.database, state_dir / "archive", read_only)

@@ -5,12 +5,22 @@ subscribe without setting one up. Standard library only (``http.server``): GET a
 with ETag and Last-Modified so polling feed readers mostly get ``304 Not Modified``.
 
 Private feeds are protected only by their unguessable path, hence these rules:
-- Only regular files of the four kinds the bot writes are served (``.xml`` RSS, ``.atom``,
-  ``.html``, ``.opml``); anything else and every directory is 404: no listings, so
-  ``/private/`` reveals nothing.
+- Only regular files of the kinds the bot writes are served (``.xml`` RSS, ``.atom``,
+  ``.html``, ``.opml``, a folder source's ``.pdf``); anything else and every directory is 404:
+  no listings, so ``/private/`` reveals nothing.
 - The path is percent-decoded once (invalid UTF-8: 400) and refused if it holds a NUL, a
   backslash or a part starting with ``.`` (``..``, hidden files, temp files of atomic writes);
   the rest is resolved, symlinks included, and must lie inside the folder.
+
+A big file (a folder source's PDF) must not let a few readers exhaust the machine, hence
+:class:`Limits`:
+- A file is sent in 64 KiB chunks from the open file, so memory per request is constant; HEAD and
+  ``304`` read none of it, as the ETag comes from the file's identity, size and mtime, not its bytes.
+- At most ``requests`` requests are handled at once. A request beyond that waits up to
+  ``slot_wait`` seconds for a slot, then gets ``503 Service Unavailable`` with ``Retry-After``.
+  Only a request being answered holds a slot; an idle keep-alive connection does not.
+- A connection idle for ``timeout`` seconds is closed, and a reader that takes longer than that
+  to accept one chunk is dropped, freeing its slot: a stalled or trickling client cannot keep one.
 """
 
 from __future__ import annotations
@@ -21,11 +31,13 @@ import re
 import socket
 import socketserver
 import sys
+import threading
+from dataclasses import dataclass
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 from urllib.parse import unquote_to_bytes
 
 from bot.errors import BotError
@@ -38,6 +50,17 @@ CONTENT_TYPES = {
     ".pdf": "application/pdf",  # a folder source's PDF document, linked from feed entries
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CHUNK = 64 * 1024  # bytes read and sent at a time
+RETRY_AFTER = 10  # seconds a client refused with 503 is asked to wait
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one server lets its clients take (see the module docstring)."""
+
+    requests: int = 16  # answered at once; each holds an open file and a busy thread
+    slot_wait: float = 5.0  # seconds a request beyond that waits for a slot before 503
+    timeout: float = 15.0  # seconds of idleness, or to accept one chunk, before a connection is dropped
 
 
 class FeedServer(ThreadingHTTPServer):
@@ -45,9 +68,11 @@ class FeedServer(ThreadingHTTPServer):
 
     block_on_close = False
 
-    def __init__(self, folder: Path, host: str, port: int, quiet: bool) -> None:
+    def __init__(self, folder: Path, host: str, port: int, quiet: bool, limits: Limits) -> None:
         self.folder = folder.resolve()
         self.quiet = quiet
+        self.limits = limits
+        self.slots = threading.BoundedSemaphore(limits.requests)
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), FeedHandler)
 
@@ -59,7 +84,10 @@ class FeedServer(ThreadingHTTPServer):
 
 class FeedHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = 60  # seconds an idle keep-alive connection is held open
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(cast(FeedServer, self.server).limits.timeout)
 
     def version_string(self) -> str:
         return "referatvagt"
@@ -73,21 +101,49 @@ class FeedHandler(BaseHTTPRequestHandler):
         return True
 
     def do_GET(self) -> None:
+        server = cast(FeedServer, self.server)
+        if not server.slots.acquire(timeout=server.limits.slot_wait):
+            return self._reply(503, {"Retry-After": str(RETRY_AFTER)})
+        try:
+            self._answer()
+        except OSError:  # the client went away or stalled past the timeout: nothing left to tell it
+            self.close_connection = True
+        finally:
+            server.slots.release()
+
+    do_HEAD = do_GET
+
+    def _answer(self) -> None:
         path = self._locate(self.path)
         if isinstance(path, int):
             return self._reply(path)
         try:
-            with path.open("rb") as file:
-                body, mtime = file.read(), os.fstat(file.fileno()).st_mtime
+            file = path.open("rb")
         except OSError:
             return self._reply(404)
-        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        headers = {"ETag": etag, "Last-Modified": self.date_time_string(mtime), "Cache-Control": "max-age=300"}
-        if self._not_modified(etag, mtime):
-            return self._reply(304, headers)
-        self._reply(200, {"Content-Type": CONTENT_TYPES[path.suffix], **headers}, body)
+        with file:  # headers and body from one open file, so an atomic replace cannot mix versions
+            stat = os.fstat(file.fileno())
+            etag, modified = _etag(stat), self.date_time_string(stat.st_mtime)
+            headers = {"ETag": etag, "Last-Modified": modified, "Cache-Control": "max-age=300"}
+            if self._not_modified(etag, stat.st_mtime):
+                return self._reply(304, headers)
+            content = {"Content-Type": CONTENT_TYPES[path.suffix], "Content-Length": str(stat.st_size)}
+            self._send_head(200, {**content, **headers})
+            if self.command == "GET":
+                self._send_body(file, stat.st_size)
 
-    do_HEAD = do_GET
+    def _send_body(self, file: BinaryIO, size: int) -> None:
+        """Send ``size`` bytes of ``file`` a chunk at a time, so memory per request stays constant.
+
+        ``sendall`` applies the socket timeout to each whole chunk: a client that stalls or
+        trickles raises ``TimeoutError`` and is dropped.
+        """
+        sent = 0
+        while sent < size and (chunk := file.read(min(CHUNK, size - sent))):
+            self.wfile.write(chunk)
+            sent += len(chunk)
+        if sent < size:  # the file was truncated while being sent
+            self.close_connection = True  # or the client would wait for the missing bytes
 
     def _locate(self, target: str) -> Path | int:
         """The file a request target names, or the status code when it is not one we serve."""
@@ -128,19 +184,22 @@ class FeedHandler(BaseHTTPRequestHandler):
             date = date.replace(tzinfo=timezone.utc)
         return int(mtime) <= date.timestamp()
 
-    def _reply(self, code: int, headers: dict[str, str] | None = None, body: bytes | None = None) -> None:
-        if body is None and code != 304:
-            body = f"{code} {self.responses[code][0]}\n".encode()
-            headers = {**(headers or {}), "Content-Type": "text/plain; charset=utf-8", "Connection": "close"}
+    def _reply(self, code: int, headers: dict[str, str] | None = None) -> None:
+        """A reply without a file: ``304`` with its headers, or a one-line plain-text error page."""
+        if code == 304:
+            return self._send_head(code, headers or {})
+        body = f"{code} {self.responses[code][0]}\n".encode()
+        plain = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body)), "Connection": "close"}
+        self._send_head(code, {**(headers or {}), **plain})
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_head(self, code: int, headers: dict[str, str]) -> None:
         self.send_response(code)
         self.send_header("X-Content-Type-Options", "nosniff")
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
-        if body is not None:
-            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if body is not None and self.command != "HEAD":
-            self.wfile.write(body)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if not cast(FeedServer, self.server).quiet:
@@ -151,9 +210,18 @@ class FeedHandler(BaseHTTPRequestHandler):
         """Silent: the one line per request comes from :meth:`log_request`."""
 
 
-def make_server(folder: Path, host: str = "127.0.0.1", port: int = 8080, quiet: bool = False) -> ThreadingHTTPServer:
+def _etag(stat: os.stat_result) -> str:
+    """A validator that costs one ``fstat``: the bot replaces files by rename (a new inode) and any
+    rewrite changes the mtime. Hashed, so the tag tells a client nothing about the file system."""
+    identity = f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+    return f'"{hashlib.sha256(identity.encode()).hexdigest()[:32]}"'
+
+
+def make_server(
+    folder: Path, host: str = "127.0.0.1", port: int = 8080, quiet: bool = False, limits: Limits = Limits()
+) -> ThreadingHTTPServer:
     """A server for ``folder``, bound but not yet serving; port 0 picks a free port."""
-    return FeedServer(folder, host, port, quiet)
+    return FeedServer(folder, host, port, quiet, limits)
 
 
 def serve(folder: Path, host: str, port: int) -> None:

@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
-from sqlalchemy import Connection, Engine, and_, create_engine, event, inspect
+from sqlalchemy import URL, Connection, Engine, and_, create_engine, event, inspect, make_url
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.errors import StoreError
+from bot.errors import StoreError, os_reason
 from bot.models import (
     Document,
     Event,
@@ -37,6 +39,7 @@ from bot.models import (
     ItemVersion,
     Match,
     Meeting,
+    Outbox,
     SchemaMigration,
     SourceState,
     WatchlistState,
@@ -49,31 +52,131 @@ def _initial(connection: Connection) -> None:
     """0001: the first release's schema (created from the models on a new database)."""
 
 
-MIGRATIONS: tuple[tuple[str, Migration], ...] = (("0001_initial", _initial),)
+def _document_published_at(connection: Connection) -> None:
+    """0002: when each document was published, so documents of one meeting may arrive in any order."""
+    column = Document.__table__.c.published_at  # type: ignore[attr-defined]
+    kind = column.type.compile(dialect=connection.dialect)
+    connection.exec_driver_sql(f"ALTER TABLE document ADD COLUMN published_at {kind}")
+
+
+def _outbox_last_attempt_at(connection: Connection) -> None:
+    """0003: when each digest was last tried, so no digest is tried twice within a minute."""
+    column = Outbox.__table__.c.last_attempt_at  # type: ignore[attr-defined]
+    kind = column.type.compile(dialect=connection.dialect)
+    connection.exec_driver_sql(f"ALTER TABLE outbox ADD COLUMN last_attempt_at {kind}")
+
+
+MIGRATIONS: tuple[tuple[str, Migration], ...] = (
+    ("0001_initial", _initial),
+    ("0002_document_published_at", _document_published_at),
+    ("0003_outbox_last_attempt_at", _outbox_last_attempt_at),
+)
+
+
+_WRITER_PRAGMAS = ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000")
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+# user:password@ in a URL, and password=… in a connection string a driver may quote
+_CREDENTIALS = re.compile(r"(://[^:/@\s]*:)[^\s/]*@")
+_PASSWORD_PARAMETER = re.compile(r"(password=)[^&\s'\"]*", re.IGNORECASE)
+
+
+def masked_url(url: str) -> str:
+    """A database URL as errors, logs and status may show it: its password replaced by ***."""
+    return _PASSWORD_PARAMETER.sub(r"\1***", _CREDENTIALS.sub(r"\1***@", url))
+
+
+def _masked(text: str, url: str) -> str:
+    """A driver's message may quote the URL or the bare password: show neither."""
+    with suppress(ArgumentError, ValueError):  # an unparsable URL still has its credentials masked
+        password = make_url(url).password
+        if password:
+            text = text.replace(str(password), "***")
+    return masked_url(text)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The driver's own message: SQLAlchemy's adds the SQL and a link on further lines."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+def make_engine(url: str, read_only: bool = False) -> Engine:
+    """An engine for ``url``. Read-only, a SQLite store must exist already, and its connections
+    refuse every write (``query_only``), which works for a user who may only read the store."""
     try:
-        engine = create_engine(url)
-    except (SQLAlchemyError, ImportError) as exc:
-        raise StoreError(f"cannot use database {url!r}: {exc}") from exc
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            path = Path(str(parsed.database))
+            if read_only:
+                parsed = _read_only_sqlite(parsed, path)
+            else:
+                _create_folder(path.parent)
+        engine = create_engine(parsed)
+    except ImportError as exc:
+        raise StoreError(
+            f"cannot use database {masked_url(url)}: its driver is not installed ({_masked(str(exc), url)}); "
+            'install it (for PostgreSQL: pip install "psycopg[binary]") or change [bot] database_url'
+        ) from exc
+    except (SQLAlchemyError, ValueError) as exc:
+        raise StoreError(
+            f"cannot use database {masked_url(url)} ({_masked(_one_line(exc), url)}): check [bot] database_url, "
+            "e.g. sqlite:////var/lib/referatvagt/referatvagt.db or postgresql+psycopg://user@host/referatvagt"
+        ) from exc
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only)
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _create_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the database folder {folder} ({os_reason(exc)}): "
+            "check the permissions of its parent, or set [bot] state_dir or database_url"
+        ) from exc
+
+
+def _read_only_sqlite(url: URL, path: Path) -> URL:
+    if not path.is_file():
+        raise StoreError(f"no store yet at {path}: run `referatvagt ingest` first")
+    if os.access(path.parent, os.W_OK):
+        # Opened as usual, so that closing removes the -wal and -shm files it may have created
+        # (a mode=ro connection leaves them behind, owned by whoever ran the command).
+        return url
+    # Not ours to write: SQLite reads a WAL database through its -shm file. mode=ro reads an
+    # existing one (a writer is running); when there is none, no writer is, the file alone holds
+    # every commit, and it is read as immutable since SQLite could not create the -shm file (a
+    # writer starting during this short read is the one case this does not cover).
+    query = {"mode": "ro", "uri": "true"}
+    companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    if not any(companion.exists() for companion in companions):
+        query["immutable"] = "1"
+    return URL.create("sqlite", database=f"file:{quote(str(path.absolute()))}", query=query)
+
+
+def where(engine: Engine) -> str:
+    """The database as users know it: the SQLite file, or the URL without its password."""
+    if engine.dialect.name == "sqlite":
+        return unquote(str(engine.url.database or ":memory:").removeprefix("file:"))
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _configure_sqlite(engine: Engine, read_only: bool) -> None:
+    # A read-only connection refuses writes, and leaves the journal mode (a write) alone.
+    pragmas = ("query_only=ON", "busy_timeout=30000") if read_only else _WRITER_PRAGMAS
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" below start transactions
         cursor = dbapi_connection.cursor()
-        for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -86,7 +189,7 @@ def _configure_sqlite(engine: Engine) -> None:
 def migrate(engine: Engine) -> list[str]:
     """Bring the schema up to date; returns the names of the steps applied."""
     try:
-        if _up_to_date(engine):
+        if _pending(engine) == []:
             return []  # the common case, settled without a write lock
         with engine.connect().execution_options(immediate=True) as connection, connection.begin():
             fresh = not inspect(connection).has_table("schema_migration")
@@ -104,15 +207,39 @@ def migrate(engine: Engine) -> list[str]:
                     applied.append(name)
         return applied
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open or upgrade the database at {engine.url}: {exc}") from exc
+        raise StoreError(_cannot_open(engine, exc, "open or upgrade")) from exc
 
 
-def _up_to_date(engine: Engine) -> bool:
+def check_schema(engine: Engine) -> None:
+    """For read-only commands, which cannot migrate: the store must exist at the newest schema."""
+    try:
+        pending = _pending(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(_cannot_open(engine, exc, "read")) from exc
+    if pending is None:
+        raise StoreError(f"no store yet at {where(engine)}: run `referatvagt ingest` first")
+    if pending:
+        raise StoreError(
+            f"the store at {where(engine)} is from an older version: run `referatvagt ingest` once to upgrade it"
+        )
+
+
+def _cannot_open(engine: Engine, exc: SQLAlchemyError, verb: str) -> str:
+    reason = _masked(_one_line(exc), engine.url.render_as_string(hide_password=False))
+    return (
+        f"cannot {verb} the database at {where(engine)} ({reason}): check that it is reachable, that referatvagt "
+        "may use the file and its folder (owner, permissions) and that the disk has free space, "
+        "or set [bot] database_url"
+    )
+
+
+def _pending(engine: Engine) -> list[str] | None:
+    """The migration steps not applied yet; None when there is no schema at all."""
     with engine.connect() as connection:
         if not inspect(connection).has_table("schema_migration"):
-            return False
+            return None
         done = {row[0] for row in connection.execute(select(SchemaMigration.name))}
-    return all(name in done for name, _ in MIGRATIONS)
+    return [name for name, _ in MIGRATIONS if name not in done]
 
 
 def _stamp(connection: Connection, names: list[str]) -> None:
@@ -124,18 +251,33 @@ def _stamp(connection: Connection, names: list[str]) -> None:
 class Store:
     """The database plus the raw-document archive, both under the state folder."""
 
-    def __init__(self, url: str, archive_dir: Path) -> None:
-        self.engine = make_engine(url)
-        migrate(self.engine)
+    def __init__(self, url: str, archive_dir: Path, read_only: bool = False) -> None:
+        """``read_only`` is for commands that only read (items, status, backup, …): nothing is
+        created, migrated or written, so they also work for a user who may only read the store."""
+        self.engine = make_engine(url, read_only)
+        try:
+            if read_only:
+                check_schema(self.engine)
+            else:
+                migrate(self.engine)
+        except StoreError:
+            self.engine.dispose()
+            raise
         self.archive_dir = archive_dir
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: committed when the block ends, rolled back on any error."""
+        """A unit of work: committed when the block ends, rolled back on any error.
+
+        An OperationalError (disk full, no permission, locked too long) is the environment's,
+        not a bug: it becomes a StoreError, one line for the user."""
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                raise StoreError(_cannot_open(self.engine, exc, "use")) from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -147,15 +289,24 @@ class Store:
         """A consistent copy of a SQLite store, taken while others keep writing (online backup)."""
         if self.engine.dialect.name != "sqlite":
             raise StoreError("backup copies SQLite stores; for PostgreSQL use pg_dump")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source = sqlite3.connect(str(self.engine.url.database))
-        destination = sqlite3.connect(str(target))
         try:
-            with destination:
-                source.backup(destination)
-        finally:
-            destination.close()
-            source.close()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # The store's own connection: opened read-only when the store is, like everything else
+            with self.engine.connect() as connection:
+                destination = sqlite3.connect(target)
+                try:
+                    # The copy's rollback journal in memory: a failed copy leaves no TARGET-journal behind
+                    destination.execute("PRAGMA journal_mode=MEMORY")
+                    with destination:
+                        connection.connection.driver_connection.backup(destination)
+                finally:
+                    destination.close()
+        except (OSError, sqlite3.Error) as exc:
+            reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+            raise StoreError(
+                f"cannot write the backup to {target} ({reason}): "
+                "choose a file in a folder you may write to, on a disk with free space"
+            ) from exc
 
     def __enter__(self) -> Store:
         return self
@@ -170,13 +321,13 @@ class Store:
         digest = hashlib.sha256(raw).hexdigest()
         target = self.archive_path(digest)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(raw)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, target)
+            try:
+                _write_durably(target, raw)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot write to the raw archive {self.archive_dir} ({os_reason(exc)}): check its owner, "
+                    "permissions and free space, or set [bot] state_dir"
+                ) from exc
         return digest
 
     def archive_path(self, digest: str) -> Path:
@@ -247,6 +398,22 @@ class Store:
     def watchlist_state(self, slug: str) -> WatchlistState | None:
         with self.session() as session:
             return session.get(WatchlistState, slug)
+
+
+def _write_durably(target: Path, data: bytes) -> None:
+    """Write to a temporary file, sync, then rename: a crash or a full disk leaves no half file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except OSError:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def _version_of(query: Any, item_id: Any, version_id: Any) -> Any:

@@ -2,8 +2,10 @@
 
 Rules (see issue 2 and the README): an item gets a new version only when its content hash
 differs from every stored version; minutes are never overridden by an agenda of the same
-meeting; a full document (agenda or minutes, not a tillægsdagsorden) that lacks an item
-withdraws it.
+meeting, nor a document by an older-published one of the same kind for the same meeting, so
+the order documents arrive in never matters; a full document (agenda or minutes, not a
+tillægsdagsorden) that lacks an item withdraws it. An item a document lists twice is stored
+once (with a warning when the two differ): one odd document never stops an ingest.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Tally:
     changed: int = 0
     removed: int = 0
     events: list[Event] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def record_meeting(
@@ -41,13 +44,13 @@ def record_meeting(
     stored_meeting = _meeting(session, source, meeting)
     document.meeting_id = stored_meeting.id
     tally = Tally()
-    if meeting.rank < KIND_RANK.get(stored_meeting.kind, 0):
-        document.outcome = "superseded"  # the minutes are already stored: an agenda adds nothing
+    if meeting.rank < KIND_RANK.get(stored_meeting.kind, 0) or _newer_stored(session, stored_meeting, document):
+        document.outcome = "superseded"  # the minutes, or a newer version, are stored: this adds nothing
         return tally
     _update_meeting(stored_meeting, meeting)
     recorder = _Recorder(session, source.name, document, now, backfill, tally)
     items = list(session.exec(select(Item).where(Item.meeting_id == stored_meeting.id).order_by(col(Item.id))))
-    pairs = match_items(list(meeting.items), items)
+    pairs = match_items(_once_each(meeting.items, source.name, stored_meeting, document, tally), items)
     for parsed, stored in pairs:
         if stored is None:
             recorder.new_item(stored_meeting, parsed)
@@ -60,6 +63,37 @@ def record_meeting(
                 recorder.remove_item(item, meeting.kind)
     document.outcome = "stored"
     return tally
+
+
+def _newer_stored(session: Session, meeting: Meeting, document: Document) -> bool:
+    """Whether another document of the same kind, published later, is already stored for this
+    meeting (a re-read older copy of an agenda must not undo the newer one)."""
+    if document.published_at is None:
+        return False
+    newer = select(Document.id).where(
+        Document.meeting_id == meeting.id,
+        Document.kind == document.kind,
+        Document.key != document.key,
+        Document.outcome == "stored",
+        col(Document.published_at) > document.published_at,
+    )
+    return session.exec(newer.limit(1)).first() is not None
+
+
+def _once_each(
+    items: tuple[ParsedItem, ...], source: str, meeting: Meeting, document: Document, tally: Tally
+) -> list[ParsedItem]:
+    """The document's items with repeats of one item (same identity) left out."""
+    seen: dict[str, ParsedItem] = {}
+    for item in items:
+        uid = item_uid(source, meeting, item)
+        first = seen.setdefault(uid, item)
+        if first is not item and first.content_hash() != item.content_hash():
+            tally.warnings.append(
+                f"{document.url or document.key}: item {item.number} ({item.title}) is listed twice with "
+                "different text; the first is kept"
+            )
+    return list(seen.values())
 
 
 def _meeting(session: Session, source: SourceState, meeting: ParsedMeeting) -> Meeting:

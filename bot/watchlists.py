@@ -13,15 +13,19 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.addresses import EmailAddress
 from bot.config import describe_validation_error
 from bot.errors import ConfigError
 from bot.query import Term, TermError, parse_term
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 RESERVED_PREFIXES = ("source-", "_")
+# Far above any real watchlist (the largest we know of has a few hundred terms), and low enough
+# that a runaway generated file cannot take the bot's memory (a million terms took 1.5 GB).
+MAX_FILE_BYTES = 1 * 2**20
+MAX_TERMS = 20_000
 
 
 def _valid_term(raw: str) -> str:
@@ -43,16 +47,8 @@ class Deliver(_Frozen):
     """The ``[deliver]`` table: where matches go."""
 
     feed: bool = Field(True, description="Publish an RSS/Atom feed of the matches.")
-    email: tuple[str, ...] = Field((), description="Addresses that get email digests.")
+    email: tuple[EmailAddress, ...] = Field((), description="Addresses that get email digests.")
     digest: Literal["immediate", "daily", "weekly"] = Field("daily", description="How often email is sent.")
-
-    @field_validator("email")
-    @classmethod
-    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for address in value:
-            if not _EMAIL.match(address):
-                raise ValueError(f"{address!r} is not an email address")
-        return value
 
 
 class Watchlist(_Frozen):
@@ -79,6 +75,11 @@ class Watchlist(_Frozen):
     def _something_to_match(self) -> Watchlist:
         if not (self.terms or self.all or self.cases):
             raise ValueError("a watchlist needs 'terms', 'all' or 'cases'")
+        count = len(self.terms) + len(self.all) + len(self.exclude) + len(self.cases)
+        if count > MAX_TERMS:
+            raise ValueError(
+                f"{count:,} terms and case numbers; at most {MAX_TERMS:,} per watchlist (split it into several files)"
+            )
         return self
 
     @property
@@ -96,6 +97,8 @@ class Watchlist(_Frozen):
 
 def load_watchlist(path: Path) -> Watchlist:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB; split it into several watchlists")
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read watchlist ({exc.strerror or exc})") from exc
@@ -107,6 +110,8 @@ def load_watchlist(path: Path) -> Watchlist:
 def watchlist_from_text(text: str, path: Path) -> Watchlist:
     """Validate one watchlist's TOML; the slug is the file name."""
     slug = path.stem
+    if len(text) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB; split it into several watchlists")
     if not _SLUG.match(slug):
         raise ConfigError(f"{path}: the file name must be a slug: lower-case letters, digits, '-' and '_'")
     if slug.startswith(RESERVED_PREFIXES):

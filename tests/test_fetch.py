@@ -20,10 +20,10 @@ from bot.fetch import (
     Fetcher,
     FetchSettings,
     HTTPStatusError,
-    StoreCache,
     retry_after_seconds,
     user_agent,
 )
+from bot.http_cache import StoreCache
 from bot.store import Store
 
 from .portal import LISTING, Reply, Server, running

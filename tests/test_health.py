@@ -115,7 +115,8 @@ def test_zero_meetings_from_a_source_that_had_some_is_a_warning(tmp_path: Path) 
 
 def test_a_host_timing_out_or_answering_malformed_json_leaves_the_others_working(tmp_path: Path) -> None:
     from bot.config import load_config
-    from bot.fetch import Fetcher, FetchSettings, StoreCache
+    from bot.fetch import Fetcher, FetchSettings
+    from bot.http_cache import StoreCache
     from bot.pipeline import open_store, run_cycle
 
     with running(Server()) as slow, running(Server()) as broken, running(Server()) as good:

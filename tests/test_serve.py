@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import socket
@@ -10,6 +11,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +21,10 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.errors import BotError
-from bot.serve import make_server, serve
+from bot.serve import CHUNK, Limits, make_server, serve
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS = Limits()
 FILES = {
     "a.xml": ("application/rss+xml; charset=utf-8", "<rss>a</rss>"),
     "a.atom": ("application/atom+xml; charset=utf-8", "<feed>a</feed>"),
@@ -56,15 +60,24 @@ def feeds(tmp_path: Path) -> Path:
     return make_feeds(tmp_path)
 
 
-@pytest.fixture
-def port(feeds: Path) -> Iterator[int]:
-    server = make_server(feeds, port=0, quiet=True)
+@contextmanager
+def running(folder: Path, limits: Limits = DEFAULTS) -> Iterator[int]:
+    """A server for ``folder`` in a thread of this process; yields its port."""
+    server = make_server(folder, port=0, quiet=True, limits=limits)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def port(feeds: Path) -> Iterator[int]:
+    with running(feeds) as port:
+        yield port
 
 
 def raw(port: int, method: str, path: str, **headers: str) -> Response:
@@ -245,3 +258,192 @@ def test_the_cli_serves_the_feed_folder_of_the_state_dir(tmp_path: Path) -> None
         stdout, stderr = process.communicate(timeout=10)
     assert f"Serving {tmp_path / 'state' / 'feeds'} at http://127.0.0.1:{free}/ (Ctrl-C to stop)" in stdout
     assert "127.0.0.1 GET /index.html HTTP/1.0 200\n" in stderr  # one compact line per request
+
+
+# Big files, many clients, slow clients: memory and slots stay bounded.
+
+BIG = 32 * 1024 * 1024  # a folder source's PDF can be this big
+CLIENTS = DEFAULTS.requests  # as many at once as the server answers at once
+
+
+@dataclass
+class BigServer:
+    port: int
+    pid: int
+    sha256: str
+
+
+def proc_field(pid: int, name: str, field: str) -> int:
+    """A number from /proc/<pid>/<name>, e.g. ``VmHWM`` (peak RSS, kB) from ``status``."""
+    for line in Path(f"/proc/{pid}/{name}").read_text(encoding="ascii").splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/{name}")
+
+
+def write_random(path: Path, size: int) -> str:
+    """Fill ``path`` with ``size`` random bytes, a MiB at a time; returns their sha256."""
+    digest = hashlib.sha256()
+    with path.open("wb") as file:
+        for _ in range(size // 2**20):
+            block = os.urandom(2**20)
+            digest.update(block)
+            file.write(block)
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigServer]:
+    """A server in its own process, so its memory and reads can be measured alone."""
+    folder = tmp_path_factory.mktemp("big")
+    sha256 = write_random(folder / "big.pdf", BIG)
+    code = (
+        "import sys; from pathlib import Path; from bot.serve import make_server\n"
+        "server = make_server(Path(sys.argv[1]), port=0, quiet=True)\n"
+        "print(server.server_address[1], flush=True)\n"
+        "server.serve_forever()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        yield BigServer(port, process.pid, sha256)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def download(port: int, path: str) -> tuple[int, str]:
+    """GET ``path`` and hash the body as it arrives; returns the status and the body's sha256."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        digest = hashlib.sha256()
+        while block := response.read(2**20):
+            digest.update(block)
+        return response.status, digest.hexdigest()
+    finally:
+        connection.close()
+
+
+def test_a_big_file_is_streamed_to_many_clients_in_constant_memory(big: BigServer) -> None:
+    assert raw(big.port, "HEAD", "/big.pdf").status == 200  # the server has answered once before measuring
+    before = proc_field(big.pid, "status", "VmHWM") * 1024
+    start = threading.Barrier(CLIENTS)
+
+    def client(_: int) -> tuple[int, str]:
+        start.wait()
+        return download(big.port, "/big.pdf")
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = list(pool.map(client, range(CLIENTS)))
+    assert results == [(200, big.sha256)] * CLIENTS
+    growth = proc_field(big.pid, "status", "VmHWM") * 1024 - before
+    # Reading whole files would take BIG * CLIENTS (512 MiB); streaming takes a chunk per client.
+    assert growth < BIG // 2, f"peak RSS grew by {growth // 2**20} MiB serving {CLIENTS} x {BIG // 2**20} MiB"
+
+
+def test_head_and_304_on_a_big_file_read_none_of_it(big: BigServer) -> None:
+    before = proc_field(big.pid, "io", "rchar")
+    head = raw(big.port, "HEAD", "/big.pdf")
+    assert head.status == 200 and head.body == b""
+    assert head.headers["Content-Length"] == str(BIG)
+    assert head.headers["Content-Type"] == "application/pdf"
+    by_etag = raw(big.port, "GET", "/big.pdf", If_None_Match=head.headers["ETag"])
+    by_date = raw(big.port, "GET", "/big.pdf", If_Modified_Since=head.headers["Last-Modified"])
+    assert (by_etag.status, by_etag.body, by_date.status, by_date.body) == (304, b"", 304, b"")
+    assert by_etag.headers["ETag"] == head.headers["ETag"]
+    read = proc_field(big.pid, "io", "rchar") - before
+    assert read < CHUNK, f"the server read {read} bytes to answer HEAD and 304"
+
+
+def sparse(path: Path, size: int) -> None:
+    """A file of ``size`` zero bytes that takes no disk space."""
+    with path.open("wb") as file:
+        file.truncate(size)
+
+
+def stalled_download(port: int, path: str) -> socket.socket:
+    """Start a GET, read the status line and stop reading: the server is left holding the request."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, so the server blocks soon
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode("ascii"))
+    assert sock.recv(12) == b"HTTP/1.1 200"
+    return sock
+
+
+def open_files(path: Path) -> int:
+    """How many file descriptors of this process are open on ``path``."""
+    return sum(1 for fd in Path("/proc/self/fd").iterdir() if os.path.realpath(fd) == str(path.resolve()))
+
+
+def test_requests_beyond_the_cap_wait_briefly_then_get_503(feeds: Path) -> None:
+    big_file = feeds / "big.pdf"
+    sparse(big_file, BIG)
+    limits = Limits(requests=2, slot_wait=0.2, timeout=60)  # the timeout plays no part here
+    with running(feeds, limits) as port:
+        stalled = [stalled_download(port, "/big.pdf") for _ in range(limits.requests)]
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                refused = list(pool.map(lambda _: get(port, "/a.xml"), range(4)))
+            assert [response.status for response in refused] == [503] * 4
+            assert all(response.headers["Retry-After"] == "10" for response in refused)
+            assert refused[0].body == b"503 Service Unavailable\n"
+            assert open_files(big_file) == limits.requests  # no thread beyond the cap holds the file
+        finally:
+            for sock in stalled:
+                sock.close()
+        assert eventually_ok(port), "a slot freed by a closed client was not reused"
+
+
+def eventually_ok(port: int) -> bool:
+    """Whether ``/a.xml`` is served within a generous 20 s."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if get(port, "/a.xml").status == 200:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_stalled_reader_is_dropped_and_frees_its_slot(feeds: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    sparse(feeds / "big.pdf", BIG)
+    with running(feeds, Limits(requests=1, slot_wait=0.1, timeout=0.5)) as port:
+        with stalled_download(port, "/big.pdf") as sock:
+            assert eventually_ok(port), "a client that stopped reading kept the only slot"
+            received = 0
+            while chunk := sock.recv(2**20):  # what the server sent before it gave up, then the end
+                received += len(chunk)
+            assert received < BIG
+    assert "Traceback" not in capfd.readouterr().err  # a dropped client is no error of the server
+
+
+def test_idle_and_half_sent_requests_are_closed_and_hold_no_slot(feeds: Path) -> None:
+    with running(feeds, Limits(requests=1, slot_wait=0.1, timeout=0.5)) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as half:
+                half.sendall(b"GET /a.xml HTTP/1.1\r\nHost: test\r\n")  # the blank line never comes
+                assert get(port, "/a.xml").status == 200  # neither holds the only slot
+                assert half.recv(1) == b""  # closed by the server, not by our 10 s timeout
+                assert idle.recv(1) == b""
+
+
+def test_a_file_replaced_while_it_is_sent_arrives_whole_in_its_old_version(feeds: Path) -> None:
+    old = write_random(feeds / "doc.pdf", 4 * 2**20)
+    with running(feeds) as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/doc.pdf")
+            response = connection.getresponse()
+            first = response.read(CHUNK)
+            (feeds / "new.pdf").write_bytes(b"new version")
+            os.replace(feeds / "new.pdf", feeds / "doc.pdf")  # as the bot writes: an atomic rename
+            body = first + response.read()
+        finally:
+            connection.close()
+        assert hashlib.sha256(body).hexdigest() == old
+        assert download(port, "/doc.pdf") == (200, hashlib.sha256(b"new version").hexdigest())

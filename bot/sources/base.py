@@ -60,6 +60,8 @@ class Source(ABC):
         # How many meetings or documents the source lists now (set by fetch; None: unknown).
         # Zero from a source that had some before is a warning in the run report.
         self.listed: int | None = None
+        # Things worth a look that are not failures (a skipped symbolic link); set by fetch.
+        self.warnings: list[str] = []
 
     @abstractmethod
     def fetch(self) -> Iterator[RawDocument | FetchError]: ...
