@@ -53,7 +53,7 @@ def recipients(watchlists: Sequence[Watchlist], frequencies: Iterable[Frequency]
     for watchlist in watchlists:
         if watchlist.deliver.digest in wanted:
             for address in watchlist.deliver.email:
-                found.setdefault(address.strip().lower(), []).append(watchlist)
+                found.setdefault(address.lower(), []).append(watchlist)
     return found
 
 
@@ -151,12 +151,11 @@ def deliver(
     frequencies: Iterable[Frequency],
     period: str,
     now: datetime,
-    ignore_backoff: bool = False,
 ) -> SendReport:
     """Build the digests of these frequencies for ``period``, then send whatever is due."""
     settings = require_email(config)
     built = build_digests(store, config, watchlists, frequencies, period, now)
-    report = send_pending(store, settings, now, ignore_backoff)
+    report = send_pending(store, settings, now)
     report.built = len(built)
     return report
 
@@ -170,14 +169,20 @@ def due_rounds(config: Config, now: datetime, right_now: bool) -> list[tuple[tup
 
 
 def send_due(
-    store: Store, config: Config, watchlists: Sequence[Watchlist], now: datetime, right_now: bool
+    store: Store,
+    config: Config,
+    watchlists: Sequence[Watchlist],
+    now: datetime,
+    right_now: bool,
+    retry_failed: bool = False,
 ) -> SendReport:
-    """``referatvagt digest``: build what is due (everything with ``right_now``) and send."""
+    """``referatvagt digest``: build what is due (everything with ``right_now``) and send;
+    ``retry_failed`` also sends the digests that used up their attempts."""
     built = sum(
         len(build_digests(store, config, watchlists, kinds, period, now))
         for kinds, period in due_rounds(config, now, right_now)
     )
-    report = send_pending(store, require_email(config), now, ignore_backoff=right_now)
+    report = send_pending(store, require_email(config), now, right_now, retry_failed)
     report.built = built
     return report
 

@@ -3,8 +3,17 @@
 A digest is claimed (pending → sending, committed) before it is sent, and marked sent only
 after the server accepted it. A crash between the two leaves it "sending": the next run
 sends it again, with the same Message-ID, so the one possible duplicate is recognisable.
-A failure puts it back to pending with a later ``next_attempt_at``; after ``MAX_ATTEMPTS``
-it is marked failed and reported.
+
+A failure puts it back to pending with a later ``next_attempt_at``. After ``MAX_ATTEMPTS`` it
+is ``failed``, which is not the end: it keeps its matches (so they go into no other digest)
+and is sent again, as the same message, as soon as a run gets any message through the relay,
+or by ``referatvagt digest --retry-failed``. No digest is tried twice within ``MIN_GAP``, not
+even by ``digest --now``, so a few impatient manual runs cannot use up its attempts.
+
+A run uses one SMTP connection for all its messages (opened again once if the relay drops
+it). When the relay itself fails (cannot connect, does not answer within ``[email] timeout``,
+is closing), the run stops there and the digests not tried yet wait as long as the one that
+failed: an unreachable relay costs one timeout per run, not one per recipient.
 """
 
 from __future__ import annotations
@@ -13,11 +22,12 @@ import os
 import smtplib
 import socket
 import ssl
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.config import EmailSettings
 from bot.errors import BotError, ConfigError
@@ -25,22 +35,40 @@ from bot.models import Outbox
 from bot.store import Store
 
 MAX_ATTEMPTS = 10
+MIN_GAP = timedelta(seconds=60)
 _FIRST_RETRY = timedelta(minutes=2)
 _LONGEST_WAIT = timedelta(hours=6)
-_TIMEOUT = 30
+_UNSENT = ("pending", "sending")
+_CLOSING = 421  # RFC 5321: the server is shutting the connection down
 
 
 class DeliveryError(BotError):
     """The SMTP server did not accept a message."""
 
 
+class RelayError(DeliveryError):
+    """The SMTP server itself failed: no other message would get through it now either."""
+
+
 @dataclass
 class SendReport:
     built: int = 0
     sent: int = 0
-    failed: int = 0  # will be retried
-    gave_up: int = 0
+    failed: int = 0  # will be retried after the backoff
+    gave_up: int = 0  # used up their attempts: now ``failed``, retried as the module says
+    held: int = 0  # tried less than MIN_GAP ago, so not tried again yet
+    waiting: int = 0  # not tried: the relay failed earlier in the run
+    retried: int = 0  # failed digests given a new set of attempts
     errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        line = f"{self.built} digests built; {self.sent} sent; {self.failed + self.gave_up} failed"
+        if self.retried:
+            line += f"; {self.retried} failed digest(s) given new attempts"
+        if self.held:
+            gap = int(MIN_GAP.total_seconds())
+            line += f"; {self.held} not tried again yet (each digest is tried at most once every {gap} s)"
+        return line
 
 
 def backoff(attempts: int) -> timedelta:
@@ -73,32 +101,71 @@ class Mailer:
             self._smtp = None
 
     def send(self, sender: str, recipient: str, message: str) -> None:
-        """Send one stored message; raises :class:`DeliveryError` naming the reason."""
+        """Send one stored message; raises :class:`DeliveryError` naming the reason, or
+        :class:`RelayError` when the server failed rather than refused this message."""
+        data = message.encode("utf-8")
+        reused = self._smtp is not None
         try:
-            if self._smtp is None:
-                self._smtp = self._connect()
-            options = self._international(sender, recipient)
-            refused = self._smtp.sendmail(sender, [recipient], message.encode("utf-8"), mail_options=options)
+            self._transmit(sender, recipient, data)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            if not reused:
+                raise self._relay_error(recipient, exc) from exc
+            # Relays close connections that sat idle: one new connection, not more.
+            try:
+                self._transmit(sender, recipient, data)
+            except smtplib.SMTPServerDisconnected as again:
+                self._drop()
+                raise self._relay_error(recipient, again) from again
+
+    def _transmit(self, sender: str, recipient: str, data: bytes) -> None:
+        smtp = self._connection(recipient)
+        try:
+            options = self._international(smtp, sender, recipient)
+            refused = smtp.sendmail(sender, [recipient], data, mail_options=options)
+        except smtplib.SMTPServerDisconnected:
+            raise
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = exc.recipients.get(recipient, (0, b""))
             raise DeliveryError(f"{recipient}: refused by the server ({code} {_text(reason)})") from exc
         except smtplib.SMTPResponseException as exc:
-            self.close()
+            if exc.smtp_code == _CLOSING:
+                self._drop()
+                raise self._relay_error(recipient, exc) from exc
             raise DeliveryError(f"{recipient}: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except (smtplib.SMTPException, OSError) as exc:
-            self.close()
-            where = f"{self.settings.host}:{self.settings.smtp_port}"
-            raise DeliveryError(f"{recipient}: cannot send through {where} ({exc.__class__.__name__}: {exc})") from exc
+            self._drop()
+            raise self._relay_error(recipient, exc) from exc
         if refused:
             raise DeliveryError(f"{recipient}: refused by the server ({refused})")
 
-    def _international(self, sender: str, recipient: str) -> list[str]:
+    def _connection(self, recipient: str) -> smtplib.SMTP:
+        if self._smtp is None:
+            try:
+                self._smtp = self._connect()
+            except (smtplib.SMTPException, OSError) as exc:
+                raise self._relay_error(recipient, exc) from exc
+        return self._smtp
+
+    def _drop(self) -> None:
+        """Forget a connection that failed; saying goodbye to it could wait another timeout."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def _relay_error(self, recipient: str, exc: BaseException) -> RelayError:
+        where = f"{self.settings.host}:{self.settings.smtp_port}"
+        return RelayError(
+            f"{recipient}: cannot send through {where} ({exc.__class__.__name__}: {exc}); "
+            "check that the relay is up and answers within [email] timeout"
+        )
+
+    def _international(self, smtp: smtplib.SMTP, sender: str, recipient: str) -> list[str]:
         """An address with æøå needs the server's SMTPUTF8 extension (RFC 6531)."""
         if (sender + recipient).isascii():
             return []
-        assert self._smtp is not None
-        self._smtp.ehlo_or_helo_if_needed()
-        if not self._smtp.has_extn("smtputf8"):
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("smtputf8"):
             raise DeliveryError(f"{recipient}: the server does not accept addresses with non-ASCII letters (SMTPUTF8)")
         return ["SMTPUTF8"]
 
@@ -107,17 +174,22 @@ class Mailer:
         context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
         smtp: smtplib.SMTP
         # smtplib would look up this machine's FQDN for EHLO, which can hang on a slow resolver.
-        local = socket.gethostname()
+        # Its timeout applies to every socket operation: the greeting and each reply included.
+        local, timeout = socket.gethostname(), settings.timeout
         if settings.security == "ssl":
             smtp = smtplib.SMTP_SSL(
-                settings.host, settings.smtp_port, local_hostname=local, timeout=_TIMEOUT, context=context
+                settings.host, settings.smtp_port, local_hostname=local, timeout=timeout, context=context
             )
         else:
-            smtp = smtplib.SMTP(settings.host, settings.smtp_port, local_hostname=local, timeout=_TIMEOUT)
+            smtp = smtplib.SMTP(settings.host, settings.smtp_port, local_hostname=local, timeout=timeout)
+        try:
             if settings.security == "starttls":
                 smtp.starttls(context=context)
-        if settings.username:
-            smtp.login(settings.username, password(settings))
+            if settings.username:
+                smtp.login(settings.username, password(settings))
+        except BaseException:
+            smtp.close()
+            raise
         return smtp
 
 
@@ -131,51 +203,123 @@ def password(settings: EmailSettings) -> str:
     return value
 
 
-def send_pending(store: Store, settings: EmailSettings, now: datetime, ignore_backoff: bool = False) -> SendReport:
-    """Send every digest that is due (or every unsent one with ``ignore_backoff``)."""
+# --- delivery runs ------------------------------------------------------------------------------
+
+
+def send_pending(
+    store: Store, settings: EmailSettings, now: datetime, right_now: bool = False, retry_failed: bool = False
+) -> SendReport:
+    """Send every digest that is due: past its backoff, or with ``right_now`` every unsent one
+    (still at most one try per ``MIN_GAP``). ``retry_failed`` first gives failed digests new
+    attempts; so does the first message of the run that the relay accepts."""
     report = SendReport()
-    with store.session() as session:
-        query = select(Outbox.id).where(col(Outbox.state).in_(("pending", "sending")))
-        if not ignore_backoff:
-            query = query.where(col(Outbox.next_attempt_at) <= now)
-        due = [row for row in session.exec(query.order_by(col(Outbox.id)))]
+    if retry_failed:
+        report.retried = len(retry_failed_digests(store, now))
+    queue = deque(_due(store, now, right_now))
+    revived = retry_failed
     with Mailer(settings) as mailer:
-        for outbox_id in due:
-            _deliver(store, mailer, settings, outbox_id, now, report)
+        while queue:
+            outbox_id = queue.popleft()
+            try:
+                _deliver(store, mailer, settings, outbox_id, now, report)
+            except RelayError:
+                report.waiting = _wait_for_relay(store, outbox_id, list(queue))
+                if report.waiting:
+                    report.errors.append(f"email: {report.waiting} more digest(s) wait for the relay's next try")
+                break
+            if report.sent and not revived:  # the relay accepts mail again: failed digests too
+                revived = True
+                again = retry_failed_digests(store, now)
+                report.retried += len(again)
+                queue.extend(again)
     return report
 
 
+def retry_failed_digests(store: Store, now: datetime) -> list[int]:
+    """Give every failed digest a new set of attempts, due now; returns their ids."""
+    with store.session() as session:
+        failed = list(session.exec(select(Outbox).where(Outbox.state == "failed").order_by(col(Outbox.id))))
+        for outbox in failed:
+            outbox.state, outbox.attempts, outbox.next_attempt_at = "pending", 0, now
+            session.add(outbox)
+        return [outbox.id for outbox in failed if outbox.id is not None]
+
+
+def _due(store: Store, now: datetime, right_now: bool) -> list[int]:
+    with store.session() as session:
+        query = select(Outbox.id).where(col(Outbox.state).in_(_UNSENT))
+        if not right_now:
+            query = query.where(col(Outbox.next_attempt_at) <= now)
+        return [outbox_id for outbox_id in session.exec(query.order_by(col(Outbox.id))) if outbox_id is not None]
+
+
 def _deliver(
-    store: Store, mailer: Mailer, settings: EmailSettings, outbox_id: int | None, now: datetime, report: SendReport
+    store: Store, mailer: Mailer, settings: EmailSettings, outbox_id: int, now: datetime, report: SendReport
 ) -> None:
-    with store.session() as session:  # claim it: a crash from here on leaves it "sending"
-        outbox = session.get(Outbox, outbox_id)
-        assert outbox is not None
-        outbox.state, outbox.attempts = "sending", outbox.attempts + 1
-        session.add(outbox)
+    """Claim, send and record one digest; a :class:`RelayError` is recorded, then raised."""
+    outbox = _claim(store, outbox_id, now)
+    if outbox is None:
+        report.held += 1
+        return
     try:
         mailer.send(settings.sender, outbox.recipient, outbox.message)
     except DeliveryError as exc:
-        with store.session() as session:
-            outbox = session.get(Outbox, outbox_id)
-            assert outbox is not None
-            outbox.last_error = str(exc)
-            if outbox.attempts >= MAX_ATTEMPTS:
-                outbox.state = "failed"
-                report.gave_up += 1
-            else:
-                outbox.state, outbox.next_attempt_at = "pending", now + backoff(outbox.attempts)
-                report.failed += 1
-            session.add(outbox)
+        _record_failure(store, outbox_id, str(exc), now, report)
         report.errors.append(f"email {outbox.period} to {exc}")
+        if isinstance(exc, RelayError):
+            raise
         return
     with store.session() as session:
-        outbox = session.get(Outbox, outbox_id)
-        assert outbox is not None
+        outbox = _get(session, outbox_id)
         outbox.state, outbox.sent_at, outbox.last_error = "sent", now, None
         session.add(outbox)
     report.sent += 1
 
 
+def _claim(store: Store, outbox_id: int, now: datetime) -> Outbox | None:
+    """Mark the digest as being sent (a crash from here on leaves it to be resent), unless it
+    was tried less than ``MIN_GAP`` ago: then None."""
+    with store.session() as session:
+        outbox = _get(session, outbox_id)
+        if outbox.last_attempt_at is not None and now - outbox.last_attempt_at < MIN_GAP:
+            return None
+        outbox.state, outbox.attempts, outbox.last_attempt_at = "sending", outbox.attempts + 1, now
+        session.add(outbox)
+        return outbox
+
+
+def _record_failure(store: Store, outbox_id: int, error: str, now: datetime, report: SendReport) -> None:
+    with store.session() as session:
+        outbox = _get(session, outbox_id)
+        outbox.last_error, outbox.next_attempt_at = error, now + backoff(outbox.attempts)
+        if outbox.attempts >= MAX_ATTEMPTS:
+            outbox.state = "failed"
+            report.gave_up += 1
+        else:
+            outbox.state = "pending"
+            report.failed += 1
+        session.add(outbox)
+
+
+def _wait_for_relay(store: Store, failed_id: int, untried: list[int]) -> int:
+    """Put off the digests a failed relay kept from being tried until the retry of the digest
+    that found it failing: the relay is tried once per run, not once per digest."""
+    with store.session() as session:
+        retry_at = _get(session, failed_id).next_attempt_at
+        for outbox_id in untried:
+            outbox = _get(session, outbox_id)
+            outbox.next_attempt_at = max(outbox.next_attempt_at, retry_at)
+            session.add(outbox)
+    return len(untried)
+
+
+def _get(session: Session, outbox_id: int) -> Outbox:
+    outbox = session.get(Outbox, outbox_id)
+    assert outbox is not None, f"outbox {outbox_id} vanished"
+    return outbox
+
+
 def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    """A server's reply as one line (multi-line replies come joined by newlines)."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return " ".join(text.split())

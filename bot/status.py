@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.config import Config
 from bot.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
@@ -45,18 +46,33 @@ def render_status(store: Store, config: Config) -> str:
         )
         for watchlist in session.exec(select(WatchlistState).order_by(col(WatchlistState.slug))):
             lines.append(f"  {watchlist.slug}: last match {when(last_match.get(watchlist.slug))}")
-        lines.append("email:")
-        pending = session.exec(
-            select(Outbox.recipient, func.count(col(Outbox.id)))
-            .where(col(Outbox.state).in_(("pending", "sending")))
-            .group_by(col(Outbox.recipient))
-        ).all()
-        failed = session.exec(select(func.count(col(Outbox.id))).where(col(Outbox.state) == "failed")).one()
-        waiting = session.exec(
-            select(func.count(col(Match.id))).where(
-                col(Match.mail).is_(True), ~select(DigestItem.id).where(DigestItem.match_id == Match.id).exists()
-            )
-        ).one()
-        lines += [f"  {recipient}: {count} digest(s) waiting to be sent" for recipient, count in pending]
-        lines.append(f"  {waiting} matches not yet in a digest; {failed} digests given up")
+        lines += _email(session, when)
     return "\n".join(lines)
+
+
+def _email(session: Session, when: Callable[[datetime | None], str]) -> list[str]:
+    lines = ["email:"]
+    pending = session.exec(
+        select(Outbox.recipient, func.count(col(Outbox.id)))
+        .where(col(Outbox.state).in_(("pending", "sending")))
+        .group_by(col(Outbox.recipient))
+    ).all()
+    waiting = session.exec(
+        select(func.count(col(Match.id))).where(
+            col(Match.mail).is_(True), ~select(DigestItem.id).where(DigestItem.match_id == Match.id).exists()
+        )
+    ).one()
+    failed = list(session.exec(select(Outbox).where(Outbox.state == "failed").order_by(col(Outbox.id))))
+    lines += [f"  {recipient}: {count} digest(s) waiting to be sent" for recipient, count in pending]
+    lines.append(f"  {waiting} matches not yet in a digest; {len(failed)} failed digest(s)")
+    if failed:
+        lines.append(
+            "  failed digests keep their matches and go out when the relay next accepts a message, "
+            "or now with `referatvagt digest --retry-failed`:"
+        )
+    lines += [
+        f"    {outbox.recipient} {outbox.period}: {outbox.items} item(s), {outbox.attempts} attempts, "
+        f"last try {when(outbox.last_attempt_at)}: {outbox.last_error}"
+        for outbox in failed
+    ]
+    return lines

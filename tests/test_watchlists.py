@@ -153,7 +153,7 @@ def test_the_slug_is_the_file_name_and_defaults_fill_the_rest(tmp_path: Path) ->
         ('terms = ["ok"]\n[deliver]\ndigest = "hourly"\n', r"w\.toml:3: deliver\.digest: "),
         (
             'terms = ["ok"]\n[deliver]\nemail = ["ikke en adresse"]\n',
-            r"w\.toml:3: deliver\.email: 'ikke en adresse' is not an email",
+            r"w\.toml:3: deliver\.email\[1\]: 'ikke en adresse' is not one plain email address",
         ),
         ('terms = ["ok"]\nbackfill_days = -1\n', r"w\.toml:2: backfill_days: "),
         ("terms = [\n", r"w\.toml: not valid TOML"),
