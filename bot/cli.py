@@ -12,10 +12,11 @@ from typing import Any
 import click
 
 from bot import __version__
+from bot.addresses import addr_spec
 from bot.cli_sources import sources as sources_group
 from bot.config import Config, find_config_file, load_config
 from bot.digest import send_due, send_test, write_dry_run
-from bot.errors import BotError
+from bot.errors import BotError, os_reason
 from bot.feeds import feed_path
 from bot.lock import writer_lock
 from bot.match import Matcher
@@ -130,7 +131,7 @@ def _echo_rows(
 @pass_context
 def items(ctx: _Context, as_json: bool) -> None:
     """List the latest version of every stored agenda item."""
-    with open_store(ctx.config) as store:
+    with open_store(ctx.config, read_only=True) as store:
         _echo_rows(store.latest_items(), as_json, item_json, item_line)
 
 
@@ -139,7 +140,7 @@ def items(ctx: _Context, as_json: bool) -> None:
 @pass_context
 def events(ctx: _Context, as_json: bool) -> None:
     """List change events (new, changed, removed), oldest first."""
-    with open_store(ctx.config) as store:
+    with open_store(ctx.config, read_only=True) as store:
         _echo_rows(store.events(), as_json, event_json, event_text)
 
 
@@ -153,7 +154,7 @@ def matches(ctx: _Context, slug: str | None, as_json: bool) -> None:
     Each shows the watchlist, the item, the terms that matched and a snippet with the
     terms in **bold**; --json adds every item field of `items --json`.
     """
-    with open_store(ctx.config) as store:
+    with open_store(ctx.config, read_only=True) as store:
         _echo_rows(store.matches(slug), as_json, match_json, match_text)
 
 
@@ -169,7 +170,7 @@ def try_command(ctx: _Context, terms: tuple[str, ...], as_json: bool) -> None:
     """
     watchlist = trial_watchlist(terms)
     matcher = Matcher([watchlist])
-    with open_store(ctx.config) as store:
+    with open_store(ctx.config, read_only=True) as store:
         rows = store.latest_items()
     found = 0
     for item, version, meeting, source, document in rows:
@@ -184,10 +185,23 @@ def try_command(ctx: _Context, terms: tuple[str, ...], as_json: bool) -> None:
         click.echo(f"{found} of {len(rows)} items match")
 
 
-@cli.command("digest", epilog="Example: referatvagt digest --now   (or: referatvagt digest --dry-run out/)")
-@click.option(
-    "--now", "right_now", is_flag=True, help="Send every pending match at once, ignoring schedule and backoff."
+def _one_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else addr_spec(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command(
+    "digest", epilog="Example: referatvagt digest --now   (or: referatvagt digest --retry-failed, or --dry-run out/)"
 )
+@click.option(
+    "--now",
+    "right_now",
+    is_flag=True,
+    help="Send every pending match at once, ignoring schedule and backoff (each digest at most once a minute).",
+)
+@click.option("--retry-failed", is_flag=True, help="Also send the digests that used up their attempts (see `status`).")
 @click.option(
     "--dry-run",
     "dry_run",
@@ -195,15 +209,22 @@ def try_command(ctx: _Context, terms: tuple[str, ...], as_json: bool) -> None:
     help="Write .eml files here; send nothing.",
 )
 @click.option(
-    "--test", "test_address", metavar="ADDRESS", help="Send a sample digest to ADDRESS to check the settings."
+    "--test",
+    "test_address",
+    metavar="ADDRESS",
+    callback=_one_address,
+    help="Send a sample digest to ADDRESS to check the settings.",
 )
 @pass_context
-def digest_command(ctx: _Context, right_now: bool, dry_run: Path | None, test_address: str | None) -> None:
+def digest_command(
+    ctx: _Context, right_now: bool, retry_failed: bool, dry_run: Path | None, test_address: str | None
+) -> None:
     """Build the email digests that are due and send them (with retries of earlier failures).
 
     Daily digests are due at [email] daily_at, weekly ones on weekly_on; the scheduler
     (`referatvagt run`) calls this at those times. --now sends all pending matches at once
     as their own digest. --dry-run writes the messages as .eml files and changes nothing.
+    --retry-failed sends again, as the same messages, the digests that used up their attempts.
     """
     config = ctx.config
     if test_address:
@@ -218,10 +239,10 @@ def digest_command(ctx: _Context, right_now: bool, dry_run: Path | None, test_ad
             written = write_dry_run(store, config, watchlists, now, right_now, dry_run)
             click.echo(f"{len(written)} digests written to {dry_run}; nothing sent")
             return
-        report = send_due(store, config, watchlists, now, right_now)
+        report = send_due(store, config, watchlists, now, right_now, retry_failed)
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
-    click.echo(f"{report.built} digests built; {report.sent} sent; {report.failed + report.gave_up} failed")
+    click.echo(report.summary())
     if errors or report.errors:
         sys.exit(1)
 
@@ -263,7 +284,7 @@ def run_command(ctx: _Context, once: bool, send_backfill: bool, verbose: bool) -
 def status(ctx: _Context) -> None:
     """Show how the bot is doing: per source the last success, last error, failure count,
     next run and items stored; per watchlist its last match; per recipient pending email."""
-    with open_store(ctx.config) as store:
+    with open_store(ctx.config, read_only=True) as store:
         click.echo(render_status(store, ctx.config))
 
 
@@ -272,7 +293,7 @@ def status(ctx: _Context) -> None:
 @pass_context
 def backup(ctx: _Context, target: Path) -> None:
     """Copy the store to TARGET while the bot runs (SQLite's online backup: a consistent copy)."""
-    with open_store(ctx.config) as store:
+    with open_store(ctx.config, read_only=True) as store:
         store.backup(target)
     click.echo(f"store copied to {target}")
 
@@ -287,7 +308,7 @@ def feeds_command(ctx: _Context) -> None:
     """
     config = ctx.config
     base = config.feeds.base_url
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         watchlists, errors = effective_watchlists(store, config.bot.watchlists_dir)
         for error in errors:
             click.echo(f"error: {error}", err=True)
@@ -361,4 +382,13 @@ def _end_progress() -> None:
 
 def main() -> None:
     """Entry point of the ``referatvagt`` script and ``python -m bot``."""
-    cli(prog_name="referatvagt")
+    try:
+        cli(prog_name="referatvagt")
+    except OSError as exc:  # the last guard: a file or folder no layer below expected to fail
+        path = f"{exc.filename}: " if exc.filename is not None else ""
+        click.echo(
+            f"Error: {path}{os_reason(exc)}: check that it exists, that referatvagt may use it "
+            "(owner and permissions) and that its disk has free space",
+            err=True,
+        )
+        sys.exit(2)

@@ -308,11 +308,28 @@ def parse_config(text: str, path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    nul = _first_nul(data)
+    if nul is not None:  # no path, address or URL holds one, and it would fail far from here
+        loc = _user_location(nul)
+        line = _nearest_line(loc, key_lines(text))
+        raise ConfigError(f"{path}:{line}: {_format_key(loc)}: contains a NUL character: remove it")
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, text, path)) from exc
     return _resolve_paths(config, path)
+
+
+def _first_nul(value: Any, loc: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """Where the first string holding a NUL is, as a key path."""
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    parts = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in parts:
+        found = _first_nul(inner, (*loc, key))
+        if found is not None:
+            return found
+    return None
 
 
 def _resolve_paths(config: Config, path: Path) -> Config:

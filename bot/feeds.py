@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 
 from bot import __version__
 from bot.config import Config
-from bot.errors import BotError
+from bot.errors import BotError, PublishError, os_reason
 from bot.extract import clean_text, extract_text
 from bot.health import health_notes
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
@@ -78,7 +78,10 @@ def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> Fe
     for watchlist in watchlists:
         if not watchlist.public:  # a watchlist made private must not stay readable at its old address
             for suffix in (".xml", ".atom"):
-                (folder / f"{watchlist.slug}{suffix}").unlink(missing_ok=True)
+                try:
+                    (folder / f"{watchlist.slug}{suffix}").unlink(missing_ok=True)
+                except OSError as exc:
+                    raise _cannot_write(folder, exc) from exc
     for feed in feeds:
         for suffix, data in ((".xml", render_rss(feed, config)), (".atom", render_atom(feed, config))):
             _count(report, write_if_changed(folder / f"{feed.path}{suffix}", data))
@@ -333,14 +336,34 @@ def render_opml(feeds: Sequence[Feed], config: Config) -> str:
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Atomically replace ``path`` with ``data`` unless it already holds exactly that."""
     try:
+        return _write_if_changed(path, data)
+    except OSError as exc:
+        # The folder to fix: the file's own, or the nearest one that exists if it could not be made.
+        raise _cannot_write(next(folder for folder in path.parents if folder.is_dir()), exc) from exc
+
+
+def _cannot_write(folder: Path, exc: OSError) -> PublishError:
+    # Items and matches are stored before the feeds are written: the next run writes them all.
+    return PublishError(
+        f"cannot write the feed folder {folder} ({os_reason(exc)}): check its owner, permissions "
+        "and free space; the feeds are written again on the next run"
+    )
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    try:
         if path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(temp, 0o644)
-    os.replace(temp, path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except OSError:
+        Path(temp).unlink(missing_ok=True)  # a full disk must not leave half files behind
+        raise
     return True

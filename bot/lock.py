@@ -1,7 +1,8 @@
 """One writer per state folder: `run`, `ingest` and `digest` hold a lock file while they write.
 
 filelock uses an OS lock (fcntl/msvcrt), which the OS releases when the process dies, so a
-crashed bot never leaves a stale lock behind. Read-only commands (items, status) need none.
+crashed bot never leaves a stale lock behind. Read-only commands (items, status) need none: they
+open the store read-only (:class:`bot.store.Store`), so a user who may only read the folder can run them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from filelock import FileLock, Timeout
 
 from bot.config import Config
-from bot.errors import BotError
+from bot.errors import BotError, StoreError, os_reason
 
 LOCK_NAME = ".referatvagt.lock"
 
@@ -24,15 +25,20 @@ class LockedError(BotError):
 @contextmanager
 def writer_lock(config: Config) -> Iterator[None]:
     folder = config.bot.state_dir
-    folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(folder / LOCK_NAME))
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
-    except Timeout:
+    except Timeout:  # before OSError: filelock's Timeout is a TimeoutError
         raise LockedError(
             f"another referatvagt process (run, ingest or digest) is using {folder}; "
             "wait for it to finish, or stop `referatvagt run` first"
         ) from None
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write to the state folder {folder} ({os_reason(exc)}): "
+            "check its owner and permissions, or set [bot] state_dir"
+        ) from exc
     try:
         yield
     finally:

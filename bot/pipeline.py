@@ -20,12 +20,12 @@ from sqlmodel import Session, col, select
 
 from bot.config import Config, SourceConfig, parse_duration
 from bot.digest import deliver, recipients
-from bot.errors import BotError, OutOfTime, SourceError, Stopping
+from bot.errors import BotError, OutOfTime, PublishError, SourceError, Stopping
 from bot.extract import extract_text
 from bot.feeds import FeedReport, publish
 from bot.fetch import Fetcher, FetchSettings
-from bot.http_cache import store_fetcher
 from bot.health import record_outcome
+from bot.http_cache import store_fetcher
 from bot.mailer import SendReport
 from bot.match import Matcher
 from bot.matches import effective_watchlists, match_pending_events, sync_watchlists
@@ -109,7 +109,10 @@ def run_cycle(
         if own:
             fetcher.close()
     report.matches += match_pending_events(store, Matcher(watchlists), now, send_backfill)
-    report.feeds = publish(config, store, watchlists)
+    try:
+        report.feeds = publish(config, store, watchlists)
+    except PublishError as exc:  # the items and matches are stored; the feeds are written next time
+        report.errors.append(str(exc))
     _email(config, store, watchlists, now, report)
     return report
 

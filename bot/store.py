@@ -1,10 +1,6 @@
-"""The store: engine and sessions, named schema migrations, and the reads other stages need.
+"""The store: sessions, named schema migrations, the raw archive, and the reads other stages need.
 
-SQLite is the default (WAL journal, foreign keys on, a busy timeout); every statement is
-dialect-neutral so a PostgreSQL URL works too. Transactions begin deferred, so readers
-(`items`, `status`) never wait for the bot: one writer per state folder is guaranteed by the
-writer lock (:mod:`bot.lock`), and only migrations, which may race at a first start, begin
-``IMMEDIATE``.
+The engine (SQLite settings, read-only opening, masked URLs) comes from :mod:`bot.engine`.
 
 Migrations are named steps recorded in ``schema_migration``. A new database is created from
 the models and stamped with every known step (Alembic's "create_all, then stamp head"); an
@@ -16,21 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
-from sqlalchemy import URL, Connection, Engine, and_, create_engine, event, inspect, make_url
+from sqlalchemy import Connection, Engine, and_, inspect
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
+from bot.engine import cannot_open, describe, make_engine
 from bot.errors import StoreError, os_reason
 from bot.models import (
     Document,
@@ -73,117 +68,8 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
 )
 
 
-_WRITER_PRAGMAS = ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000")
-
-
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-# user:password@ in a URL, and password=… in a connection string a driver may quote
-_CREDENTIALS = re.compile(r"(://[^:/@\s]*:)[^\s/]*@")
-_PASSWORD_PARAMETER = re.compile(r"(password=)[^&\s'\"]*", re.IGNORECASE)
-
-
-def masked_url(url: str) -> str:
-    """A database URL as errors, logs and status may show it: its password replaced by ***."""
-    return _PASSWORD_PARAMETER.sub(r"\1***", _CREDENTIALS.sub(r"\1***@", url))
-
-
-def _masked(text: str, url: str) -> str:
-    """A driver's message may quote the URL or the bare password: show neither."""
-    with suppress(ArgumentError, ValueError):  # an unparsable URL still has its credentials masked
-        password = make_url(url).password
-        if password:
-            text = text.replace(str(password), "***")
-    return masked_url(text)
-
-
-def _one_line(exc: BaseException) -> str:
-    """The driver's own message: SQLAlchemy's adds the SQL and a link on further lines."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
-
-
-def make_engine(url: str, read_only: bool = False) -> Engine:
-    """An engine for ``url``. Read-only, a SQLite store must exist already, and its connections
-    refuse every write (``query_only``), which works for a user who may only read the store."""
-    try:
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            path = Path(str(parsed.database))
-            if read_only:
-                parsed = _read_only_sqlite(parsed, path)
-            else:
-                _create_folder(path.parent)
-        engine = create_engine(parsed)
-    except ImportError as exc:
-        raise StoreError(
-            f"cannot use database {masked_url(url)}: its driver is not installed ({_masked(str(exc), url)}); "
-            'install it (for PostgreSQL: pip install "psycopg[binary]") or change [bot] database_url'
-        ) from exc
-    except (SQLAlchemyError, ValueError) as exc:
-        raise StoreError(
-            f"cannot use database {masked_url(url)} ({_masked(_one_line(exc), url)}): check [bot] database_url, "
-            "e.g. sqlite:////var/lib/referatvagt/referatvagt.db or postgresql+psycopg://user@host/referatvagt"
-        ) from exc
-    if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, read_only)
-    return engine
-
-
-def _create_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the database folder {folder} ({os_reason(exc)}): "
-            "check the permissions of its parent, or set [bot] state_dir or database_url"
-        ) from exc
-
-
-def _read_only_sqlite(url: URL, path: Path) -> URL:
-    if not path.is_file():
-        raise StoreError(f"no store yet at {path}: run `referatvagt ingest` first")
-    if os.access(path.parent, os.W_OK):
-        # Opened as usual, so that closing removes the -wal and -shm files it may have created
-        # (a mode=ro connection leaves them behind, owned by whoever ran the command).
-        return url
-    # Not ours to write: SQLite reads a WAL database through its -shm file. mode=ro reads an
-    # existing one (a writer is running); when there is none, no writer is, the file alone holds
-    # every commit, and it is read as immutable since SQLite could not create the -shm file (a
-    # writer starting during this short read is the one case this does not cover).
-    query = {"mode": "ro", "uri": "true"}
-    companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
-    if not any(companion.exists() for companion in companions):
-        query["immutable"] = "1"
-    return URL.create("sqlite", database=f"file:{quote(str(path.absolute()))}", query=query)
-
-
-def where(engine: Engine) -> str:
-    """The database as users know it: the SQLite file, or the URL without its password."""
-    if engine.dialect.name == "sqlite":
-        return unquote(str(engine.url.database or ":memory:").removeprefix("file:"))
-    return engine.url.render_as_string(hide_password=True)
-
-
-def _configure_sqlite(engine: Engine, read_only: bool) -> None:
-    # A read-only connection refuses writes, and leaves the journal mode (a write) alone.
-    pragmas = ("query_only=ON", "busy_timeout=30000") if read_only else _WRITER_PRAGMAS
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" below start transactions
-        cursor = dbapi_connection.cursor()
-        for pragma in pragmas:
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        immediate = connection.get_execution_options().get("immediate", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def migrate(engine: Engine) -> list[str]:
@@ -207,7 +93,7 @@ def migrate(engine: Engine) -> list[str]:
                     applied.append(name)
         return applied
     except SQLAlchemyError as exc:
-        raise StoreError(_cannot_open(engine, exc, "open or upgrade")) from exc
+        raise StoreError(cannot_open(engine, exc, "open or upgrade")) from exc
 
 
 def check_schema(engine: Engine) -> None:
@@ -215,22 +101,13 @@ def check_schema(engine: Engine) -> None:
     try:
         pending = _pending(engine)
     except SQLAlchemyError as exc:
-        raise StoreError(_cannot_open(engine, exc, "read")) from exc
+        raise StoreError(cannot_open(engine, exc, "read")) from exc
     if pending is None:
-        raise StoreError(f"no store yet at {where(engine)}: run `referatvagt ingest` first")
+        raise StoreError(f"no store yet at {describe(engine)}: run `referatvagt ingest` first")
     if pending:
         raise StoreError(
-            f"the store at {where(engine)} is from an older version: run `referatvagt ingest` once to upgrade it"
+            f"the store at {describe(engine)} is from an older version: run `referatvagt ingest` once to upgrade it"
         )
-
-
-def _cannot_open(engine: Engine, exc: SQLAlchemyError, verb: str) -> str:
-    reason = _masked(_one_line(exc), engine.url.render_as_string(hide_password=False))
-    return (
-        f"cannot {verb} the database at {where(engine)} ({reason}): check that it is reachable, that referatvagt "
-        "may use the file and its folder (owner, permissions) and that the disk has free space, "
-        "or set [bot] database_url"
-    )
 
 
 def _pending(engine: Engine) -> list[str] | None:
@@ -277,7 +154,7 @@ class Store:
                 session.commit()
             except OperationalError as exc:
                 session.rollback()
-                raise StoreError(_cannot_open(self.engine, exc, "use")) from exc
+                raise StoreError(cannot_open(self.engine, exc, "use")) from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -292,15 +169,13 @@ class Store:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             # The store's own connection: opened read-only when the store is, like everything else
-            with self.engine.connect() as connection:
-                destination = sqlite3.connect(target)
-                try:
-                    # The copy's rollback journal in memory: a failed copy leaves no TARGET-journal behind
-                    destination.execute("PRAGMA journal_mode=MEMORY")
-                    with destination:
-                        connection.connection.driver_connection.backup(destination)
-                finally:
-                    destination.close()
+            with self.engine.connect() as connection, closing(sqlite3.connect(target)) as destination:
+                source = connection.connection.driver_connection
+                assert source is not None  # an open connection has its driver's
+                # The copy's rollback journal in memory: a failed copy leaves no TARGET-journal behind
+                destination.execute("PRAGMA journal_mode=MEMORY")
+                with destination:
+                    source.backup(destination)
         except (OSError, sqlite3.Error) as exc:
             reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
             raise StoreError(
