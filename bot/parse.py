@@ -287,9 +287,16 @@ def _sections(body: list[_Line], marked: bool) -> tuple[Section, ...]:
 
 
 def _unique(sections: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
-    seen: dict[str, int] = {}
+    """A repeated heading gets a number ("Indstilling (2)") that no other section of the item has:
+    sections are keyed by heading in diffs and JSON."""
+    taken = {heading for heading, _ in sections}
+    used: set[str] = set()
     result = []
     for heading, lines in sections:
-        seen[heading] = seen.get(heading, 0) + 1
-        result.append((heading if seen[heading] == 1 else f"{heading} ({seen[heading]})", lines))
+        name, count = heading, 1
+        while name in used or (name != heading and name in taken):
+            count += 1
+            name = f"{heading} ({count})"
+        used.add(name)
+        result.append((name, lines))
     return result

@@ -13,6 +13,7 @@ import pytest
 from bot.digest_render import header_safe
 from bot.errors import ConfigError, FetchError
 from bot.fetch import Fetcher, FetchSettings
+from bot.parse import parse_minutes
 from bot.watchlists import MAX_TERMS, load_watchlist
 
 from .helpers import Doc, json_lines, run_cli, standard_agenda, write_config
@@ -212,3 +213,11 @@ def test_oversized_watchlists_are_refused_with_a_clear_error(tmp_path: Path) -> 
     many.write_text("terms = [" + ", ".join(f'"o{n}"' for n in range(MAX_TERMS + 1)) + "]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"20,001 terms and case numbers; at most 20,000 per watchlist"):
         load_watchlist(many)
+
+
+def test_repeated_section_headings_never_collide_with_a_real_one() -> None:
+    # Found by tests/test_fuzz.py: sections are keyed by heading in diffs and JSON.
+    text = "# Referat Økonomiudvalget d. 02-11-2026\n\n# Punkt 1: Test\n\n"
+    text += "".join(f"## {heading}\n\n{body}\n\n" for heading, body in (("Indstilling", "a"), ("Indstilling", "b"), ("Indstilling (2)", "c")))
+    sections = parse_minutes(text, "x.md").items[0].sections
+    assert [(s.heading, s.text) for s in sections] == [("Indstilling", "a"), ("Indstilling (3)", "b"), ("Indstilling (2)", "c")]
