@@ -11,9 +11,9 @@ found by a regex and looked up in a sorted list of the plain terms.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 from ahocorasick_rs import AhoCorasick
 
@@ -23,6 +23,7 @@ from bot.snippet import Snippet, make_snippet
 from bot.watchlists import Watchlist
 
 _MIN_SHARED_TAIL = 3
+_CHUNK = 1 << 16  # characters searched at once: "*aa" in a 10 MB "aaaa…" held 1.5 GB of hits
 
 
 class _Key(NamedTuple):
@@ -47,14 +48,26 @@ class _Meanings:
     phrases: list[tuple[int, int]] = field(default_factory=list)
 
 
-class _Automaton:
-    def __init__(self, keys: dict[str, _Key]) -> None:
+M = TypeVar("M")
+
+
+class _Automaton(Generic[M]):
+    """Keys and what each means, searched in chunks: a chunk's hits are held, never a text's."""
+
+    def __init__(self, keys: dict[str, M]) -> None:
         self.keys = tuple(keys.values())
         self._automaton = AhoCorasick(list(keys)) if keys else None
+        # Consecutive chunks overlap by a key's length less one: every occurrence lies whole in one.
+        self._overlap = max(map(len, keys), default=1) - 1
 
-    def hits(self, text: str) -> list[tuple[int, int, int]]:
-        """(key, start, end) of every occurrence of every key, in order of their ends."""
-        return self._automaton.find_matches_as_indexes(text, overlapping=True) if self._automaton else []
+    def hits(self, text: str) -> Iterator[tuple[int, list[tuple[int, int, int]]]]:
+        """Per chunk of ``text``: its offset, and (key, start, end) of every occurrence of every key
+        in it, relative to the offset, in order of their ends. An occurrence in the overlap of two
+        chunks is reported by both."""
+        if self._automaton is not None:
+            for offset in range(0, len(text), _CHUNK):
+                chunk = text[offset : offset + _CHUNK + self._overlap]
+                yield offset, self._automaton.find_matches_as_indexes(chunk, overlapping=True)
 
 
 class Engine:
@@ -97,7 +110,7 @@ class Engine:
         plain = sorted((term.key, index) for index, term in enumerate(self.terms) if term.is_plain_word)
         self._plain_keys = [key for key, _ in plain]
         self._plain_index = [index for _, index in plain]
-        self._tails: dict[str, tuple[AhoCorasick, list[tuple[int, ...]]] | None] = {}
+        self._tails: dict[str, _Automaton[tuple[int, ...]] | None] = {}
 
     def words(self, text: str) -> Words:
         return Words(text, self.fold_aa)
@@ -126,24 +139,28 @@ class Engine:
             for at, term in sorted(zip(found.values(), found, strict=True))
         ]
 
-    def _scan(self, automaton: _Automaton, text: str, words: Words, found: dict[int, int]) -> None:
-        hits = automaton.hits(text)
-        if not hits:
-            return
-        # Most keys only prove terms and only their first hit counts: one dict, built in C.
-        first = {key: start for key, start, _ in reversed(hits)}
-        pending = set()  # keys to check, in order of position, each until all of its terms are found
-        for key, start in first.items():
-            meaning = automaton.keys[key]
-            for index in meaning.proven:
-                found.setdefault(index, meaning.word_of(words, start))
-            if meaning.checked or meaning.phrases:
-                pending.add(key)
-        for key, start, _ in hits if pending else ():
-            if key in pending:
+    def _scan(self, automaton: _Automaton[_Key], text: str, words: Words, found: dict[int, int]) -> None:
+        settled: set[int] = set()  # keys whose terms are all found: their later hits change nothing
+        for offset, hits in automaton.hits(text):
+            # Most keys only prove terms and only their first hit counts: one dict, built in C.
+            first = {key: start for key, start, _ in reversed(hits)}
+            pending = set()  # keys to check, in order of position, each until all of its terms are found
+            for key, start in first.items():
+                if key in settled:
+                    continue
                 meaning = automaton.keys[key]
-                if self._check(meaning, words, meaning.word_of(words, start), found):
-                    pending.discard(key)
+                for index in meaning.proven:
+                    found.setdefault(index, meaning.word_of(words, offset + start))
+                if meaning.checked or meaning.phrases:
+                    pending.add(key)
+                else:
+                    settled.add(key)
+            for key, start, _ in hits if pending else ():
+                if key in pending:
+                    meaning = automaton.keys[key]
+                    if self._check(meaning, words, meaning.word_of(words, offset + start), found):
+                        pending.discard(key)
+                        settled.add(key)
 
     def _check(self, meaning: _Key, words: Words, start: int, found: dict[int, int]) -> bool:
         """Record the terms of a checked or phrase key that match at the word starting at ``start``;
@@ -173,17 +190,16 @@ class Engine:
         # rest of T (three letters or more) occurs inside the shared final word, after its start:
         # førtidspension ~ "Førtids- og seniorpension", but not sociale ~ "Social- og Sundhedsudvalget"
         # nor børneskole ~ "Børne- og Skoleudvalget" (the shared tail there is "udvalget").
+        # Each distinct part searches the final word once, and a tail counts once however often it
+        # occurs there (a search per part and a hit per occurrence made long groups quadratic).
         for parts, final, first in suspended_compounds(words):
-            covered = len(parts) + 2
-            for part in parts:
-                tails = self._tails_of(part)
-                if tails is not None:
-                    automaton, indexes = tails
-                    for key, _, _ in automaton.find_matches_as_indexes(final[1:], overlapping=True):
-                        for index in indexes[key]:
-                            yield Hit(index, first, covered)
+            terms: set[int] = set()
+            for tails in filter(None, map(self._tails_of, set(parts))):
+                keys = {key for _, hits in tails.hits(final[1:]) for key, _, _ in hits}
+                terms.update(index for key in keys for index in tails.keys[key])
+            yield from (Hit(index, first, len(parts) + 2) for index in sorted(terms))
 
-    def _tails_of(self, part: str) -> tuple[AhoCorasick, list[tuple[int, ...]]] | None:
+    def _tails_of(self, part: str) -> _Automaton[tuple[int, ...]] | None:
         """An automaton of the rests of the plain terms that start with ``part`` (built once)."""
         if part not in self._tails:
             low = bisect_left(self._plain_keys, part)
@@ -193,7 +209,7 @@ class Engine:
                 rest = self._plain_keys[position][len(part) :]
                 if len(rest) >= _MIN_SHARED_TAIL:
                     rests.setdefault(rest, []).append(self._plain_index[position])
-            self._tails[part] = (AhoCorasick(list(rests)), [tuple(v) for v in rests.values()]) if rests else None
+            self._tails[part] = _Automaton({rest: tuple(v) for rest, v in rests.items()}) if rests else None
         return self._tails[part]
 
 
@@ -368,7 +384,7 @@ def _within(segments: Segments, filters: tuple[str, ...]) -> Segments:
 
 def _opening(segments: Segments) -> Snippet:
     """The first words of the item's first section (the title if it has none): for case matches."""
-    body = [words for heading, words, _ in segments if heading != TITLE and words.spans]
+    body = [words for heading, words, _ in segments if heading != TITLE and words]
     return make_snippet(body[0] if body else segments[0][1], [])
 
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import islice
 from typing import Literal, NamedTuple
 
 TermKind = Literal["prefix", "infix", "whole", "acronym"]
@@ -135,8 +137,8 @@ class Words:
     Matching works on character offsets in :attr:`scan`: the case-folded text between two blanks,
     with every character outside a word blanked, so a key " kontanthjælp" finds a word start
     and a blank ends every word. :attr:`cased` and :attr:`cased_scan` are the same text at the
-    same offsets, for the gaps of phrases and the case of acronyms. The list of words with their
-    places in the original text (:attr:`spans`), which snippets need, is found only then.
+    same offsets, for the gaps of phrases and the case of acronyms. Where a word stands in the
+    original text (:meth:`text_spans`) is found only for the few words a snippet shows.
     """
 
     def __init__(self, text: str, fold_aa: bool = False) -> None:
@@ -159,30 +161,23 @@ class Words:
         return fold(self.cased_scan)
 
     @cached_property
-    def spans(self) -> tuple[tuple[int, int], ...]:
-        """Where each word stands in :attr:`text`."""
-        return tuple(m.span() for m in _WORD.finditer(self.text))
-
-    @cached_property
-    def starts(self) -> tuple[int, ...]:
-        """Where each word starts in :attr:`scan` (the same words as :attr:`spans`)."""
-        return tuple(m.start() for m in _WORD.finditer(self.scan))
+    def _spelt_aa(self) -> array[int]:
+        """Where the "aa" of each "å" of the text starts in :attr:`cased`, less one, in order."""
+        places = re.finditer("[åÅ]", self.text) if self.fold_aa else ()
+        return array("q", (found.start() + before for before, found in enumerate(places)))
 
     def __bool__(self) -> bool:
         return not self.scan.isspace()
 
-    def index_at(self, start: int) -> int:
-        """The index of the word that starts at ``start`` in :attr:`scan`."""
-        return bisect_left(self.starts, start)
+    def to_text(self, start: int) -> int:
+        """Where the word that starts at ``start`` in :attr:`scan` starts in :attr:`text`: one
+        character to the left, and one more for each "å" before it that ``fold_aa`` spells "aa"."""
+        return start - 1 - bisect_left(self._spelt_aa, start - 1)
 
-    def original_text(self, index: int) -> str:
-        """Word ``index`` exactly as it stands in the text (the folded forms may differ in length)."""
-        start, end = self.spans[index]
-        return self.text[start:end]
-
-    def gap(self, index: int) -> str:
-        """The characters between word ``index`` and the next."""
-        return self.text[self.spans[index][1] : self.spans[index + 1][0]]
+    def text_spans(self, start: int, count: int) -> list[tuple[int, int]]:
+        """Where ``count`` words from the word at ``start`` in :attr:`scan` stand in :attr:`text`
+        (fewer at the end of the text); the folded forms of a word may differ in length."""
+        return [found.span() for found in islice(_WORD.finditer(self.text, self.to_text(start)), count)]
 
     def word_end(self, start: int) -> int:
         return self.scan.index(" ", start)
@@ -196,10 +191,14 @@ class Words:
         return found.start() if found else None
 
     def previous_word(self, start: int) -> int | None:
-        at = start - 1
-        while at > 0 and self.scan[at] == " ":
-            at -= 1
-        return self.word_start(at) if at > 0 else None
+        # Back through the gap in doubling slices: C speed, and no further than the gap reaches.
+        end, size = start, 64
+        while end > 0:
+            low = max(0, end - size)
+            if kept := len(self.scan[low:end].rstrip(" ")):
+                return self.word_start(low + kept)
+            end, size = low, size * 2
+        return None
 
 
 def _spell_aa(text: str) -> str:
@@ -214,8 +213,8 @@ class Hit(NamedTuple):
 
 def found_text(words: Words, hit: Hit) -> str:
     """The words a hit covers, as they stand in the text."""
-    first = words.index_at(hit.at)
-    return words.text[words.spans[first][0] : words.spans[first + hit.length - 1][1]]
+    spans = words.text_spans(hit.at, hit.length)
+    return words.text[spans[0][0] : spans[-1][1]]
 
 
 def word_matches(word: Word, words: Words, start: int, end: int) -> bool:
@@ -253,14 +252,17 @@ def occurrences(term: Term, words: Words, start: int, end: int) -> Iterator[int]
     text = words.cased_scan if is_acronym(first.text) else words.scan
     infix = first.kind == "infix"
     needle = first.text if infix else f" {first.text}"
-    at = text.find(needle, start if infix else start - 1)
+    # The finds stop where the last wanted occurrence can end: at the end of the word around
+    # ``end - 1`` for an infix needle, else with a needle whose word starts at ``end - 1``.
+    limit = words.word_end(end - 1) if infix else end - 2 + len(needle)
+    at = text.find(needle, start if infix else start - 1, limit)
     while at >= 0:
         word = words.word_start(at) if infix else at + 1
-        if word >= end:
-            return
         if phrase_at(term, words, word):
             yield word
-        at = text.find(needle, at + 1)
+        # The next search starts after this word: finding each occurrence inside one long word
+        # ("aaaa…" and "*aa") and rescanning the word for each made snippets quadratic.
+        at = text.find(needle, words.word_end(word) if infix else at + 1, limit)
 
 
 def _gap_allowed(gap: str, hyphen: bool) -> bool:

@@ -28,47 +28,79 @@ class Snippet:
 
 SNIPPET_WORDS = 30
 _BEFORE = 12
+# A word or gap longer than this is cut with "…": a multi-megabyte word is shown, stored and
+# mailed as its first characters, not whole in every match of every watchlist.
+_LONGEST = 80
 _WHITESPACE = re.compile(r"\s+")
 _NO_MARKUP = str.maketrans("", "", "*_#~`")
 
 
+def _word(text: str) -> str:
+    return text if len(text) <= _LONGEST else f"{text[:_LONGEST]}…"
+
+
 def _clean(text: str) -> str:
-    """Text between words as a snippet shows it: markup dropped, whitespace runs as one space."""
-    return _WHITESPACE.sub(" ", text.translate(_NO_MARKUP))
+    """Text between words as a snippet shows it: markup dropped, whitespace runs as one space,
+    and " … " for a long run of other characters (a ruler of dashes)."""
+    cleaned = _WHITESPACE.sub(" ", text.translate(_NO_MARKUP))
+    return cleaned if len(cleaned) <= _LONGEST else " … "
+
+
+def _window(words: Words, first: int) -> list[int]:
+    """Where the words of the window start in :attr:`Words.scan`: up to ``_BEFORE`` words before
+    the word at ``first``, and more before it where the text ends too soon for ``SNIPPET_WORDS``.
+
+    Found by walking from word to word around the hit, so the cost is the window's, not the text's.
+    """
+    starts = [first]
+    while len(starts) <= _BEFORE and (before := words.previous_word(starts[0])) is not None:
+        starts.insert(0, before)
+    while len(starts) < SNIPPET_WORDS and (after := words.next_word(words.word_end(starts[-1]))) is not None:
+        starts.append(after)
+    while len(starts) < SNIPPET_WORDS and (before := words.previous_word(starts[0])) is not None:
+        starts.insert(0, before)
+    return starts
 
 
 def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) -> Snippet:
     """A window of words around the first hit; the hits and every occurrence of ``terms`` inside
     it are highlighted."""
-    if not words.spans:
+    first = min(hit.at for hit in hits) if hits else words.next_word(0)
+    if first is None:
         return Snippet("", ())
-    first = min(words.index_at(hit.at) for hit in hits) if hits else 0
-    high = min(len(words.spans), max(0, first - _BEFORE) + SNIPPET_WORDS)
-    low = max(0, high - SNIPPET_WORDS)
-    # Whole text kept at an end of the text (a closing full stop); "…" where the window cuts it.
-    lead = "… " if low > 0 else _clean(words.text[: words.spans[0][0]]).lstrip()
-    pieces = [lead]
-    position = len(lead)
-    starts: dict[int, int] = {}
-    for index in range(low, high):
-        if index > low:
-            gap = _clean(words.gap(index - 1)) or " "
-            pieces.append(gap)
-            position += len(gap)
-        starts[index] = position
-        pieces.append(words.original_text(index))
-        position += len(pieces[-1])
-    pieces.append(" …" if high < len(words.spans) else _clean(words.text[words.spans[-1][1] :]).rstrip())
-    covered = [(words.index_at(hit.at), words.index_at(hit.at) + hit.length - 1) for hit in hits]
-    window = (words.starts[low], words.starts[high - 1] + 1)
+    starts = _window(words, first)
+    text, shown = _render(words, starts)
+    covered = [(hit.at, hit.length) for hit in hits]
     for term in terms:
-        covered += [
-            (index, index + len(term.words) - 1) for index in map(words.index_at, occurrences(term, words, *window))
-        ]
+        covered += [(at, len(term.words)) for at in occurrences(term, words, starts[0], starts[-1] + 1)]
+    index_of = {start: index for index, start in enumerate(starts)}
+    ranges = {(index_of[at], index_of[at] + length - 1) for at, length in covered if at in index_of}
     highlights: list[tuple[int, int]] = []
-    for start_word, last in sorted(set(covered)):
-        if start_word in starts and last in starts:
-            span = (starts[start_word], starts[last] + len(words.original_text(last)))
+    for start_word, last in sorted(ranges):
+        if last < len(shown):
+            span = (shown[start_word][0], shown[last][1])
             if not highlights or span[0] >= highlights[-1][1]:
                 highlights.append(span)
-    return Snippet("".join(pieces), tuple(highlights))
+    return Snippet(text, tuple(highlights))
+
+
+def _render(words: Words, starts: list[int]) -> tuple[str, list[tuple[int, int]]]:
+    """The snippet's text for the window's words, and where each word stands in it."""
+    spans = words.text_spans(starts[0], len(starts))
+    text = words.text
+    # Whole text kept at an end of the text (a closing full stop); "…" where the window cuts it.
+    lead = "… " if words.previous_word(starts[0]) is not None else _clean(text[: spans[0][0]]).lstrip()
+    pieces = [lead]
+    position = len(lead)
+    shown = []
+    for index, (start, end) in enumerate(spans):
+        if index:
+            gap = _clean(text[spans[index - 1][1] : start]) or " "
+            pieces.append(gap)
+            position += len(gap)
+        pieces.append(_word(text[start : min(end, start + _LONGEST + 1)]))
+        shown.append((position, position + len(pieces[-1])))
+        position += len(pieces[-1])
+    more = words.next_word(words.word_end(starts[-1])) is not None
+    pieces.append(" …" if more else _clean(text[spans[-1][1] :]).rstrip())
+    return "".join(pieces), shown
