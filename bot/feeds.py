@@ -10,8 +10,6 @@ forbids are removed.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,7 +27,7 @@ from bot.extract import clean_text, extract_text
 from bot.health import health_notes
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
 from bot.parse import item_number
-from bot.store import Store
+from bot.store import Store, write_atomically
 from bot.views import snippet_of
 from bot.watchlists import Watchlist
 
@@ -356,14 +354,5 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except OSError:
-        Path(temp).unlink(missing_ok=True)  # a full disk must not leave half files behind
-        raise
+    write_atomically(path, data, mode=0o644)  # readable by any web server serving the folder
     return True

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bot.fetch import Cached, Fetcher, FetchSettings
 from bot.models import HttpCache
-from bot.store import Store
+from bot.store import Store, write_atomically
 
 
 class StoreCache:
@@ -58,11 +56,7 @@ class StoreCache:
         target = self.folder / digest[:2] / digest
         if target.exists():
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(temp, target)
+        write_atomically(target, content)
 
 
 def store_fetcher(store: Store, settings: FetchSettings | None = None, stop: threading.Event | None = None) -> Fetcher:

@@ -47,24 +47,23 @@ def _initial(connection: Connection) -> None:
     """0001: the first release's schema (created from the models on a new database)."""
 
 
-def _document_published_at(connection: Connection) -> None:
-    """0002: when each document was published, so documents of one meeting may arrive in any order."""
-    column = Document.__table__.c.published_at  # type: ignore[attr-defined]
-    kind = column.type.compile(dialect=connection.dialect)
-    connection.exec_driver_sql(f"ALTER TABLE document ADD COLUMN published_at {kind}")
+def _add_column(model: Any, name: str) -> Migration:
+    """A step that adds one nullable column of ``model`` as the model declares it."""
 
+    def step(connection: Connection) -> None:
+        column = model.__table__.c[name]
+        kind = column.type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(f"ALTER TABLE {model.__tablename__} ADD COLUMN {name} {kind}")
 
-def _outbox_last_attempt_at(connection: Connection) -> None:
-    """0003: when each digest was last tried, so no digest is tried twice within a minute."""
-    column = Outbox.__table__.c.last_attempt_at  # type: ignore[attr-defined]
-    kind = column.type.compile(dialect=connection.dialect)
-    connection.exec_driver_sql(f"ALTER TABLE outbox ADD COLUMN last_attempt_at {kind}")
+    return step
 
 
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_initial", _initial),
-    ("0002_document_published_at", _document_published_at),
-    ("0003_outbox_last_attempt_at", _outbox_last_attempt_at),
+    # when each document was published, so documents of one meeting may arrive in any order
+    ("0002_document_published_at", _add_column(Document, "published_at")),
+    # when each digest was last tried, so no digest is tried twice within a minute
+    ("0003_outbox_last_attempt_at", _add_column(Outbox, "last_attempt_at")),
 )
 
 
@@ -197,7 +196,7 @@ class Store:
         target = self.archive_path(digest)
         if not target.exists():
             try:
-                _write_durably(target, raw)
+                write_atomically(target, raw, durable=True)
             except OSError as exc:
                 raise StoreError(
                     f"cannot write to the raw archive {self.archive_dir} ({os_reason(exc)}): check its owner, "
@@ -275,15 +274,20 @@ class Store:
             return session.get(WatchlistState, slug)
 
 
-def _write_durably(target: Path, data: bytes) -> None:
-    """Write to a temporary file, sync, then rename: a crash or a full disk leaves no half file."""
+def write_atomically(target: Path, data: bytes, durable: bool = False, mode: int | None = None) -> None:
+    """Write to a temporary file beside ``target``, then rename it: a reader, a crash or a full
+    disk never sees a half file. ``durable`` syncs it to disk first (the raw archive, which the
+    database points at); ``mode`` sets its permissions (mkstemp's are 0600)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temp, mode)
         os.replace(temp, target)
     except OSError:
         with suppress(OSError):
