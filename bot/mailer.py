@@ -38,7 +38,7 @@ MAX_ATTEMPTS = 10
 MIN_GAP = timedelta(seconds=60)
 _FIRST_RETRY = timedelta(minutes=2)
 _LONGEST_WAIT = timedelta(hours=6)
-_UNSENT = ("pending", "sending")
+UNSENT = ("pending", "sending")  # outbox states of a digest not yet accepted by the relay
 _CLOSING = 421  # RFC 5321: the server is shutting the connection down
 
 
@@ -247,7 +247,7 @@ def retry_failed_digests(store: Store, now: datetime) -> list[int]:
 
 def _due(store: Store, now: datetime, right_now: bool) -> list[int]:
     with store.session() as session:
-        query = select(Outbox.id).where(col(Outbox.state).in_(_UNSENT))
+        query = select(Outbox.id).where(col(Outbox.state).in_(UNSENT))
         if not right_now:
             query = query.where(col(Outbox.next_attempt_at) <= now)
         return [outbox_id for outbox_id in session.exec(query.order_by(col(Outbox.id))) if outbox_id is not None]

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.config import Config
+from bot.mailer import UNSENT
 from bot.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
 from bot.store import Store
 
@@ -54,7 +55,7 @@ def _email(session: Session, when: Callable[[datetime | None], str]) -> list[str
     lines = ["email:"]
     pending = session.exec(
         select(Outbox.recipient, func.count(col(Outbox.id)))
-        .where(col(Outbox.state).in_(("pending", "sending")))
+        .where(col(Outbox.state).in_(UNSENT))
         .group_by(col(Outbox.recipient))
     ).all()
     waiting = session.exec(
