@@ -1,28 +1,38 @@
 """The built-in catalogue of the 98 kommuner and where they publish (``bot/data/kommuner.json``).
 
-Each entry names the system a kommune publishes with (``firstagenda`` is supported; other
-systems are listed by name, ``unknown`` where it is not known), the portal host where it is
-known, and whether that host was verified against responses this project captured. Hosts from
-public knowledge are not verified: ``referatvagt sources probe URL`` checks one.
+Each entry names the source type that reads the kommune's publishing system (``unknown`` where
+that is not known), the site's host, the source keys the site needs (``options``), where these
+facts come from, and whether this project has itself seen the host answer. The others come from
+public observation: ``referatvagt sources probe URL`` checks one.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError
 
-SUPPORTED = frozenset({"firstagenda"})
+# The source types that read a kommune's own publishing system, and what each is called.
+SYSTEMS = {
+    "firstagenda": "FirstAgenda Publication",
+    "meetingsplus": "Formpipe Meetings+",
+    "aabendagsorden": "Åben Dagsorden",
+    "kk-jsonapi": "København's site (JSON:API)",
+    "aalborg": "Aalborg's minutes app",
+    "frederikssund": "Frederikssund's site",
+    "hedensted": "Hedensted's site (SBSYS)",
+    "rksk": "Ringkøbing-Skjern's site (eDoc)",
+}
 KOMMUNER_COUNT = 98
 USUAL_HOSTS = ("dagsordener.{}.dk", "dagsorden.{}.dk", "dagsordner.{}.dk")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
-_SYSTEM = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e", "ü": "u"})
 
 
@@ -34,13 +44,14 @@ class _Entry(BaseModel):
     system: str
     host: str | None = None
     verified: bool = False
-    note: str | None = None
+    source: str
+    options: dict[str, Any] = {}
 
     @field_validator("system")
     @classmethod
     def _system(cls, value: str) -> str:
-        if not _SYSTEM.match(value):
-            raise ValueError(f"{value!r} is not a system id (lower-case letters, digits, '.', '-')")
+        if value != "unknown" and value not in SYSTEMS:
+            raise ValueError(f"{value!r} is not a system: one of {', '.join(SYSTEMS)} or 'unknown'")
         return value
 
     @field_validator("host")
@@ -51,9 +62,11 @@ class _Entry(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _verified_needs_host(self) -> _Entry:
+    def _consistent(self) -> _Entry:
         if self.verified and self.host is None:
             raise ValueError("verified is true but no host is given")
+        if (self.system == "unknown") != (self.host is None):
+            raise ValueError("a known system needs a host, and an unknown one has none")
         return self
 
 
@@ -71,16 +84,26 @@ class Kommune:
     system: str
     host: str | None
     verified: bool
-    note: str | None
-
-    @property
-    def supported(self) -> bool:
-        return self.system in SUPPORTED
+    source: str
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def url(self) -> str | None:
-        """The portal's base URL, when the kommune is on a supported system with a known host."""
-        return f"https://{self.host}" if self.supported and self.host else None
+        """The site's base URL, when the kommune's system has an adapter and its host is known."""
+        return f"https://{self.host}" if self.system in SYSTEMS and self.host else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "region": self.region,
+            "system": self.system,
+            "host": self.host,
+            "url": self.url,
+            "verified": self.verified,
+            "source": self.source,
+            "options": self.options,
+            "source_name": slug(self.name),
+        }
 
 
 def load_catalogue(text: str | None = None) -> tuple[Kommune, ...]:
@@ -127,20 +150,21 @@ def find(name: str) -> Kommune | None:
     return None
 
 
-def firstagenda_url(name: str) -> str:
-    """The FirstAgenda portal of a kommune by name; ``ValueError`` says why there is none."""
+def site_defaults(name: str, source_type: str) -> dict[str, Any]:
+    """``url`` and the site's options for a source of ``source_type`` that names a kommune but no
+    url; ``ValueError`` says why the catalogue cannot give them."""
     kommune = find(name)
     if kommune is None:
         raise ValueError(f'no url given, and {name!r} is not a kommune in the catalogue; add url = "https://…"')
-    if kommune.url is None:
-        what = "its portal host is not known" if kommune.supported else f"it publishes with {kommune.system}"
-        if kommune.system == "unknown":
-            what = "where it publishes is not known"
-        raise ValueError(
-            f"no url given, and the catalogue has no FirstAgenda portal for {kommune.name} ({what}); "
-            f'add url = "https://…" (see `referatvagt sources known {kommune.name}`)'
-        )
-    return kommune.url
+    if kommune.system == source_type and kommune.url is not None:
+        return {"url": kommune.url, **kommune.options}
+    what = f"it publishes with {kommune.system}"
+    if kommune.system == "unknown":
+        what = "where it publishes is not known"
+    raise ValueError(
+        f"no url given, and the catalogue has no {source_type} site for {kommune.name} ({what}); "
+        f'add url = "https://…" (see `referatvagt sources known {kommune.name}`)'
+    )
 
 
 def slug(name: str) -> str:
@@ -153,44 +177,50 @@ def listing_line(kommune: Kommune) -> str:
     return f"{kommune.name:<18} {kommune.system:<15} {kommune.host or '-':<36} {checked}".rstrip()
 
 
+_FILTERS = (
+    '# committees = ["Økonomiudvalget"]   # only committees whose name contains one of these\n'
+    '# since = "2026-01-01"               # default: the meetings of the last 180 days'
+)
+_OPTION_NOTES = {
+    "committee_ids": "the app's committee ids change when a new council constitutes itself",
+    "date_format": "how the site writes dates in its search",
+    "skip_committees": "a test committee the site lists",
+}
+
+
 def source_block(kommune: Kommune) -> str:
     """A ready ``[[source]]`` block for the config, with what is known and what to check."""
     header = [f'[[source]]\nname = "{slug(kommune.name)}"\nkommune = "{kommune.name}"']
-    filters = (
-        '# committees = ["Økonomiudvalget"]   # only committees whose name contains one of these\n'
-        '# since = "2026-01-01"               # default: the meetings of the last 180 days'
-    )
-    if kommune.url is not None:
-        if kommune.verified:
-            note = f"# {kommune.name}: FirstAgenda portal, host verified."
-        else:
-            note = (
-                f"# {kommune.name}: FirstAgenda portal; the host is from public knowledge, not verified.\n"
-                f"# Check it first: referatvagt sources probe {kommune.url}"
-            )
-        return "\n".join([note, *header, 'type = "firstagenda"', f'url = "{kommune.url}"', filters])
-    if kommune.system in ("unknown", "firstagenda"):
-        base = slug(kommune.name).replace("-", "")
-        guesses = [f"https://{pattern.format(base)}" for pattern in USUAL_HOSTS]
-        lines = [
-            f"# {kommune.name}: the catalogue does not know its portal host. Most kommuner publish",
-            "# through FirstAgenda Publication on one of these hosts; try them, and uncomment the one",
-            "# that answers like a FirstAgenda portal:",
-            *(f"#   referatvagt sources probe {guess}" for guess in guesses),
-            *header,
-            'type = "firstagenda"',
-            *(f'# url = "{guess}"' for guess in guesses),
-            filters,
-        ]
-        return "\n".join(lines)
-    where = f" on {kommune.host}" if kommune.host else ""
+    if kommune.url is None:
+        return _unknown_block(kommune, header)
+    system = SYSTEMS[kommune.system]
+    if kommune.verified:
+        note = f"# {kommune.name}: {system} on {kommune.host}, host verified."
+    else:
+        note = (
+            f"# {kommune.name}: {system} on {kommune.host}, from {kommune.source}; not verified.\n"
+            f"# Check it first: referatvagt sources probe {kommune.url}"
+        )
+    options = [
+        f"{key} = {json.dumps(value, ensure_ascii=False)}   # {_OPTION_NOTES.get(key, 'needed by this site')}"
+        for key, value in kommune.options.items()
+    ]
+    return "\n".join([note, *header, f'type = "{kommune.system}"', f'url = "{kommune.url}"', *options, _FILTERS])
+
+
+def _unknown_block(kommune: Kommune, header: list[str]) -> str:
+    base = slug(kommune.name).replace("-", "")
+    guesses = [f"https://{pattern.format(base)}" for pattern in USUAL_HOSTS]
     lines = [
-        f"# {kommune.name} publishes with {kommune.system}{where} ({kommune.note or 'per public knowledge'}).",
-        "# referatvagt has no adapter for it yet. If a page lists the minutes as PDF or HTML links,",
-        "# an http-index source can follow that page:",
-        *(f"# {line}" for line in "\n".join(header).split("\n")),
-        '# type = "http-index"',
-        f'# url = "https://{kommune.host or "…"}/<the page that lists the minutes>"',
-        '# link_pattern = "referat.*\\\\.pdf$"',
+        f"# {kommune.name}: the catalogue does not know where it publishes ({kommune.source}).",
+        "# Most kommuner publish through FirstAgenda Publication on one of these hosts; try them,",
+        "# and uncomment the one that answers (probe recognises every supported system):",
+        *(f"#   referatvagt sources probe {guess}" for guess in guesses),
+        "# If none answers, find the kommune's minutes page: an http-index source can follow its links",
+        '# (type = "http-index", url = "<the page>", link_pattern = "referat.*\\\\.pdf$").',
+        *header,
+        'type = "firstagenda"',
+        *(f'# url = "{guess}"' for guess in guesses),
+        _FILTERS,
     ]
     return "\n".join(lines)

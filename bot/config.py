@@ -9,49 +9,24 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from lxml.cssselect import CSSSelector, SelectorError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.addresses import EmailAddress
-from bot.catalogue import firstagenda_url
 from bot.errors import ConfigError
+from bot.settings import Frozen, check_duration
+from bot.source_config import SOURCE_TYPES, ExpansionError, FolderSource, SourceConfig, expand_sources
 
 DEFAULT_CONFIG_NAME = "config.toml"
 SAMPLES_DIR = Path(__file__).parent / "samples"
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
-def parse_duration(text: str) -> timedelta:
-    """``"30m"``, ``"1h"``, ``"1h30m"``, ``"90s"``, ``"1d"`` → a timedelta; ValueError if not one."""
-    match = _DURATION.match(text.strip().lower())
-    if not text.strip() or match is None:
-        raise ValueError(f"{text!r} is not a duration like '30m', '1h', '1h30m' or '90s'")
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if duration < timedelta(seconds=1):
-        raise ValueError(f"{text!r} is too short: at least one second")
-    return duration
-
-
-def _duration(value: str | None) -> str | None:
-    if value is not None:
-        parse_duration(value)
-    return value
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class BotSettings(_Frozen):
+class BotSettings(Frozen):
     """The ``[bot]`` table."""
 
     state_dir: Path = Field(Path("state"), description="Folder for the database, raw archive and feeds.")
@@ -68,7 +43,7 @@ class BotSettings(_Frozen):
         pattern=r"^[^\x00-\x1f()]*$",
         description="An email address or URL sent with every request, so a portal's operator can reach you.",
     )
-    _every = field_validator("every")(_duration)
+    _every = field_validator("every")(check_duration)
 
     @field_validator("database_url")
     @classmethod
@@ -105,7 +80,7 @@ class BotSettings(_Frozen):
         return self.database_url or f"sqlite:///{self.state_dir / 'referatvagt.db'}"
 
 
-class FeedSettings(_Frozen):
+class FeedSettings(Frozen):
     """The ``[feeds]`` table."""
 
     base_url: str = Field(
@@ -124,7 +99,7 @@ class FeedSettings(_Frozen):
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-class EmailSettings(_Frozen):
+class EmailSettings(Frozen):
     """The ``[email]`` table: the SMTP relay digests are sent through."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -157,99 +132,7 @@ class EmailSettings(_Frozen):
         return _WEEKDAYS.index(self.weekly_on)
 
 
-class _SourceBase(_Frozen):
-    name: str = Field(description="Short unique id of the source: lower-case letters, digits, - and _.")
-    kommune: str = Field(description="The municipality, as it should appear in feeds and emails.")
-    every: str | None = Field(None, description="How often to poll this source; default [bot] every.")
-    budget: str = Field(
-        "10m", description="The longest one poll of this source may take; what is left is fetched at the next poll."
-    )
-    _every = field_validator("every", "budget")(_duration)
-
-    @field_validator("name")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        if not _SLUG.match(value):
-            raise ValueError(f"{value!r} is not a valid name: use lower-case letters, digits, '-' and '_'")
-        return value
-
-
-class FolderSource(_SourceBase):
-    """A local folder of minutes files (.md, .txt, .html, .pdf), read recursively."""
-
-    type: Literal["folder"]
-    path: Path = Field(description="The folder; relative paths are relative to the config file.")
-
-
-def _web_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL, e.g. 'https://dagsordener.herlev.dk'")
-    return value
-
-
-class FirstAgendaSource(_SourceBase):
-    """A FirstAgenda Publication portal (its JSON API): committees, meetings and their items."""
-
-    type: Literal["firstagenda"]
-    url: str = Field(description="The portal's base URL; default: the kommune's host in the built-in catalogue.")
-    committees: tuple[str, ...] = Field((), description="Only committees whose name contains one of these.")
-    since: date | None = Field(None, description="Only meetings on or after this day; default: the last 180 days.")
-    min_interval: float = Field(1.0, ge=0, le=600, description="Seconds between two requests to the portal.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_catalogue(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "url" not in data and isinstance(data.get("kommune"), str):
-            return {**data, "url": firstagenda_url(data["kommune"])}
-        return data
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return _web_url(value).rstrip("/")
-
-
-class HttpIndexSource(_SourceBase):
-    """A web page listing minutes documents (PDF or HTML): the links it names are fetched."""
-
-    type: Literal["http-index"]
-    url: str = Field(description="The page that links to the minutes documents.")
-    link_pattern: str | None = Field(None, description="Regular expression a link must match (searched).")
-    link_selector: str | None = Field(None, description="CSS selector of the links (instead of link_pattern).")
-    min_interval: float = Field(1.0, ge=0, le=600, description="Seconds between two requests to the site.")
-
-    _url = field_validator("url")(_web_url)
-
-    @field_validator("link_pattern")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        try:
-            re.compile(value or "")
-        except re.error as exc:
-            raise ValueError(f"{value!r} is not a valid regular expression ({exc})") from None
-        return value
-
-    @field_validator("link_selector")
-    @classmethod
-    def _selector(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                CSSSelector(value)
-            except SelectorError as exc:
-                raise ValueError(f"{value!r} is not a valid CSS selector ({exc})") from None
-        return value
-
-    @model_validator(mode="after")
-    def _one_way_to_find_links(self) -> HttpIndexSource:
-        if (self.link_pattern is None) == (self.link_selector is None):
-            raise ValueError("give exactly one of link_pattern (a regular expression) and link_selector (CSS)")
-        return self
-
-
-SourceConfig = Annotated[Union[FolderSource, FirstAgendaSource, HttpIndexSource], Field(discriminator="type")]
-
-
-class Config(_Frozen):
+class Config(Frozen):
     bot: BotSettings = BotSettings()
     feeds: FeedSettings = FeedSettings()
     email: EmailSettings | None = None
@@ -257,6 +140,15 @@ class Config(_Frozen):
     origin: Path | None = Field(None, exclude=True, description="The file this was read from.")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_kommuner(cls, data: Any) -> Any:
+        blocks = data.get("source", data.get("sources")) if isinstance(data, dict) else None
+        if isinstance(blocks, list):
+            key = "source" if "source" in data else "sources"
+            return {**data, key: expand_sources(blocks)[0]}
+        return data
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -313,10 +205,17 @@ def parse_config(text: str, path: Path) -> Config:
         loc = _user_location(nul)
         line = _nearest_line(loc, key_lines(text))
         raise ConfigError(f"{path}:{line}: {_format_key(loc)}: contains a NUL character: remove it")
+    origins = None
+    if isinstance(data.get("source"), list):
+        try:
+            data["source"], origins = expand_sources(data["source"])
+        except ExpansionError as exc:
+            loc = ("source", exc.index, exc.key)
+            raise ConfigError(f"{path}:{_nearest_line(loc, key_lines(text))}: {_format_key(loc)}: {exc}") from None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, text, path)) from exc
+        raise ConfigError(describe_validation_error(exc, text, path, origins=origins)) from exc
     return _resolve_paths(config, path)
 
 
@@ -389,18 +288,23 @@ def key_lines(text: str) -> dict[tuple[Any, ...], int]:
 
 
 def describe_validation_error(
-    exc: ValidationError, text: str, path: Path, reference: str = "config.example.toml"
+    exc: ValidationError,
+    text: str,
+    path: Path,
+    reference: str = "config.example.toml",
+    origins: list[int] | None = None,
 ) -> str:
-    """One line per problem: ``file:line: key: what is wrong``."""
+    """One line per problem: ``file:line: key: what is wrong``. ``origins`` maps each source to
+    the ``[[source]]`` block it was expanded from, so a problem points at the block's line."""
     positions = key_lines(text)
     messages = []
     for error in exc.errors():
-        loc = _user_location(error["loc"])
+        loc = _user_location(error["loc"], origins)
         line = _nearest_line(loc, positions)
         where = f"{path}:{line}" if line else str(path)
         key = _format_key(loc)
         messages.append(f"{where}: {key}: {_explain(error, reference)}")
-    return "\n".join(messages)
+    return "\n".join(dict.fromkeys(messages))  # a kommuner block repeats its problem per kommune
 
 
 def _format_key(loc: tuple[Any, ...]) -> str:
@@ -410,9 +314,11 @@ def _format_key(loc: tuple[Any, ...]) -> str:
     return text.lstrip(".") or "(top level)"
 
 
-def _user_location(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+def _user_location(loc: tuple[Any, ...], origins: list[int] | None = None) -> tuple[Any, ...]:
     # pydantic adds the discriminator value ("folder") to the path of a union member.
-    parts = [part for part in loc if part not in _SOURCE_TYPES]
+    parts = [part for part in loc if part not in SOURCE_TYPES]
+    if origins is not None and len(parts) > 1 and parts[0] in ("source", "sources") and isinstance(parts[1], int):
+        parts[1] = origins[parts[1]] if parts[1] < len(origins) else parts[1]
     return tuple("source" if part == "sources" else part for part in parts)
 
 
@@ -430,17 +336,8 @@ def _explain(error: Any, reference: str) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
-        return f"unknown source type {error['input'].get('type')!r}; known types: {', '.join(_SOURCE_TYPES)}"
+        return f"unknown source type {error['input'].get('type')!r}; known types: {', '.join(SOURCE_TYPES)}"
     if kind == "union_tag_not_found":
-        return f"the source needs a 'type' ({', '.join(_SOURCE_TYPES)})"
+        return f"the source needs a 'type' ({', '.join(SOURCE_TYPES)})"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
-
-
-def _source_types() -> tuple[str, ...]:
-    union = get_args(SourceConfig)[0]
-    models = get_args(union) or (union,)
-    return tuple(get_args(model.model_fields["type"].annotation)[0] for model in models)
-
-
-_SOURCE_TYPES = _source_types()

@@ -54,6 +54,17 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A bilag: its name and, where the site links it, where to fetch it."""
+
+    name: str
+    url: str | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"name": self.name, "url": self.url}
+
+
+@dataclass(frozen=True)
 class ParsedItem:
     number: int | None
     title: str
@@ -62,7 +73,7 @@ class ParsedItem:
     sections: tuple[Section, ...] = ()
     decisions: tuple[Decision, ...] = ()
     decision: str | None = None
-    attachments: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
     portal_id: str | None = None
     url: str | None = None
 

@@ -173,7 +173,7 @@ class ItemVersion(SQLModel, table=True):
     sections: list[list[str]] = _json()
     decisions: list[dict[str, Any]] = _json()
     decision: str | None = None
-    attachments: list[str] = _json()
+    attachments: list[Any] = _json()  # {"name", "url"} objects; older rows hold the name alone
     url: str | None = None
     created_at: datetime = _when()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from bot.errors import ParseError
-from bot.minutes import DocKind, ParsedItem, ParsedMeeting, Section, collapse
+from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, Section, collapse
 from bot.sections import (
     MAX_HEADING,
     SECTION_EXACT,
@@ -236,7 +236,7 @@ def _assemble(
         sections=sections,
         decisions=decisions,
         decision=own_decision(decisions, committee, meeting_date),
-        attachments=tuple(attachments_of(bilag)),
+        attachments=tuple(Attachment(name) for name in attachments_of(bilag)),
     )
 
 

@@ -18,13 +18,13 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from bot.config import Config, SourceConfig, parse_duration
+from bot.config import Config
 from bot.digest import deliver, recipients
 from bot.errors import BotError, OutOfTime, PublishError, SourceError, Stopping
 from bot.extract import extract_text
 from bot.feeds import FeedReport, publish
 from bot.fetch import Fetcher, FetchSettings
-from bot.health import record_outcome
+from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
 from bot.mailer import SendReport
 from bot.match import Matcher
@@ -32,7 +32,10 @@ from bot.matches import effective_watchlists, match_pending_events, sync_watchli
 from bot.minutes import ParsedMeeting
 from bot.models import Document, Meeting, SourceState
 from bot.parse import parse_minutes
+from bot.settings import parse_duration
+from bot.source_config import SourceConfig
 from bot.sources import RawDocument, Source, SourceContext, make_source
+from bot.sources.base import HttpSource
 from bot.store import Store, utcnow
 from bot.versions import record_meeting
 from bot.watchlists import Watchlist
@@ -141,7 +144,8 @@ def ingest_source(
     hand. A poll that uses up the source's ``budget`` stops; the rest is fetched next time."""
     state = _source_state(store, config, now)
     source = make_source(config, SourceContext(fetcher, store, now, state.first_ingest_at))
-    poll = _Poll(store, state, now, report, backfill=state.first_ingest_at is None)
+    label = source_label(config)
+    poll = _Poll(store, state, now, report, label, backfill=state.first_ingest_at is None)
     budget = parse_duration(config.budget).total_seconds()
     watch = fetcher.polling(getattr(config, "url", None), budget) if fetcher is not None else nullcontext()
     give_up_at = time.monotonic() + budget
@@ -161,7 +165,7 @@ def ingest_source(
                     raise OutOfTime(f"source {config.name!r}")
     except OutOfTime:
         report.warnings.append(
-            f"source {config.name!r}: its time budget of {config.budget} was used up after {poll.attempted} "
+            f"{label}: its time budget of {config.budget} was used up after {poll.attempted} "
             f"of {source.listed if source.listed is not None else 'its'} documents; the rest is fetched at the "
             "next poll (raise `budget` if it is always too short)"
         )
@@ -170,21 +174,33 @@ def ingest_source(
         report.warnings.append(str(exc))  # not a failure of the source
         cut_short = True
     except SourceError as exc:
-        report.errors.append(str(exc))
+        report.errors.append(named(label, str(exc)))
         _finish(store, state, now, error=str(exc))
         return
     finally:
-        report.warnings += source.warnings
+        report.warnings += [named(label, warning) for warning in source.warnings]
     if not cut_short:  # a run cut short says nothing about the source's health
-        _check_listed(source, store, state, report)
+        _check_listed(source, store, state, report, label, now)
         _finish(store, state, now, error=poll.failure())
+
+
+def source_label(config: SourceConfig) -> str:
+    """How errors and warnings name a source: ``source 'billund' (Billund)``."""
+    return f"source {config.name!r} ({config.kommune})"
+
+
+def named(label: str, message: str) -> str:
+    return message if message.startswith(label) else f"{label}: {message}"
 
 
 class _Poll:
     """One poll's documents, each stored as it arrives; counts what failed."""
 
-    def __init__(self, store: Store, state: SourceState, now: datetime, report: RunReport, backfill: bool) -> None:
+    def __init__(
+        self, store: Store, state: SourceState, now: datetime, report: RunReport, label: str, backfill: bool
+    ) -> None:
         self.store, self.state, self.now, self.report, self.backfill = store, state, now, report, backfill
+        self.label = label
         self.attempted = 0
         self.failed: list[str] = []
 
@@ -197,14 +213,14 @@ class _Poll:
         try:
             parsed = _read(fetched, self.state, self.store, self.report)
             if parsed is not None:
-                _store(self.store, self.state, parsed, self.now, self.backfill, self.report)
+                _store(self.store, self.state, parsed, self.now, self.backfill, self.report, self.label)
         except BotError as exc:
             self._fail(str(exc))
         except SQLAlchemyError as exc:  # one document the store refuses must not stop the others
             self._fail(f"{fetched.name}: could not be stored ({type(exc).__name__}: {str(exc).splitlines()[0]})")
 
     def _fail(self, message: str) -> None:
-        self.report.errors.append(message)
+        self.report.errors.append(named(self.label, message))
         self.failed.append(message)
 
     def failure(self) -> str | None:
@@ -215,15 +231,27 @@ class _Poll:
         return f"{len(self.failed)} of {self.attempted} documents failed; the first: {self.failed[0]}"
 
 
-def _check_listed(source: Source, store: Store, state: SourceState, report: RunReport) -> None:
-    """Zero meetings from a source that had some is a warning, not silence."""
+def _check_listed(
+    source: Source, store: Store, state: SourceState, report: RunReport, label: str, now: datetime
+) -> None:
+    """Zero meetings from a site, or from a folder that had some, is a warning, not silence: that
+    is how a silently broken adapter shows itself. A site's empty polls reach the health feed."""
+    web = isinstance(source, HttpSource)
+    if web and source.listed is not None:
+        with store.session() as session:
+            record_listing(session, state.name, now, empty=source.listed == 0)
     if source.listed != 0:
+        return
+    if web:
+        report.warnings.append(
+            f"{label}: 0 meetings in its window – has the site changed? (check its url, committees and since)"
+        )
         return
     with store.session() as session:
         had = session.exec(select(Meeting.id).where(Meeting.source_id == state.id).limit(1)).first()
     if had is not None:
         report.warnings.append(
-            f"source {state.name!r} lists no meetings or documents now, though earlier runs found some; "
+            f"{label}: lists no meetings or documents now, though earlier runs found some; "
             "check its address and filters"
         )
 
@@ -264,7 +292,9 @@ def _seen(session: Session, state: SourceState, key: str, digest: str) -> bool:
     return session.exec(query).first() == digest
 
 
-def _store(store: Store, state: SourceState, parsed: _Parsed, now: datetime, backfill: bool, report: RunReport) -> None:
+def _store(
+    store: Store, state: SourceState, parsed: _Parsed, now: datetime, backfill: bool, report: RunReport, label: str
+) -> None:
     assert state.id is not None
     with store.session() as session:
         document = Document(
@@ -280,7 +310,7 @@ def _store(store: Store, state: SourceState, parsed: _Parsed, now: datetime, bac
         session.add(document)
         session.flush()
         tally = record_meeting(session, state, document, parsed.meeting, now, backfill)
-    report.warnings += tally.warnings
+    report.warnings += [named(label, warning) for warning in tally.warnings]
     report.new += tally.new
     report.changed += tally.changed
     report.removed += tally.removed

@@ -29,17 +29,27 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import select
 
-from bot.config import Config, SourceConfig, find_config_file, load_config, parse_duration
+from bot.config import Config, find_config_file, load_config
 from bot.digest import send_due
 from bot.errors import BotError
 from bot.matches import effective_watchlists
 from bot.models import SourceState
 from bot.pipeline import Progress, RunReport, open_store, run_cycle
+from bot.settings import parse_duration
+from bot.source_config import SourceConfig
 from bot.store import Store, utcnow
 
 log = logging.getLogger("referatvagt")
 GRACE_SECONDS = 3600
 RECONCILE_EVERY = timedelta(minutes=1)
+
+
+def spread(every: timedelta, name: str, web: list[str]) -> timedelta:
+    """When a new web source is first polled: the sites of a national config are spread evenly
+    over one interval instead of all being asked at once; folders are read at once."""
+    if name not in web:
+        return timedelta(0)
+    return every * web.index(name) / len(web)
 
 
 def interval(config: Config, source: SourceConfig) -> timedelta:
@@ -119,9 +129,10 @@ class Bot:
         now = utcnow()
         with open_store(self.config) as store, store.session() as session:
             planned = {state.name: state.next_run_at for state in session.exec(select(SourceState))}
+        web = [source.name for source in self.config.sources if source.type != "folder"]
         for position, source in enumerate(self.config.sources):
             every = interval(self.config, source)
-            first = planned.get(source.name) or now
+            first = planned.get(source.name) or now + spread(every, source.name, web)
             # A missed poll (the bot was down) runs once, soon, staggered so sources don't collide.
             if first < now:
                 first = now + timedelta(seconds=2 + position)

@@ -195,7 +195,7 @@ class _Recorder:
             sections=[[s.heading, s.text] for s in parsed.sections],
             decisions=[d.as_json() for d in parsed.decisions],
             decision=parsed.decision,
-            attachments=list(parsed.attachments),
+            attachments=[attachment.as_json() for attachment in parsed.attachments],
             url=parsed.url or self.document.url,
             created_at=self.now,
         )

@@ -9,6 +9,11 @@ from bot.models import Document, Event, Item, ItemVersion, Match, Meeting, Sourc
 from bot.snippet import Snippet
 
 
+def attachment_json(stored: Any) -> dict[str, Any]:
+    """A stored attachment as ``{"name", "url"}`` (early versions stored the name alone)."""
+    return {"name": stored, "url": None} if isinstance(stored, str) else dict(stored)
+
+
 def where(number: int | None, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
     day = meeting.meeting_date.strftime("%d.%m.%Y")
     return f"{source.kommune} · {meeting.committee} {day} · Punkt {number}: {version.title}"
@@ -55,7 +60,7 @@ def item_json(
         "decision": version.decision,
         "decisions": version.decisions,
         "sections": dict((heading, text) for heading, text in version.sections),
-        "attachments": version.attachments,
+        "attachments": [attachment_json(a) for a in version.attachments],
         "version": version.version,
         "content_hash": version.content_hash,
         "url": version.url,

@@ -12,12 +12,13 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 LISTING = "/api/agenda/udvalgsliste"
 
@@ -40,14 +41,22 @@ class Reply:
 class Seen:
     path: str
     headers: dict[str, str]
+    query: str = ""
+
+
+# Builds the reply to a path from its query parameters (a search endpoint); None: 404.
+Handler = Callable[[dict[str, list[str]]], "Reply | None"]
 
 
 class Server:
-    """Routes (path → the reply, every time) and scripts (path → replies used once, in order)."""
+    """Routes (path → the reply, every time), scripts (path → replies used once, in order) and
+    handlers (path → a function of the query). A route or script key with a ``?query`` matches
+    that exact query before the bare path does."""
 
     def __init__(self, session_cookie: bool = False) -> None:
         self.routes: dict[str, Reply] = {}
         self.scripts: dict[str, list[Reply]] = {}
+        self.handlers: dict[str, Handler] = {}
         self.requests: list[Seen] = []
         self.session_cookie = session_cookie  # API paths redirect to / until the cookie is sent
         self.lock = threading.Lock()
@@ -75,12 +84,21 @@ class Server:
     def script(self, path: str, *replies: Reply) -> None:
         self.scripts.setdefault(path, []).extend(replies)
 
-    def reply_for(self, path: str) -> Reply | None:
+    def html(self, path: str, body: str, content_type: str = "text/html; charset=utf-8") -> None:
+        self.routes[path] = Reply(body=body.encode(), headers={"Content-Type": content_type})
+
+    def reply_for(self, path: str, query: str = "") -> Reply | None:
+        keys = [f"{path}?{query}", path] if query else [path]
         with self.lock:
-            queue = self.scripts.get(path)
-            if queue:
-                return queue.pop(0)
-        return self.routes.get(path)
+            for key in keys:
+                queue = self.scripts.get(key)
+                if queue:
+                    return queue.pop(0)
+        for key in keys:
+            if key in self.routes:
+                return self.routes[key]
+        handler = self.handlers.get(path)
+        return handler(parse_qs(query, keep_blank_values=True)) if handler is not None else None
 
 
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
@@ -97,15 +115,15 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             with server.lock:
-                server.requests.append(Seen(path, {k.lower(): v for k, v in self.headers.items()}))
+                server.requests.append(Seen(path, {k.lower(): v for k, v in self.headers.items()}, query))
             cookie = "session=ok" in (self.headers.get("Cookie") or "")
             if server.session_cookie and path == "/":
                 return self._send(Reply(body=b"<html><body>app</body></html>"), {"Set-Cookie": "session=ok; Path=/"})
             if server.session_cookie and path.startswith("/api/") and not cookie:
                 return self._send(Reply(status=302, headers={"Location": "/"}, validators=False))
-            reply = server.reply_for(path)
+            reply = server.reply_for(path, query)
             if reply is None:
                 reply = Reply(status=404, body=b"not found", validators=False) if path != "/" else Reply(body=b"home")
             self._send(reply)

@@ -29,6 +29,9 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
 }
 
 
+SOURCE = "source 'test' (Testrup): "  # every error and warning names its source
+
+
 def test_each_bad_file_is_named_with_its_reason_and_the_rest_is_ingested(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     folder = tmp_path / "minutes"
@@ -48,7 +51,7 @@ def test_each_bad_file_is_named_with_its_reason_and_the_rest_is_ingested(tmp_pat
     }
     assert len(errors) == len(expected)
     for name, reason in expected.items():
-        assert any(line.startswith(f"error: {folder / name}: {reason}") for line in errors), (name, errors)
+        assert any(line.startswith(f"error: {SOURCE}{folder / name}: {reason}") for line in errors), (name, errors)
     assert (
         result.stdout.strip()
         == f"{len(expected) + 1} documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 0 new matches; {len(expected)} errors"

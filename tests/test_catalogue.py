@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,14 @@ from click.testing import CliRunner
 
 from bot.catalogue import KOMMUNER_COUNT, find, load_catalogue, slug, source_block
 from bot.cli import cli
-from bot.config import FirstAgendaSource, load_config
+from bot.config import load_config
 from bot.errors import ConfigError
 
-from .conftest import FIRSTAGENDA
+from .conftest import FIRSTAGENDA, SHARED
 from .portal import LISTING, Server, running, small_portal
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "bot" / "data" / "kommuner.json"
+PORTAL_MAP = SHARED / "portals" / "kommuner.json"
 REGIONS = {"Hovedstaden", "Sjælland", "Syddanmark", "Midtjylland", "Nordjylland"}
 
 
@@ -44,8 +46,45 @@ def test_only_hosts_confirmed_by_captured_data_are_verified() -> None:
         ("Hvidovre", "dagsordener-referater.hvidovre.dk", "firstagenda")
     ]
     for kommune in load_catalogue():
-        assert kommune.system == "unknown" or kommune.note, f"{kommune.name}: a known system says where it is from"
-        assert kommune.system != "unknown" or kommune.host is None, "no host without knowing the system"
+        assert kommune.source, f"{kommune.name}: every entry says where its facts come from"
+        assert (kommune.system == "unknown") == (kommune.host is None), "a host exactly when the system is known"
+
+
+def test_the_catalogue_covers_the_country() -> None:
+    systems = Counter(k.system for k in load_catalogue())
+    assert systems == {
+        "firstagenda": 88,
+        "meetingsplus": 2,
+        "aabendagsorden": 2,
+        "kk-jsonapi": 1,
+        "aalborg": 1,
+        "frederikssund": 1,
+        "hedensted": 1,
+        "rksk": 1,
+        "unknown": 1,
+    }
+    assert [k.name for k in load_catalogue() if k.url is None] == ["Ishøj"]
+    assert find("Aalborg").options == {"committee_ids": [15, 31, 35, 56, 57, 58, 59]}  # type: ignore[union-attr]
+    assert find("Syddjurs").options == {"date_format": "DD/MM/YYYY"}  # type: ignore[union-attr]
+
+
+# The shared portal map names systems by what they are; the catalogue by the source type that reads them.
+SHARED_SYSTEMS = {"aalborg-app": "aalborg", "frederikssund-cms": "frederikssund", "hedensted-sbsys": "hedensted"}
+SHARED_SYSTEMS |= {"rksk-edoc": "rksk"}
+
+
+@pytest.mark.skipif(not PORTAL_MAP.is_file(), reason="../shared/portals/kommuner.json is not here")
+def test_every_entry_agrees_with_the_shared_portal_map() -> None:
+    shared = json.loads(PORTAL_MAP.read_text(encoding="utf-8"))["kommuner"]
+    assert len(shared) == 98
+    for kommune in load_catalogue():
+        fact = shared[kommune.name]
+        assert kommune.system == SHARED_SYSTEMS.get(fact["system"], fact["system"]), kommune.name
+        assert kommune.host == fact.get("host"), kommune.name
+        if "committee_ids" in fact:
+            assert kommune.options["committee_ids"] == fact["committee_ids"]
+        if "date_format" in fact:
+            assert kommune.options["date_format"] == fact["date_format"]
 
 
 @pytest.mark.parametrize(
@@ -54,6 +93,8 @@ def test_only_hosts_confirmed_by_captured_data_are_verified() -> None:
         (lambda d: d["kommuner"].pop(), "expected 98 kommuner"),
         (lambda d: d["kommuner"][1].update(name=d["kommuner"][0]["name"]), "unique names"),
         (lambda d: d["kommuner"][1].update(verified=True, host=None), "verified is true but no host"),
+        (lambda d: d["kommuner"][1].update(system="sharepoint"), "is not a system"),
+        (lambda d: d["kommuner"][1].update(system="unknown"), "an unknown one has none"),
         (lambda d: d["kommuner"][1].update(host="https://x.dk/"), "is not a host name"),
         (lambda d: d["kommuner"][1].update(city="x"), "Extra inputs are not permitted"),
     ],
@@ -86,14 +127,12 @@ def test_every_printed_source_block_is_valid_toml_and_loads_or_says_what_is_miss
     assert entry is not None
     if entry.url:
         source = load_config(path).sources[0]
-        assert isinstance(source, FirstAgendaSource) and source.url == entry.url
-    elif entry.system in ("unknown", "firstagenda"):
-        assert "referatvagt sources probe https://" in block
+        assert (source.type, getattr(source, "url", None), source.kommune) == (entry.system, entry.url, entry.name)
+        assert "referatvagt sources probe" in block or entry.verified
+    else:
+        assert "referatvagt sources probe https://" in block and "http-index" in block
         with pytest.raises(ConfigError, match=f"sources known {entry.name}"):
             load_config(path)
-    else:
-        assert load_config(path).sources == (), "an unsupported system's block is all comments"
-        assert "http-index" in block and entry.system in block
 
 
 def test_sources_known_lists_the_catalogue() -> None:
@@ -104,7 +143,19 @@ def test_sources_known_lists_the_catalogue() -> None:
     assert any(
         line.split() == ["Hvidovre", "firstagenda", "dagsordener-referater.hvidovre.dk", "verified"] for line in lines
     )
-    assert lines[-1].startswith("98 kommuner: ")
+    assert lines[-1] == (
+        "98 kommuner: 97 can be watched (88 FirstAgenda, 9 on other systems; 1 verified); not known: Ishøj"
+    )
+    code, output = sources("known", "--json")
+    rows = [json.loads(line) for line in output.splitlines()]
+    assert code == 0 and len(rows) == 98
+    aalborg = next(row for row in rows if row["name"] == "Aalborg")
+    assert {key: aalborg[key] for key in ("system", "host", "url", "source_name")} == {
+        "system": "aalborg",
+        "host": "apps.aalborgkommune.dk",
+        "url": "https://apps.aalborgkommune.dk",
+        "source_name": "aalborg",
+    }
 
 
 def test_sources_known_prints_a_ready_block() -> None:

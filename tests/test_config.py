@@ -16,13 +16,12 @@ from bot.config import (
     Config,
     EmailSettings,
     FeedSettings,
-    FolderSource,
-    SourceConfig,
     default_config,
     find_config_file,
     load_config,
 )
 from bot.errors import ConfigError
+from bot.source_config import FolderSource, SourceConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -170,7 +170,9 @@ def test_a_read_only_archive_is_named_for_each_document_without_a_traceback(tmp_
     with read_only(archive):
         result = run_as_user(config, "ingest")
     # One failed document is one line, as any document the ingest cannot take; exit code 1
-    one_line_error(result, f"error: cannot write to the raw archive {archive} (permission denied)", code=1)
+    one_line_error(
+        result, f"error: source 'test' (Testrup): cannot write to the raw archive {archive} (permission denied)", code=1
+    )
     assert result.stdout.strip().endswith("1 error")
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.config import FirstAgendaSource, load_config
+from bot.config import load_config
 from bot.errors import ConfigError
+from bot.source_config import FirstAgendaSource
 from bot.sources.firstagenda import ListedMeeting, parse_agenda, parse_listing, select_meetings
 
 from .conftest import FIRSTAGENDA
@@ -90,7 +91,10 @@ def test_the_captured_agenda_becomes_a_meeting_with_its_items() -> None:
     assert [s.heading for s in four.sections][:2] == ["Beslutningstema", "Indstilling"]
     assert len(four.decisions) == 5, "decisions of the committees that handled the case earlier"
     assert four.decision is None, "no decision of this meeting yet: it is the agenda"
-    assert four.attachments[:2] == ("kortskitse over bike-bane i Strandparken I/S", "Lokalplan 511")
+    assert [a.name for a in four.attachments[:2]] == ["kortskitse over bike-bane i Strandparken I/S", "Lokalplan 511"]
+    assert four.attachments[0].url == (
+        "https://portal.example/vis/pdf/bilag/d0ec3dc2-a32f-4458-b738-f22d0ce23026?redirectDirectlyToPdf=true"
+    ), "the link that serves the PDF itself, not the viewer"
     closed = parsed.items[-3:]
     assert all(i.closed and i.title.startswith("Lukket: ") and not i.sections for i in closed)
 
@@ -170,7 +174,10 @@ def test_a_portal_that_wants_a_session_cookie_is_read(tmp_path: Path) -> None:
         (2, "Busplan 2027", False),
         (3, "Lukket: Personalesag", True),
     ]
-    assert items[0]["attachments"] == ["Bilag til punkt 1"] and items[0]["meeting_start"] == "17:00"
+    assert items[0]["attachments"] == [
+        {"name": "Bilag til punkt 1", "url": f"{srv.url}/vis/pdf/bilag/i1-b?redirectDirectlyToPdf=true"}
+    ]
+    assert items[0]["meeting_start"] == "17:00"
 
 
 def test_an_expired_session_is_opened_again(tmp_path: Path) -> None:
@@ -260,7 +267,10 @@ def test_a_broken_agenda_is_reported_and_the_other_meetings_are_stored(tmp_path:
     server.raw(agenda_path("bad"), b'{"Dagsordenpunkter": [{"Id": 7')
     result = run_cli(write_portal_config(tmp_path, portal_source("t", server.url)), "ingest")
     assert result.exit_code == 1
-    assert f"error: {server.url}/vis?id=bad (Økonomiudvalget 19.05.2026): not a FirstAgenda agenda" in result.stderr
+    assert (
+        f"error: source 't' (T): {server.url}/vis?id=bad (Økonomiudvalget 19.05.2026): not a FirstAgenda agenda"
+        in result.stderr
+    )
     assert result.stdout.startswith("1 documents read (0 unchanged): 1 new,")
 
 
@@ -290,9 +300,11 @@ def test_a_kommune_alone_is_resolved_through_the_catalogue(tmp_path: Path) -> No
     ("body", "expected"),
     [
         (
-            'kommune = "Herlev"',
-            r"config\.toml:\d+: source\[1\]: .*no FirstAgenda portal for Herlev .*sources known Herlev",
+            'kommune = "Ishøj"',
+            r"config\.toml:\d+: source\[1\]: .*no firstagenda site for Ishøj \(where it publishes is not known\)"
+            r".*sources known Ishøj",
         ),
+        ('kommune = "Billund"', r"no firstagenda site for Billund \(it publishes with meetingsplus\)"),
         ('kommune = "Atlantis"', r"'Atlantis' is not a kommune in the catalogue"),
         ('kommune = "A"\nurl = "dagsordener.a.dk"', r"source\[1\]\.url: 'dagsordener.a.dk' is not an http\(s\) URL"),
         ('kommune = "A"\nurl = "https://a"\nsince = "last year"', r"source\[1\]\.since: "),

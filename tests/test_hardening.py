@@ -64,8 +64,13 @@ def test_links_out_of_the_folder_are_skipped_with_a_warning_naming_them(tmp_path
 
     assert result.exit_code == 0, result.stderr
     for name in ("secret-link.md", "passwd.txt", "outside"):
-        assert f"warning: {minutes / name}: symbolic link to something outside the folder; skipped" in result.stderr
-    assert f"warning: {minutes / 'gone.md'}: symbolic link to nothing; skipped" in result.stderr
+        assert (
+            f"warning: source 'test' (Testrup): {minutes / name}: symbolic link to something outside the folder; skipped"
+            in result.stderr
+        )
+    assert (
+        f"warning: source 'test' (Testrup): {minutes / 'gone.md'}: symbolic link to nothing; skipped" in result.stderr
+    )
     titles = {entry["title"] for entry in json_lines(config, "items")}
     assert "Hemmelig sag" not in titles and "Vejplan" in titles, "a link inside the folder is read"
     archive = tmp_path / "state" / "archive"
@@ -100,7 +105,7 @@ def test_a_slow_portal_stops_at_its_budget_and_the_rest_comes_next_poll(tmp_path
     first = run_cli(config, "ingest")
 
     assert first.exit_code == 0, first.stderr
-    assert "source 'slow': its time budget of 1s was used up" in first.stderr
+    assert "warning: source 'slow' (Slow): its time budget of 1s was used up" in first.stderr
     assert sum(server.count(agenda_path(f"m{n}")) for n in range(3)) == 1, "one slow meeting, not three"
     assert {entry["source"] for entry in json_lines(config, "items")} == {"local"}, "the next source was read"
     _portal(server, 3)  # the portal answers at once now: the rest is fetched at the next poll
@@ -134,8 +139,16 @@ def test_a_source_whose_meetings_mostly_fail_counts_as_failing(tmp_path: Path, s
 
 def test_item_numbers_of_five_digits_and_more_are_items(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    put(tmp_path / "minutes", "dagsorden.md", Doc().item(9999, "Sidste firecifrede", "26/1").item(10000, "Femcifret", "26/2"))
-    put(tmp_path / "minutes", "stor.md", Doc(day="03-11-2026").item(1, "Første", "26/3").item(10**12, "Alt for stor", "26/4"))
+    put(
+        tmp_path / "minutes",
+        "dagsorden.md",
+        Doc().item(9999, "Sidste firecifrede", "26/1").item(10000, "Femcifret", "26/2"),
+    )
+    put(
+        tmp_path / "minutes",
+        "stor.md",
+        Doc(day="03-11-2026").item(1, "Første", "26/3").item(10**12, "Alt for stor", "26/4"),
+    )
 
     result = run_cli(config, "ingest")
 
@@ -149,7 +162,11 @@ def test_item_numbers_of_five_digits_and_more_are_items(tmp_path: Path) -> None:
 def test_a_document_that_lists_an_item_twice_stops_nothing(tmp_path: Path) -> None:
     twice, other = tmp_path / "twice", tmp_path / "other"
     doubled = standard_agenda().item(2, "Budgetopfølgning 3. kvartal", "26/200", Indstilling="En anden tekst.")
-    same = Doc(day="03-11-2026").item(1, "Godkendelse af dagsorden", "26/100").item(1, "Godkendelse af dagsorden", "26/100")
+    same = (
+        Doc(day="03-11-2026")
+        .item(1, "Godkendelse af dagsorden", "26/100")
+        .item(1, "Godkendelse af dagsorden", "26/100")
+    )
     put(twice, "dagsorden.md", doubled)
     put(twice, "igen.md", same)
     put(other, "dagsorden.md", standard_agenda())
@@ -171,7 +188,9 @@ def test_a_document_that_lists_an_item_twice_stops_nothing(tmp_path: Path) -> No
         (4, "Lukket: Personalesag"),
         (1, "Godkendelse af dagsorden"),
     ]
-    assert "item 2 (Budgetopfølgning 3. kvartal) is listed twice with different text; the first is kept" in result.stderr
+    assert (
+        "item 2 (Budgetopfølgning 3. kvartal) is listed twice with different text; the first is kept" in result.stderr
+    )
     assert "igen.md" not in result.stderr, "an exact repeat is merged quietly"
 
 
@@ -180,7 +199,9 @@ def test_a_document_that_lists_an_item_twice_stops_nothing(tmp_path: Path) -> No
 
 def test_a_redirect_to_another_host_is_refused_unless_the_source_lives_there(server: Server) -> None:
     port = server.httpd.server_address[1]
-    server.routes["/moved"] = Reply(status=302, headers={"Location": f"http://localhost:{port}/there"}, validators=False)
+    server.routes["/moved"] = Reply(
+        status=302, headers={"Location": f"http://localhost:{port}/there"}, validators=False
+    )
     server.raw("/there", b"arrived", "text/plain")
     with Fetcher(FetchSettings(min_interval=0, attempts=1)) as fetcher:
         with fetcher.polling(f"http://127.0.0.1:{port}", 60), pytest.raises(FetchError) as refused:
@@ -218,6 +239,13 @@ def test_oversized_watchlists_are_refused_with_a_clear_error(tmp_path: Path) -> 
 def test_repeated_section_headings_never_collide_with_a_real_one() -> None:
     # Found by tests/test_fuzz.py: sections are keyed by heading in diffs and JSON.
     text = "# Referat Økonomiudvalget d. 02-11-2026\n\n# Punkt 1: Test\n\n"
-    text += "".join(f"## {heading}\n\n{body}\n\n" for heading, body in (("Indstilling", "a"), ("Indstilling", "b"), ("Indstilling (2)", "c")))
+    text += "".join(
+        f"## {heading}\n\n{body}\n\n"
+        for heading, body in (("Indstilling", "a"), ("Indstilling", "b"), ("Indstilling (2)", "c"))
+    )
     sections = parse_minutes(text, "x.md").items[0].sections
-    assert [(s.heading, s.text) for s in sections] == [("Indstilling", "a"), ("Indstilling (3)", "b"), ("Indstilling (2)", "c")]
+    assert [(s.heading, s.text) for s in sections] == [
+        ("Indstilling", "a"),
+        ("Indstilling (3)", "b"),
+        ("Indstilling (2)", "c"),
+    ]

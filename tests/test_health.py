@@ -46,7 +46,10 @@ def test_a_failing_source_is_counted_reported_and_recovers(tmp_path: Path) -> No
         )
         first = run_cli(config, "ingest")
         assert first.exit_code == 1
-        assert f"error: {bad.url}{LISTING}: HTTP 500 Internal Server Error (4 attempts)" in first.stderr
+        assert (
+            f"error: source 'bad' (Bad): {bad.url}{LISTING}: HTTP 500 Internal Server Error (4 attempts)"
+            in first.stderr
+        )
         assert first.stdout.startswith("1 documents read (0 unchanged): 3 new,"), "the other source is ingested"
         assert {i["source"] for i in json_lines(config, "items")} == {"good"}
         assert source_state(tmp_path, "bad") == (1, f"{bad.url}{LISTING}: HTTP 500 Internal Server Error (4 attempts)")
@@ -101,16 +104,25 @@ def test_the_health_feed_is_served_but_not_listed(tmp_path: Path) -> None:
         server.server_close()
 
 
-def test_zero_meetings_from_a_source_that_had_some_is_a_warning(tmp_path: Path) -> None:
+def test_zero_meetings_from_a_site_is_a_warning_and_a_health_note_until_it_lists_again(tmp_path: Path) -> None:
     with running(Server()) as srv:
         small_portal(srv)
         config = write_portal_config(tmp_path, portal_source("t", srv.url))
-        assert "warning" not in run_cli(config, "ingest").stderr
+        assert "warning" not in run_cli(config, "run", "--once").stderr
+        assert health(tmp_path).entries == []
         srv.json(LISTING, listing({"Økonomiudvalget": []}))
-        result = run_cli(config, "ingest")
-    assert result.exit_code == 0
-    assert "warning: source 't' lists no meetings or documents now, though earlier runs found some" in result.stderr
-    assert source_state(tmp_path, "t") == (0, None), "a warning, not a failure"
+        result = run_cli(config, "run", "--once")
+        assert result.exit_code == 0
+        assert "warning: source 't' (T): 0 meetings in its window – has the site changed?" in result.stderr
+        assert source_state(tmp_path, "t") == (0, None), "a warning, not a failure"
+        run_cli(config, "run", "--once")
+        (empty,) = health(tmp_path).entries
+        assert empty.title == "Kilden t (T) viser 0 møder – har siden ændret sig?", "one note for the whole streak"
+        assert empty.id.endswith(":empty")
+        small_portal(srv)
+        run_cli(config, "run", "--once")
+    titles = [entry.title for entry in health(tmp_path).entries]
+    assert titles == ["Kilden t (T) viser møder igen", "Kilden t (T) viser 0 møder – har siden ændret sig?"]
 
 
 def test_a_host_timing_out_or_answering_malformed_json_leaves_the_others_working(tmp_path: Path) -> None:
@@ -137,6 +149,10 @@ def test_a_host_timing_out_or_answering_malformed_json_leaves_the_others_working
                 assert fetcher.get(good.url + LISTING).status == 200, "the caller's client stays open"
     assert report.new == 3
     assert len(report.errors) == 2
-    assert report.errors[0].startswith(f"{slow.url}{LISTING}: timed out") and report.errors[0].endswith("(2 attempts)")
-    assert report.errors[1].startswith(f"{broken.url}{LISTING}: not a FirstAgenda committee list")
+    assert report.errors[0].startswith(f"source 'slow' (Slow): {slow.url}{LISTING}: timed out") and report.errors[
+        0
+    ].endswith("(2 attempts)")
+    assert report.errors[1].startswith(
+        f"source 'broken' (Broken): {broken.url}{LISTING}: not a FirstAgenda committee list"
+    )
     assert source_state(tmp_path, "slow")[0] == source_state(tmp_path, "broken")[0] == 1

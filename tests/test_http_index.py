@@ -94,8 +94,12 @@ def test_a_missing_document_is_reported_and_the_others_are_ingested(tmp_path: Pa
     site.routes.pop("/politik/docs/referat-2026-11-02.pdf")
     result = run_cli(config, "ingest")
     assert result.exit_code == 1
-    assert f"error: {site.url}/politik/docs/referat-2026-11-02.pdf: HTTP 404 Not Found" in result.stderr
-    assert f"error: {site.url}/politik/docs/referat-2019.pdf: " in result.stderr, "the broken PDF is named too"
+    assert f"error: source 'web' (Webby): {site.url}/politik/docs/referat-2026-11-02.pdf: HTTP 404 Not Found" in (
+        result.stderr
+    )
+    assert f"error: source 'web' (Webby): {site.url}/politik/docs/referat-2019.pdf: " in result.stderr, (
+        "the broken PDF is named too"
+    )
 
 
 def test_find_links_resolves_dedupes_and_drops_what_is_not_a_document() -> None:

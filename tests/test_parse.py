@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ParseError
-from bot.minutes import Decision
+from bot.minutes import Attachment, Decision
 from bot.parse import parse_minutes
 from bot.sections import is_section_heading, own_decision
 
@@ -136,7 +136,7 @@ def test_markdown_layout_sections_subheadings_and_attachments() -> None:
     assert "Økonomien i busdriften\n\nUnderafsnit" in text
     assert "- første punkt\n- andet punkt" in text
     assert "Bilag 8. Oversigt over linjer" in text
-    assert bus.attachments == ("Bilag 1 Busplan", "Bilag 2 Høringssvar")
+    assert bus.attachments == (Attachment("Bilag 1 Busplan"), Attachment("Bilag 2 Høringssvar"))
     assert bus.decisions == (Decision("Økonomiudvalget", date(2026, 10, 20), "Anbefalet."),)
     assert bus.decision is None, "another committee's earlier decision is not this meeting's decision"
 

@@ -35,7 +35,7 @@ def test_bundled_sample_parses_as_its_manifest_says(relative: str) -> None:
             "sections": [section.heading for section in item.sections],
             "decision": item.decision,
             "decisions": [{"committee": d.committee, "date": d.date and d.date.isoformat()} for d in item.decisions],
-            "attachments": list(item.attachments),
+            "attachments": [attachment.name for attachment in item.attachments],
         }
         for item in meeting.items
     ]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from bot.config import SourceConfig
 from bot.errors import ConfigError, FetchError
 from bot.fetch import Fetcher
 from bot.minutes import ParsedMeeting
+from bot.source_config import SourceConfig
 from bot.store import Store
 
 
@@ -67,8 +68,21 @@ class Source(ABC):
     def fetch(self) -> Iterator[RawDocument | FetchError]: ...
 
 
+@dataclass(frozen=True)
+class Probe:
+    """Whether a site answers like one publishing system, and what it lists (or why not)."""
+
+    ok: bool
+    message: str
+
+
 class HttpSource(Source):
     """A source on the web: it uses the run's HTTP client, or opens one of its own."""
+
+    @classmethod
+    def probe(cls, fetcher: Fetcher, base: str) -> Probe:
+        """Whether ``base`` (scheme, host and port) answers like this system, and what it lists."""
+        return Probe(False, f"{cls.type} sites cannot be recognised by a probe")
 
     def fetch(self) -> Iterator[RawDocument | FetchError]:
         if self.context.fetcher is not None:
@@ -81,12 +95,29 @@ class HttpSource(Source):
     def fetch_with(self, fetcher: Fetcher) -> Iterator[RawDocument | FetchError]: ...
 
 
-def make_source(config: SourceConfig, context: SourceContext | None = None) -> Source:
-    import bot.sources.firstagenda  # noqa: F401  (each import registers its type)
-    import bot.sources.folder  # noqa: F401
-    import bot.sources.http_index  # noqa: F401
+# The module of each source type; a module is imported (and registers its type) when needed.
+MODULES = {
+    "folder": "folder",
+    "http-index": "http_index",
+    "firstagenda": "firstagenda",
+    "meetingsplus": "meetingsplus",
+    "aabendagsorden": "aabendagsorden",
+    "kk-jsonapi": "kk_jsonapi",
+    "aalborg": "aalborg",
+    "frederikssund": "frederikssund",
+    "hedensted": "hedensted",
+    "rksk": "rksk",
+}
 
+
+def source_class(source_type: str) -> type[Source]:
+    if source_type not in _REGISTRY and source_type in MODULES:
+        importlib.import_module(f"bot.sources.{MODULES[source_type]}")
+    return _REGISTRY[source_type]
+
+
+def make_source(config: SourceConfig, context: SourceContext | None = None) -> Source:
     try:
-        return _REGISTRY[config.type](config, context)
+        return source_class(config.type)(config, context)
     except KeyError:
         raise ConfigError(f"source {config.name!r}: unknown type {config.type!r}") from None

@@ -10,29 +10,24 @@ re-releases a meeting when the agenda becomes the minutes), and is parsed here i
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlmodel import select
 
-from bot.config import FirstAgendaSource as FirstAgendaConfig
 from bot.errors import BotError, ExtractError, FetchError, ParseError
 from bot.extract import clean_text, html_to_text
 from bot.fetch import Fetcher, Response
-from bot.minutes import DocKind, ParsedItem, ParsedMeeting, collapse
-from bot.models import Document, PortalMeeting, SourceState
+from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse
 from bot.parse import build_item
-from bot.sources.base import HttpSource, RawDocument
-from bot.store import Store
+from bot.source_config import FirstAgendaSource as FirstAgendaConfig
+from bot.sources.base import HttpSource, Probe, RawDocument
+from bot.sources.site import ZONE, count, remember, remembered, window_start
 
 LISTING_PATH = "/api/agenda/udvalgsliste"
 AGENDA_PATH = "/api/agenda/dagsorden/{}"
-DEFAULT_WINDOW = timedelta(days=180)
-ZONE = ZoneInfo("Europe/Copenhagen")
+BILAG_PATH = "/vis/pdf/bilag/{}?redirectDirectlyToPdf=true"  # without the parameter: an HTML viewer
 
 
 class _Loose(BaseModel):
@@ -63,6 +58,7 @@ class _Field(_Loose):
 
 
 class _Attachment(_Loose):
+    Id: str | None = None
     Navn: str | None = None
 
 
@@ -206,7 +202,11 @@ def _item(item: _Item, meeting: ListedMeeting, base: str, name: str) -> ParsedIt
     )
     if item.IsOpen is False and not parsed.closed:
         parsed = replace(parsed, closed=True, sections=(), decisions=(), decision=None)
-    attachments = tuple(collapse(clean_text(b.Navn)) for b in item.Bilag or [] if b.Navn and b.Navn.strip())
+    attachments = tuple(
+        Attachment(collapse(clean_text(b.Navn)), f"{base}{BILAG_PATH.format(b.Id)}" if b.Id else None)
+        for b in item.Bilag or []
+        if b.Navn and b.Navn.strip()
+    )
     return replace(parsed, attachments=attachments)
 
 
@@ -262,20 +262,17 @@ class FirstAgendaPortal(HttpSource):
         listing = parse_listing(get_json(fetcher, base, listing_url, conditional=True).content, listing_url)
         meetings = select_meetings(listing.meetings, self.config.committees, self._since())
         self.listed = len(meetings)
-        known = self._known(store) if store is not None else {}
+        known = remembered(store, self.config.name) if store is not None else {}
         for meeting in meetings:
             if known.get(meeting.id) == meeting.released:
                 continue
             document = self._meeting(fetcher, meeting)
             yield document
             if isinstance(document, RawDocument) and store is not None:
-                self._remember(store, meeting, document)
+                remember(store, self.config.name, meeting.id, meeting.released, document)
 
     def _since(self) -> date:
-        if self.config.since is not None:
-            return self.config.since
-        start = self.context.first_ingest_at or self.context.now or datetime.now(timezone.utc)
-        return (start.astimezone(ZONE) - DEFAULT_WINDOW).date()
+        return window_start(self.config.since, self.context.first_ingest_at, self.context.now)
 
     def _meeting(self, fetcher: Fetcher, meeting: ListedMeeting) -> RawDocument | FetchError:
         base = self.config.url
@@ -295,60 +292,19 @@ class FirstAgendaPortal(HttpSource):
             parsed=parsed,
         )
 
-    def _known(self, store: Store) -> dict[str, str]:
-        """Meetings whose agenda was fetched and stored, with the ReleasedDate it had then.
-
-        A meeting counts only when the bytes yielded for it are in the store: if a run stopped
-        between fetching and storing, the next run fetches the meeting again.
-        """
-        name = self.config.name
-        with store.session() as session:
-            state = session.exec(select(SourceState).where(SourceState.name == name)).first()
-            if state is None:
-                return {}
-            rows = session.exec(select(PortalMeeting).where(PortalMeeting.source == name)).all()
-            stored = set(session.exec(select(Document.key, Document.raw_sha256).where(Document.source_id == state.id)))
-        return {row.meeting_id: row.released for row in rows if (row.meeting_id, row.sha256) in stored}
-
-    def _remember(self, store: Store, meeting: ListedMeeting, document: RawDocument) -> None:
-        digest = hashlib.sha256(document.content).hexdigest()
-        with store.session() as session:
-            row = session.get(PortalMeeting, (self.config.name, meeting.id))
-            if row is None:
-                row = PortalMeeting(source=self.config.name, meeting_id=meeting.id, released="", sha256="")
-            row.released, row.sha256, row.fetched_at = meeting.released, digest, document.fetched_at
-            session.add(row)
-
-
-@dataclass(frozen=True)
-class Probe:
-    ok: bool
-    message: str
-
-
-def portal_base(url: str) -> str:
-    """``dagsordener.x.dk`` or ``https://dagsordener.x.dk/`` → ``https://dagsordener.x.dk``."""
-    url = url.strip()
-    return (url if "://" in url else f"https://{url}").rstrip("/")
-
-
-def probe(fetcher: Fetcher, url: str) -> Probe:
-    """Whether ``url`` answers like a FirstAgenda portal, and how many committees it lists."""
-    base = portal_base(url)
-    listing_url = base + LISTING_PATH
-    try:
-        listing = parse_listing(get_json(fetcher, base, listing_url).content, listing_url)
-    except BotError as exc:
-        return Probe(False, f"{base} does not answer like a FirstAgenda portal: {exc}")
-    if not listing.committees:
-        return Probe(False, f"{base} answers a FirstAgenda committee list, but it lists no committees")
-    newest = max((m.start for m in listing.meetings), default=None)
-    when = f", newest {newest:%d.%m.%Y}" if newest else ""
-    counts = f"{_count(listing.committees, 'committee')} in {_count(listing.periods, 'election period')}"
-    return Probe(
-        True, f"{base} answers like a FirstAgenda portal: {counts}, {_count(len(listing.meetings), 'meeting')}{when}"
-    )
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+    @classmethod
+    def probe(cls, fetcher: Fetcher, base: str) -> Probe:
+        """Whether ``base`` answers like a FirstAgenda portal, and how many committees it lists."""
+        listing_url = base + LISTING_PATH
+        try:
+            listing = parse_listing(get_json(fetcher, base, listing_url).content, listing_url)
+        except BotError as exc:
+            return Probe(False, f"{base} does not answer like a FirstAgenda portal: {exc}")
+        if not listing.committees:
+            return Probe(False, f"{base} answers a FirstAgenda committee list, but it lists no committees")
+        newest = max((m.start for m in listing.meetings), default=None)
+        when = f", newest {newest:%d.%m.%Y}" if newest else ""
+        counts = f"{count(listing.committees, 'committee')} in {count(listing.periods, 'election period')}"
+        return Probe(
+            True, f"{base} answers like a FirstAgenda portal: {counts}, {count(len(listing.meetings), 'meeting')}{when}"
+        )

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.config import FolderSource as FolderConfig
 from bot.errors import FetchError
+from bot.source_config import FolderSource as FolderConfig
 from bot.sources.base import RawDocument, Source
 
 SUFFIXES = frozenset({".md", ".txt", ".html", ".htm", ".pdf"})

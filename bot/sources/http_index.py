@@ -18,9 +18,9 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from bot.config import HttpIndexSource as HttpIndexConfig
 from bot.errors import FetchError
 from bot.fetch import Fetcher
+from bot.source_config import HttpIndexSource as HttpIndexConfig
 from bot.sources.base import HttpSource, RawDocument
 
 MAX_LINKS = 500  # a pattern that matches every link on a big page is a mistake, not a backfill
