@@ -4,7 +4,9 @@ remembering which meetings were read, and the probe that recognises a site.
 An adapter lists the meetings of its site (:meth:`SiteSource.list_meetings`) and reads one
 (:meth:`SiteSource.read_meeting`). A meeting whose listing ``signature`` is the same as when it
 was last read and stored is not fetched again; a meeting without a signature is fetched at every
-poll with a conditional GET, and the pipeline counts identical bytes as unchanged.
+poll with a conditional GET, and the pipeline counts identical bytes as unchanged. A meeting
+whose page shows no items yet is skipped while its day is ahead (announced before its agenda),
+and is an error ("has the site's layout changed?") once it has passed.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class SiteSource(HttpSource):
             if meeting.signature and known.get(fit(meeting.key)) == fit(meeting.signature):
                 continue
             document = self._document(fetcher, meeting)
+            if document is None:
+                continue
             yield document
             if isinstance(document, RawDocument) and store is not None and meeting.signature:
                 remember(store, self.config.name, document.key, meeting.signature, document)
@@ -107,13 +111,16 @@ class SiteSource(HttpSource):
     def since(self) -> date:
         return window_start(self.config.since, self.context.first_ingest_at, self.context.now)
 
-    def _document(self, fetcher: Fetcher, meeting: SiteMeeting) -> RawDocument | FetchError:
+    def _document(self, fetcher: Fetcher, meeting: SiteMeeting) -> RawDocument | FetchError | None:
         name = f"{meeting.url} ({meeting.committee} {meeting.start:%d.%m.%Y})"
         try:
             read = self.read_meeting(fetcher, meeting)
         except (FetchError, ParseError) as exc:
             return exc if isinstance(exc, FetchError) else FetchError(f"{name}: {exc}")
         if not read.parsed.items:
+            now = self.context.now or datetime.now(timezone.utc)
+            if meeting.start > now:  # a meeting announced before its agenda is out: next poll
+                return None
             return FetchError(f"{name}: no agenda items found on the page – has the site's layout changed?")
         return RawDocument(
             key=fit(meeting.key),
