@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.catalogue import KOMMUNER_COUNT, find, load_catalogue, slug, source_block
+from bot.catalogue import KOMMUNER_COUNT, SYSTEMS, find, load_catalogue, slug, source_block
 from bot.cli import cli
 from bot.config import load_config
 from bot.errors import ConfigError
@@ -173,9 +173,10 @@ def test_sources_probe_recognises_a_firstagenda_portal() -> None:
         code, output = sources("probe", portal.url + "/")
         assert portal.paths() == ["/", LISTING]
     assert code == 0
-    assert output.strip() == (
-        f"{portal.url} answers like a FirstAgenda portal: 1 committee in 1 election period, 1 meeting, newest 18.05.2026"
-    )
+    assert output.strip().splitlines() == [
+        f"{portal.url} answers like a FirstAgenda portal: 1 committee in 1 election period, 1 meeting, newest 18.05.2026",
+        '(type = "firstagenda")',
+    ]
 
 
 @pytest.mark.skipif(not FIRSTAGENDA.is_dir(), reason="../shared/firstagenda is not here")
@@ -191,8 +192,10 @@ def test_sources_probe_says_when_a_url_is_not_a_portal() -> None:
         code, output = sources("probe", site.url)
         site.raw(LISTING, b"[1, 2]")
         code_2, output_2 = sources("probe", site.url)
-    assert code == 1
-    assert output.strip() == (
-        f"{site.url} does not answer like a FirstAgenda portal: {site.url}{LISTING}: HTTP 404 Not Found"
+    lines = output.strip().splitlines()
+    assert code == 1 and lines[0] == f"{site.url} does not answer like any supported system:"
+    assert lines[1] == (
+        f"  firstagenda: {site.url} does not answer like a FirstAgenda portal: {site.url}{LISTING}: HTTP 404 Not Found"
     )
+    assert [line.split(":")[0].strip() for line in lines[1:]] == list(SYSTEMS), "every system was tried"
     assert code_2 == 1 and "not a FirstAgenda committee list" in output_2

@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone
-from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 from lxml import etree
@@ -88,7 +88,7 @@ def parse_list(content: bytes, base: str, committee_id: int) -> CommitteeList:
     meetings: dict[str, SiteMeeting] = {}
     named = ""
     for anchor in anchors:
-        query = urlsplit((anchor.get("href") or "").strip()).query
+        query = split(anchor.get("href") or "").query
         start = _start(query)
         committee = _committee_of(anchor.get("title") or "")
         named = named or committee
@@ -118,8 +118,9 @@ def _start(query: str) -> datetime | None:
 
 
 def _committee_of(title: str) -> str:
-    """``Referat for Byrådet 23. november 2026`` → ``Byrådet``."""
-    return collapse(_LINK_DATE.sub("", _LINK_PREFIX.sub("", collapse(clean_text(title)))))
+    """``Referat for Byrådet 23. november 2026`` → ``Byrådet``; "" when it names no committee."""
+    name = collapse(_LINK_DATE.sub("", _LINK_PREFIX.sub("", collapse(clean_text(title)))))
+    return "" if name.casefold() in ("", "referat", "dagsorden") else name
 
 
 def parse_minutes(content: bytes, meeting: SiteMeeting, base: str) -> ParsedMeeting:
@@ -181,8 +182,9 @@ def _item(head: lxml.html.HtmlElement, meeting: SiteMeeting, base: str) -> Parse
 def _case_number(parts: list[lxml.html.HtmlElement]) -> str | None:
     """A paragraph ``Sagsnr.: 2026-004512`` is the case number; it is taken out of ``parts``."""
     for index, part in enumerate(parts):
-        for element in part.iter("p", "div", "span"):
-            found = _CASE.match(text_of(element))
+        # the part and its children only: the line sits at the top of the item's text
+        for element in (part, *part.iterchildren("p", "div", "span")):
+            found = _CASE.match(text_of(element)) if element.tag in ("p", "div", "span") else None
             if found:
                 if element is part:
                     del parts[index]
@@ -198,17 +200,31 @@ def _links(parts: list[lxml.html.HtmlElement], page: str, base: str) -> dict[str
     for part in parts:
         for anchor in part.iter("a"):
             href, name = (anchor.get("href") or "").strip(), text_of(anchor)
-            if href and name and not href.startswith(("#", "mailto:", "javascript:")):
-                links.setdefault(name, public_url(href, page, base))
+            url = public_url(href, page, base) if not href.startswith(("#", "mailto:", "javascript:")) else ""
+            if url and name:
+                links.setdefault(name, url)
     return links
 
 
 def public_url(href: str, page: str, base: str) -> str:
-    """A link as readers can follow it: relative to the page, the app's internal host replaced."""
-    parts = urlsplit(urljoin(page, href))
-    if parts.hostname == "localhost":
+    """A link as readers can follow it: relative to the page, the app's internal host replaced;
+    "" for one that is not a URL."""
+    try:
+        parts = urlsplit(urljoin(page, href))
+        internal = parts.hostname == "localhost"
+    except ValueError:  # e.g. a broken IPv6 host
+        return ""
+    if internal:
         return base + urlunsplit(("", "", parts.path, parts.query, parts.fragment))
     return urlunsplit(parts)
+
+
+def split(href: str) -> SplitResult:
+    """A link's parts; an empty one for a link that is not a URL."""
+    try:
+        return urlsplit(href.strip())
+    except ValueError:
+        return urlsplit("")
 
 
 class AalborgApp(SiteSource):

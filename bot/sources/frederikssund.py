@@ -54,7 +54,7 @@ AHEAD = timedelta(weeks=6)  # this close to New Year, next year's agendas may be
 
 _COMMITTEE = re.compile(rf"^{OVERVIEW_PATH}/([^/]+)/?$", re.I)
 _MEETING = re.compile(rf"^{OVERVIEW_PATH}/([^/]+)/(\d{{4}})-(\d{{2}})-(\d{{2}})_(\d{{2}})-(\d{{2}})/([^/]+)/?$", re.I)
-_ITEM_ID = re.compile(r"^item-(\d{1,3})$")
+_NUMBER = re.compile(r"[0-9]{1,3}")
 _CASE = re.compile(r"^sags?\s*(?:nr|nummer)\.?\s*:?\s*([0-9][\w./-]*)$", re.I)
 
 
@@ -82,7 +82,7 @@ def parse_overview(content: bytes) -> tuple[Committee, ...]:
     root = page_root(content)
     found: dict[str, Committee] = {}
     for anchor in root.iter("a") if root is not None else ():
-        match = _COMMITTEE.match(urlsplit((anchor.get("href") or "").strip()).path)
+        match = _COMMITTEE.match(path_of(anchor.get("href") or ""))
         if not match or match.group(1).casefold().startswith(PREVIOUS_PERIOD):
             continue
         slug = match.group(1)
@@ -96,7 +96,7 @@ def parse_committee(content: bytes, committee: Committee, base: str) -> list[Sit
     root = page_root(content)
     meetings: dict[str, SiteMeeting] = {}
     for anchor in root.iter("a") if root is not None else ():
-        path = urlsplit((anchor.get("href") or "").strip()).path
+        path = path_of(anchor.get("href") or "")
         match = _MEETING.match(path)
         kind = _kind(match.group(7)) if match else None
         if match is None or kind is None or match.group(1).casefold() != committee.slug.casefold():
@@ -130,7 +130,7 @@ def parse_meeting(content: bytes, meeting: SiteMeeting) -> ParsedMeeting:
     """A meeting's page → its items: each ``span.no`` with its title and its ``item-N`` element."""
     root = page_root(content)
     numbers = root.cssselect("span.no") if root is not None else []
-    items = tuple(_item(number, meeting) for number in numbers if text_of(number).isdigit())
+    items = tuple(_item(number, meeting) for number in numbers if _NUMBER.fullmatch(text_of(number)))
     start = meeting.start.time() if (meeting.start.hour, meeting.start.minute) != (0, 0) else None
     return ParsedMeeting(
         kind=meeting.kind,
@@ -162,7 +162,7 @@ def _item(number: lxml.html.HtmlElement, meeting: SiteMeeting) -> ParsedItem:
         raise ParseError(f"item {value}: {exc}") from None
     item = build_item(
         value,
-        title_of(text_of(title) if title is not None and title.tag == "span" else ""),
+        title_of(_title(number, title, header)),
         case,
         body,
         meeting.committee,
@@ -172,11 +172,19 @@ def _item(number: lxml.html.HtmlElement, meeting: SiteMeeting) -> ParsedItem:
     return replace(item, attachments=tuple(Attachment(a.name, links.get(a.name)) for a in item.attachments))
 
 
+def _title(number: lxml.html.HtmlElement, title: lxml.html.HtmlElement | None, header: lxml.html.HtmlElement) -> str:
+    """The ``<span>`` after the number; else the heading's text after the number."""
+    if title is not None and title.tag == "span":
+        return text_of(title)
+    return text_of(header).removeprefix(text_of(number)).strip() if header is not number else ""
+
+
 def _case_number(parts: list[lxml.html.HtmlElement]) -> str | None:
     """A paragraph ``Sagsnr.: 26/01234`` is the case number; it is taken out of ``parts``."""
     for index, part in enumerate(parts):
-        for element in part.iter("p", "div", "span"):
-            found = _CASE.match(text_of(element))
+        # the part and its children only: the line sits at the top of the item's text
+        for element in (part, *part.iterchildren("p", "div", "span")):
+            found = _CASE.match(text_of(element)) if element.tag in ("p", "div", "span") else None
             if found:
                 if element is part:
                     del parts[index]
@@ -193,8 +201,19 @@ def _links(parts: list[lxml.html.HtmlElement], page: str) -> dict[str, str]:
         for anchor in part.iter("a"):
             href, name = (anchor.get("href") or "").strip(), text_of(anchor)
             if href and name and not href.startswith(("#", "mailto:", "javascript:")):
-                links.setdefault(name, urljoin(page, href))
+                try:
+                    links.setdefault(name, urljoin(page, href))
+                except ValueError:  # not a URL (a broken IPv6 host)
+                    continue
     return links
+
+
+def path_of(href: str) -> str:
+    """A link's path, whatever host it names (requests go to the configured root)."""
+    try:
+        return urlsplit(href.strip()).path
+    except ValueError:
+        return ""
 
 
 def years(since: date, now: datetime) -> list[int]:

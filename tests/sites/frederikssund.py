@@ -65,7 +65,7 @@ class Site:
             this_year = datetime.now(timezone.utc).astimezone(ZoneInfo("Europe/Copenhagen")).year
             year = int(query.get("year", [str(this_year)])[0])
             shown = [m for m in self.meetings if m.slug == slug and m.start.year == year]
-            return Reply(body=committee_page(name, shown, year).encode(), headers=HTML)
+            return Reply(body=committee_page(name, shown, year, slug).encode(), headers=HTML)
 
         return page
 
@@ -105,7 +105,7 @@ def overview_page(committees: dict[str, str], previous: dict[str, str]) -> str:
 """
 
 
-def committee_page(name: str, meetings: list[Meeting], year: int) -> str:
+def committee_page(name: str, meetings: list[Meeting], year: int, slug: str = "") -> str:
     rows = "\n".join(
         f'<li class="meeting-list__item"><a href="{m.path}">{m.kind.capitalize()} – {danish(m.start)}</a></li>'
         for m in sorted(meetings, key=lambda m: (m.start, m.kind), reverse=True)
@@ -120,12 +120,19 @@ def committee_page(name: str, meetings: list[Meeting], year: int) -> str:
 <ul class="meeting-list">
 {rows}
 </ul>
-<aside class="latest"><h2>Byrådets næste møde</h2>
-<a href="{OVERVIEW}/Byraadet/{year}-12-16_18-00/dagsorden">Dagsorden – 16. december {year}</a></aside>
+{_side_box(slug, year)}
 </main>
 </body>
 </html>
 """
+
+
+def _side_box(slug: str, year: int) -> str:
+    """Other committees' pages show Byrådet's next meeting beside their own list."""
+    if slug == "Byraadet":
+        return ""
+    link = f'<a href="{OVERVIEW}/Byraadet/{year}-12-16_18-00/dagsorden">Dagsorden – 16. december {year}</a>'
+    return f'<aside class="latest"><h2>Byrådets næste møde</h2>\n{link}</aside>'
 
 
 def meeting_page(name: str, meeting: Meeting) -> str:
@@ -164,8 +171,8 @@ def _item(item: Item) -> str:
 def agenda_items(decided: bool = False) -> tuple[Item, ...]:
     """Økonomiudvalget's agenda: an opening item, a climate project with attachments, a closed
     item; ``decided`` adds each open item's decision (the minutes)."""
-    first = (("Indstilling", "Direktionen indstiller, at dagsordenen godkendes."),)
-    plan = (
+    first: tuple[tuple[str, str], ...] = (("Indstilling", "Direktionen indstiller, at dagsordenen godkendes."),)
+    plan: tuple[tuple[str, str], ...] = (
         ("Resume", "Sagen handler om anlægsbevilling til klimatilpasning i Jyllinge Nordmark."),
         ("Indstilling", "Direktionen indstiller, at der gives en anlægsbevilling på 12,5 mio. kr."),
         ("Sagsfremstilling", "Området er udsat for stormflod fra Roskilde Fjord.\n\nDiget forhøjes til kote 2,7."),
