@@ -37,7 +37,7 @@ from urllib.parse import urlencode, urljoin
 
 import lxml.html
 
-from bot.errors import BotError, FetchError, ParseError
+from bot.errors import BotError, FetchError, ParseError, Stopping
 from bot.fetch import Fetcher
 from bot.minutes import DocKind, ParsedItem, ParsedMeeting
 from bot.source_config import HedenstedSource as HedenstedConfig
@@ -222,6 +222,8 @@ class HedenstedSite(SiteSource):
             url = f"{base}{LIST_PATH}?{committee.list_query()}"
             try:
                 _, root = get_page(fetcher, url, listing=True)
+            except Stopping:
+                raise
             except (FetchError, ParseError) as exc:
                 failures.append(exc)
                 continue
@@ -243,7 +245,7 @@ class HedenstedSite(SiteSource):
             paths = committee_paths(root)
             if not paths:
                 return Probe(False, f"{base}{OVERVIEW_PATH} links no committee pages: not {cls.system}")
-            _, page = get_page(fetcher, urljoin(base, paths[0]))
+            _, page = get_page(fetcher, base + paths[0])
         except BotError as exc:
             return Probe(False, f"{base} does not answer like {cls.system}: {exc}")
         if committee_page(page, paths[0]) is None:
@@ -266,6 +268,8 @@ def committee_pages(fetcher: Fetcher, base: str) -> tuple[list[CommitteePage], l
     for path in paths:
         try:
             _, page = get_page(fetcher, base + path, listing=True)
+        except Stopping:  # out of time, or the bot stops: not the committee's fault
+            raise
         except (FetchError, ParseError) as exc:
             failures.append(exc)
             continue

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, time
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -30,8 +30,10 @@ from bot.minutes import Attachment, DocKind, ParsedItem, collapse
 from bot.parse import build_item
 from bot.sections import is_section_heading, time_in
 
-# Quoted data: URIs (img src, inline styles). Base64 holds no quotes, so the class stops at the end.
-_DATA_URI = re.compile(rb"""(["'])\s*data:[^"']*\1|url\(\s*data:[^)]*\)""", re.I)
+# data: URIs as attribute values (img src) and in inline styles' url(); text that merely says
+# "data:" is left alone. Base64 holds no quotes or parentheses, so each class stops at its end.
+_DATA_ATTRIBUTE = re.compile(rb"""(=\s*)(["'])\s*data:[^"']*\2""", re.I)
+_DATA_URL = re.compile(rb"""url\(\s*["']?\s*data:[^)"']*["']?\s*\)""", re.I)
 _CASE_LINE = re.compile(r"^\**\s*Sags(?:nr|nummer|\s+nr)\.?\s*:?\s*(?P<case>[0-9][\w./-]*\w)\s*\**$", re.I)
 _PLACE = re.compile(r"\b(?:Mødested|Sted)\b\s*:?\s*(?P<place>[^\n]{2,120})", re.I)
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -40,7 +42,7 @@ _INLINE_BOLD = ("strong", "b")
 
 def drop_data_uris(content: bytes) -> bytes:
     """The page without its inline images' bytes (a regular expression: linear and cheap)."""
-    return _DATA_URI.sub(b'""', content)
+    return _DATA_URL.sub(b"url()", _DATA_ATTRIBUTE.sub(rb'\1""', content))
 
 
 def page_root(content: bytes, url: str) -> lxml.html.HtmlElement:
@@ -159,8 +161,14 @@ def _attachments(parts: list[lxml.html.HtmlElement], page_url: str) -> tuple[Att
         elif element.tag == "a" and heading.startswith("bilag") and element.get("href", "").strip():
             name = text_of(element)
             if name:
-                found.append(Attachment(name, urljoin(page_url, element.get("href", "").strip())))
+                found.append(Attachment(name, absolute(page_url, element.get("href", ""))))
     return tuple(dict.fromkeys(found))
+
+
+def absolute(page_url: str, href: str) -> str:
+    """A link as an address that can be used as is: eDoc writes file paths with backslashes and
+    spaces (``\\Edoc\\Økonomiudvalget\\…\\Bilag 1.pdf``)."""
+    return quote(urljoin(page_url, href.strip().replace("\\", "/")), safe=":/?&=#%@+,;~!$'()*[]")
 
 
 def _case_number(body: str) -> tuple[str | None, str]:

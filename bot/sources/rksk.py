@@ -38,7 +38,7 @@ from urllib.parse import urljoin
 
 import lxml.html
 
-from bot.errors import BotError, FetchError, ParseError
+from bot.errors import BotError, FetchError, ParseError, Stopping
 from bot.fetch import Fetcher
 from bot.minutes import ParsedItem, ParsedMeeting, collapse
 from bot.sections import date_in, time_in
@@ -77,9 +77,10 @@ def list_rows(root: lxml.html.HtmlElement, page_url: str, fallback_committee: st
             continue
         day = date_in(cells[dated])
         assert day is not None
-        label = text_of(link) if link is not None else ""
+        shown = text_of(link) if link is not None else ""
+        label = next((text for text in (shown, *cells[dated + 1 :]) if kind_of(text)), shown)
         after = cells[dated + 1] if dated + 1 < len(cells) else ""
-        committee = after if after and after != label and not kind_of(after) else fallback_committee
+        committee = after if after and after != shown and not kind_of(after) else fallback_committee
         at = time_in(cells[dated]) or time(0)
         rows.append(
             Row(
@@ -87,7 +88,7 @@ def list_rows(root: lxml.html.HtmlElement, page_url: str, fallback_committee: st
                 path=site_path(urljoin(page_url, href)),
                 committee=committee,
                 start=datetime.combine(day, at, tzinfo=ZONE),
-                label=label or next((cell for cell in cells if kind_of(cell)), ""),
+                label=label,
             )
         )
     return rows
@@ -192,6 +193,8 @@ class RkskSite(SiteSource):
         for path in committee_paths(overview):
             try:
                 rows += self._committee_rows(fetcher, path)
+            except Stopping:  # out of time, or the bot stops: not the committee's fault
+                raise
             except (FetchError, ParseError) as exc:
                 self.warnings.append(f"a committee's meetings could not be listed: {exc}")
         meetings = {row.agenda_id: meeting_of(row, base) for row in reversed(rows)}
