@@ -18,7 +18,7 @@ in the config (``committee_ids``), and an id whose list has no meeting at all is
 Limits: only minutes are published (kind ``referat``), after the meeting, so there is no
 warning ahead of a meeting. Items have no id and no anchor: their link is the meeting's page.
 The listing shows nothing that changes when minutes are corrected, so the meetings of the last
-:data:`SETTLED` days are fetched at every poll (a conditional GET) and older ones once more.
+:data:`~bot.sources.site.SETTLED` days are fetched at every poll (a conditional GET) and older ones once more.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timezone
 from urllib.parse import SplitResult, parse_qsl, urljoin, urlsplit, urlunsplit
 
 import lxml.html
@@ -41,13 +41,12 @@ from bot.parse import build_item
 from bot.sections import time_in
 from bot.source_config import AalborgSource as AalborgConfig
 from bot.sources.base import Probe
-from bot.sources.site import ZONE, MeetingRead, SiteMeeting, SiteSource, count, local, title_of
+from bot.sources.site import ZONE, MeetingRead, SiteMeeting, SiteSource, count, settled_signature, title_of
 
 LIST_PATH = "/dagsordenreferat/"
 MEETING_PATH = "/dagsordenreferat/visreferat"
 # Minutes are corrected, if ever, around their approval at the next meeting: after this a
 # meeting is read once more and then left alone.
-SETTLED = timedelta(days=60)
 
 _WHEN = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T_]+(?:kl\.?\s*)?(\d{1,2})[:.](\d{2}))?")
 _ITEM = re.compile(r"^(\d{1,3})\s*\.\s*(.*)$", re.S)
@@ -285,11 +284,6 @@ class AalborgApp(SiteSource):
             f"{base} does not answer like {cls.system}: {LIST_PATH}?Id= lists no meetings for committee ids "
             f"{listed} (or the ids changed with a new council)",
         )
-
-
-def settled_signature(meeting: SiteMeeting, now: datetime) -> str:
-    """Empty (read at every poll) while a meeting is recent; its key once it is settled."""
-    return meeting.key if meeting.start < local(now) - SETTLED else ""
 
 
 def catalogue_ids() -> tuple[int, ...]:

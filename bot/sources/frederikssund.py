@@ -20,7 +20,7 @@ a committee page lists the minutes, the agenda of that meeting is not read any m
 
 Re-reading: the listing shows nothing that changes when a page is amended (agendas are, before
 the meeting; minutes are corrected when approved), so the pages of meetings from
-:data:`SETTLED` days ago onwards are fetched at every poll with a conditional GET, and older
+:data:`~bot.sources.site.SETTLED` days ago onwards are fetched at every poll with a conditional GET, and older
 ones once more (their signature is their path). The committee is named by the overview's link.
 
 Limits: items have no id of their own (their link is the page with ``#item-N``); the meeting's
@@ -45,11 +45,20 @@ from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse
 from bot.parse import build_item
 from bot.source_config import FrederikssundSource as FrederikssundConfig
 from bot.sources.base import Probe
-from bot.sources.site import ZONE, MeetingRead, SiteMeeting, SiteSource, count, local, title_of, wanted
+from bot.sources.site import (
+    ZONE,
+    MeetingRead,
+    SiteMeeting,
+    SiteSource,
+    count,
+    local,
+    settled_signature,
+    title_of,
+    wanted,
+)
 
 OVERVIEW_PATH = "/Politik/Dagsordener-og-referater"
 PREVIOUS_PERIOD = "udvalg-"  # slugs of the committees of the previous election period
-SETTLED = timedelta(days=60)  # after this a meeting's pages are read once more, then left alone
 AHEAD = timedelta(weeks=6)  # this close to New Year, next year's agendas may be out
 
 _COMMITTEE = re.compile(rf"^{OVERVIEW_PATH}/([^/]+)/?$", re.I)
@@ -245,7 +254,7 @@ class FrederikssundSite(SiteSource):
                 page = fetcher.get(url, conditional=True, keep_body=True)
                 listed.update((m.key, m) for m in parse_committee(page.content, committee, base))
             for meeting in without_superseded_agendas(list(listed.values())):
-                yield replace(meeting, signature=meeting.key if meeting.start < local(now) - SETTLED else "")
+                yield replace(meeting, signature=settled_signature(meeting, now))
 
     def read_meeting(self, fetcher: Fetcher, meeting: SiteMeeting) -> MeetingRead:
         response = fetcher.get(meeting.url, conditional=True)

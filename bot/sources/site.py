@@ -32,6 +32,7 @@ from bot.store import Store
 ZONE = ZoneInfo("Europe/Copenhagen")
 DEFAULT_WINDOW = timedelta(days=180)
 MAX_KEY = 100  # PortalMeeting.meeting_id
+SETTLED = timedelta(days=60)  # a meeting's pages are hardly amended after this
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,12 @@ def remember(store: Store, source: str, key: str, signature: str, document: RawD
             row = PortalMeeting(source=source, meeting_id=key, released="", sha256="")
         row.released, row.sha256, row.fetched_at = fit(signature), digest, document.fetched_at
         session.add(row)
+
+
+def settled_signature(meeting: SiteMeeting, now: datetime) -> str:
+    """For sites whose listing shows nothing that changes when a page is amended: a meeting is
+    read at every poll (conditional GET) while recent, then once more, then left alone."""
+    return meeting.key if meeting.start < local(now) - SETTLED else ""
 
 
 def fit(text: str) -> str:
