@@ -16,9 +16,10 @@ Quirks handled:
 - Dates: Glostrup writes ``YYYY-MM-DD``, Syddjurs ``DD/MM/YYYY``, both in the query and in the
   answer's ``date``. ``date_format = "auto"`` asks in ISO first; a site that refuses it (400,
   an answer that is not a search answer) or answers rows dated ``DD/MM/YYYY`` is asked in
-  ``DD/MM/YYYY``. A window without meetings in either form (an ISO site answers 0 rows where a
-  ``DD/MM/YYYY`` site ignores what it cannot read) leaves the question open for the next window.
-  ``date`` is read in both forms whatever the setting.
+  ``DD/MM/YYYY``, and once a form is known only it is used. A window where both forms give 0 rows
+  (no meetings then, or a site that reads a date it cannot parse as no date) decides nothing:
+  the next window is asked in both forms again. ``date`` is read in both forms whatever the
+  setting.
 - ``blocked`` meetings are not public and are left out, as are ``skip_committees`` (a part of
   the committee or group name, e.g. Glostrup's ``Testudvalget``).
 - The committee is ``committeeGroupName`` (the committee as the site groups it), else
@@ -31,40 +32,37 @@ Quirks handled:
   a conditional GET, and identical bytes count as unchanged.
 
 Links: the meeting is ``/meeting/{id}``; an item links there with ``#<id>`` when its title or the
-element wrapping only that item has an ``id``. Attachments are the download buttons
-(``data-id``/``data-name`` → ``/meeting/files/{id}/{name}``) and ``/files/`` links of an item.
+element wrapping only that item has an ``id``. The view is read in :mod:`.aabendagsorden_view`.
+
+Limits: a poll asks one search per 10 days of its window (about 21 for the default 180 days),
+plus one while the date form is not known yet for each window without meetings; a day with more
+than 50 meetings is reported as a warning, the rest of it left out.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import ClassVar, Literal
-from urllib.parse import quote, urlencode, urljoin
+from urllib.parse import quote, urlencode
 
-import lxml.html
-from lxml import etree
-from lxml.cssselect import CSSSelector
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.errors import ExtractError, FetchError, ParseError
-from bot.extract import clean_text, html_to_text
+from bot.errors import FetchError, ParseError
+from bot.extract import clean_text
 from bot.fetch import Fetcher, HTTPStatusError
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse
-from bot.parse import build_item
-from bot.sections import time_in
+from bot.minutes import collapse
 from bot.source_config import AabenDagsordenSource as AabenDagsordenConfig
+from bot.sources.aabendagsorden_view import parse_view
 from bot.sources.base import Probe, SourceContext
-from bot.sources.site import ZONE, MeetingRead, SiteMeeting, SiteSource, bundle, count, local, title_of
+from bot.sources.site import ZONE, MeetingRead, SiteMeeting, SiteSource, bundle, count, local
 
 SEARCH_PATH = "/rest/meeting/search"
 VIEW_PATH = "/fragments/meeting/{}/view"
 MEETING_PATH = "/meeting/{}"
-FILE_PATH = "/meeting/files/{}/{}"
 WINDOW_DAYS = 10
 AHEAD = timedelta(days=30)
 MAX_ROWS = 50  # the search answers at most this many meetings
@@ -76,12 +74,6 @@ _REFUSED = (400, 422)  # how a site says it cannot read the dates it was given
 
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2}))?")
 _DMY_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[T ,]+(?:kl\.?\s*)?(\d{1,2})[:.](\d{2}))?")
-_PUNKT = re.compile(r"^(?:Punkt|Pkt\.?)\s*(\d+)\s*[.:\-–]?\s*(.*)$", re.IGNORECASE)
-_CASE_LINE = re.compile(r"^\s*(?:Sagsnr|Sags\s*nr|Sagsnummer|J\.?\s*nr)\.?\s*:?\s*(\S.*?)\s*$", re.IGNORECASE)
-_PLACE_LINE = re.compile(r"^\s*(?:Mødested|Sted)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
-_MARK = "AABENDAGSORDEN-PUNKT-{}"
-_MARK_LINE = re.compile(r"^#+ AABENDAGSORDEN-PUNKT-(\d+)\s*$", re.MULTILINE)
-_TITLES = CSSSelector(".agenda-item-title")
 
 
 class _Loose(BaseModel):
@@ -184,128 +176,6 @@ def listed_meeting(row: _Row, base: str) -> SiteMeeting | None:
 def skipped(row: _Row, skip: tuple[str, ...]) -> bool:
     names = [collapse(name).casefold() for name in (row.committeeName, row.committeeGroupName) if name]
     return bool(row.blocked) or any(s.casefold() in name for s in skip for name in names)
-
-
-# --- the meeting view ------------------------------------------------------------------------------
-
-
-def html_root(content: bytes) -> lxml.html.HtmlElement:
-    """A page or fragment as a tree, read as UTF-8: a fragment has no ``<meta charset>`` to go by."""
-    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
-    try:
-        return lxml.html.document_fromstring(content.decode("utf-8", "replace").encode(), parser=parser)
-    except (etree.ParserError, ValueError):  # nothing but whitespace: a page without items
-        return lxml.html.document_fromstring(b"<html></html>")
-
-
-def parse_view(content: bytes, meeting: SiteMeeting, base: str, name: str) -> ParsedMeeting:
-    """``/fragments/meeting/{id}/view`` → the meeting with its items (none when no title is found)."""
-    root = html_root(content)
-    titles = _TITLES(root)
-    heads = [collapse(clean_text(title.text_content())) for title in titles]
-    anchors = _anchors(titles)
-    files = _attachments(root, titles, base)
-    for index, title in enumerate(titles):  # the text is split at these marks below
-        mark = etree.Element("h1")
-        mark.text, mark.tail = _MARK.format(index), title.tail
-        parent = title.getparent()
-        if parent is not None:
-            parent.replace(title, mark)
-    try:
-        text = html_to_text(lxml.html.tostring(root, encoding="unicode"))
-    except ExtractError as exc:
-        raise ParseError(f"{name}: {exc}") from None
-    parts = _MARK_LINE.split(text)
-    header, bodies = parts[0], dict(zip((int(n) for n in parts[1::2]), parts[2::2], strict=False))
-    day = meeting.start.date()
-    items = [_item(heads[i], bodies.get(i, ""), i, anchors[i], files[i], meeting, base) for i in range(len(titles))]
-    place = _PLACE_LINE.search(header)
-    start = meeting.start.time() if meeting.start.time() != time(0) else time_in(header)
-    return ParsedMeeting(
-        kind=_kind(items, header),
-        committee=meeting.committee,
-        date=day,
-        start=start,
-        place=collapse(place[1]) if place else None,
-        items=tuple(items),
-        url=meeting.url,
-    )
-
-
-def _item(
-    head: str, body: str, index: int, anchor: str | None, files: list[Attachment], meeting: SiteMeeting, base: str
-) -> ParsedItem:
-    found = _PUNKT.match(head)
-    # Without "Punkt N" the position stands in: identity needs a number, and the order is the site's.
-    number, title = (int(found[1]), found[2]) if found else (index + 1, head)
-    lines = body.split("\n")
-    case = None
-    for position, line in enumerate(lines[:6]):  # the case number stands right under the title
-        if matched := _CASE_LINE.match(line):
-            case, lines = matched[1], lines[:position] + lines[position + 1 :]
-            break
-    digits = re.search(r"\d+$", anchor or "")
-    item = build_item(
-        number,
-        title_of(title),
-        case,
-        "\n".join(lines),
-        meeting.committee,
-        meeting.start.date(),
-        portal_id=digits[0] if digits else anchor,
-        url=meeting.url + (f"#{anchor}" if anchor else ""),
-    )
-    return replace(item, attachments=tuple(files)) if files else item
-
-
-def _kind(items: list[ParsedItem], header: str) -> DocKind:
-    if any(item.decision is not None for item in items):
-        return "referat"
-    starts = (re.sub(r"^[#*\s]+", "", line).casefold() for line in header.split("\n"))
-    return "referat" if any(line.startswith("referat") for line in starts) else "dagsorden"
-
-
-def _anchors(titles: list[etree._Element]) -> list[str | None]:
-    """Each title's own id, else that of the nearest element around it that holds no other title."""
-    holds: Counter[etree._Element] = Counter(anc for title in titles for anc in title.iterancestors())
-    anchors: list[str | None] = []
-    for title in titles:
-        found = title.get("id")
-        for ancestor in title.iterancestors():
-            if found or holds[ancestor] > 1:
-                break
-            found = ancestor.get("id")
-        anchors.append(found.strip() if found and found.strip() else None)
-    return anchors
-
-
-def _attachments(root: etree._Element, titles: list[etree._Element], base: str) -> list[list[Attachment]]:
-    """Download buttons and file links, each given to the item whose title comes before it."""
-    files: list[list[Attachment]] = [[] for _ in titles]
-    wanted = set(titles)
-    current = -1
-    for element in root.iter():
-        if element in wanted:
-            current += 1
-            continue
-        found = _attachment(element, base) if current >= 0 else None
-        if found is not None and found not in files[current]:
-            files[current].append(found)
-    return files
-
-
-def _attachment(element: etree._Element, base: str) -> Attachment | None:
-    if not isinstance(element.tag, str):
-        return None
-    label = collapse(clean_text(element.text_content()))
-    file_id, file_name = element.get("data-id"), element.get("data-name")
-    if element.tag == "button" and file_id and file_name:
-        url = base + FILE_PATH.format(quote(file_id.strip(), safe=""), quote(file_name.strip(), safe=""))
-        return Attachment(label or collapse(file_name), url)
-    href = (element.get("href") or "").strip()
-    if element.tag == "a" and "/files/" in href:
-        return Attachment(label or href.rsplit("/", 1)[-1], urljoin(base + "/", href))
-    return None
 
 
 # --- the source ----------------------------------------------------------------------------------
