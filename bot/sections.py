@@ -60,6 +60,11 @@ SECTION_NAMES = (
     r"personalemæssige",
     r"sundhedsmæssige",
     r"tidsplan",
+    # København (kk.dk) and Aalborg write their cases under these headings
+    r"problemstilling(?:en)?",
+    r"løsning(?:en)?",
+    r"andre\s+konsekvenser",
+    r"sagsbeskrivelse",
 )
 _SECTION = re.compile(rf"^(?:{'|'.join(SECTION_NAMES)})(?=\W|$)")
 SECTION_EXACT = ("bilag", "bilagsliste", "bilagsfortegnelse")
