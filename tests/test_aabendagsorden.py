@@ -4,7 +4,6 @@ windows, each meeting's view with its items, sections, decisions and attachments
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -22,8 +21,9 @@ from bot.sources.aabendagsorden_view import parse_view
 from bot.sources.base import SourceContext
 from bot.sources.site import ZONE, SiteMeeting
 
-from .helpers import json_lines, run_cli, standard_agenda
+from .helpers import json_lines, run_cli
 from .portal import Reply, Server, running, write_portal_config
+from .sites import folder_source, ingest
 from .sites.aabendagsorden import (
     GLOSTRUP_ECONOMY,
     GLOSTRUP_TECHNICAL,
@@ -41,12 +41,6 @@ from .sites.aabendagsorden import (
 NOW = datetime(2026, 12, 6, 12, tzinfo=ZONE)
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running(Server()) as srv:
-        yield srv
-
-
 def source(url: str, extra: str = "", name: str = "glostrup", kommune: str = "Glostrup") -> str:
     return (
         f'name = "{name}"\nkommune = "{kommune}"\ntype = "aabendagsorden"\nurl = "{url}"\n'
@@ -55,19 +49,6 @@ def source(url: str, extra: str = "", name: str = "glostrup", kommune: str = "Gl
 
 
 GLOSTRUP = 'skip_committees = ["Testudvalget"]'
-
-
-def folder_source(tmp_path: Path) -> str:
-    folder = tmp_path / "minutes"
-    folder.mkdir(exist_ok=True)
-    (folder / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
-    return f'name = "local"\nkommune = "Testrup"\ntype = "folder"\npath = "{folder}"'
-
-
-def ingest(config: Path, expect: int = 0) -> str:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == expect, result.stderr
-    return result.stdout.strip()
 
 
 def searches(server: Server) -> list[tuple[str, str]]:

@@ -4,32 +4,20 @@ committee-id alarm, failures, filters and the probe."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
-from bot.config import load_config
-from bot.fetch import Fetcher, FetchSettings
-from bot.http_cache import store_fetcher
-from bot.pipeline import RunReport, open_store, run_cycle
+from bot.fetch import Fetcher
 from bot.sources.aalborg import AalborgApp, parse_list, parse_minutes
 
-from .helpers import json_lines, run_cli, standard_agenda
+from .helpers import json_lines, run_cli
 from .portal import Reply, Server, running, write_portal_config
+from .sites import FAST, cycle, folder_source, ingest
 from .sites.aalborg import LIST, VIEW, App, Item, Meeting, council_items, list_page, minutes_page, query
 
 LABEL = "source 'aalborg' (Aalborg)"
 TODAY = datetime.now(timezone.utc).date()
 RECENT = TODAY - timedelta(days=12)  # within the days a meeting is read at every poll
-FAST = FetchSettings(min_interval=0, timeout=0.4, connect_timeout=1, attempts=1)
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running(Server()) as srv:
-        yield srv
 
 
 def source(url: str, ids: str = "[15]", extra: str = "", since: date = RECENT - timedelta(days=30)) -> str:
@@ -39,32 +27,8 @@ def source(url: str, ids: str = "[15]", extra: str = "", since: date = RECENT - 
     )
 
 
-def folder(tmp_path: Path) -> str:
-    minutes = tmp_path / "minutes"
-    minutes.mkdir()
-    (minutes / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
-    return f'name = "test"\nkommune = "Testrup"\ntype = "folder"\npath = "{minutes}"'
-
-
 def council(day: date = RECENT, decision: str = "Godkendt.") -> App:
     return App().add(15, "Byrådet", Meeting(5821, day, council_items(decision)))
-
-
-def ingest(config: Path, expect: int = 0) -> str:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == expect, result.stderr
-    return result.stdout.strip()
-
-
-def cycle(config: Path, settings: FetchSettings = FAST) -> RunReport:
-    """One run with a client that gives up fast (the CLI's waits and retries take seconds)."""
-    loaded = load_config(config)
-    with open_store(loaded) as store:
-        fetcher = store_fetcher(store, settings)
-        try:
-            return run_cycle(loaded, store, fetcher=fetcher)
-        finally:
-            fetcher.close()
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -224,7 +188,7 @@ def test_committee_and_since_filters(tmp_path: Path, server: Server) -> None:
 def test_a_failing_list_is_an_error_and_the_other_source_is_ingested(tmp_path: Path, server: Server) -> None:
     council().install(server)
     server.routes[f"{LIST}?Id=15"] = Reply(status=500, body=b"Internal Server Error")
-    report = cycle(write_portal_config(tmp_path, source(server.url), folder(tmp_path)))
+    report = cycle(write_portal_config(tmp_path, source(server.url), folder_source(tmp_path)))
     assert report.errors == [f"{LABEL}: {server.url}{LIST}?Id=15: HTTP 500 Internal Server Error"]
     assert report.documents == 1 and report.new == 4, "the folder source is read"
 
@@ -237,7 +201,7 @@ def test_a_failing_or_slow_meeting_is_an_error_and_the_others_are_stored(tmp_pat
     broken, slow = (f"Id=15&moedeid={n}&moedetitel=" for n in (5822, 5823))
     server.script(VIEW + "?" + query(15, "Byrådet", app.meetings[15][1]), Reply(status=500))
     server.script(VIEW + "?" + query(15, "Byrådet", app.meetings[15][2]), Reply(delay=1.0, body=b"<h3>1. Sent</h3>"))
-    report = cycle(write_portal_config(tmp_path, source(server.url), folder(tmp_path)))
+    report = cycle(write_portal_config(tmp_path, source(server.url), folder_source(tmp_path)))
     assert len(report.errors) == 2 and all(e.startswith(f"{LABEL}: {server.url}{VIEW}?") for e in report.errors)
     assert broken in report.errors[0] and "HTTP 500" in report.errors[0]
     assert slow in report.errors[1] and "timed out" in report.errors[1]

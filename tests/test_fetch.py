@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import socket
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,12 +35,6 @@ class Sleeps(list[float]):
 
     def __call__(self, seconds: float) -> None:
         self.append(round(seconds, 3))
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running(Server()) as srv:
-        yield srv
 
 
 def fetcher(sleeps: Sleeps | None = None, settings: FetchSettings = FAST, **kwargs: object) -> Fetcher:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,6 @@ from .portal import (
 
 MEETING = "0cad2b4d-c4a2-4583-a053-60704b2da0e5"  # Økonomiudvalget 18.05.2026, the meeting in agenda.json
 needs_shared = pytest.mark.skipif(not FIRSTAGENDA.is_dir(), reason="../shared/firstagenda is not here")
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running(Server()) as srv:
-        yield srv
 
 
 def captured(name: str) -> bytes:

@@ -4,17 +4,13 @@ pages, failures, filters and the probe."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
 from bot.errors import ParseError
-from bot.fetch import Fetcher, FetchSettings
-from bot.http_cache import store_fetcher
-from bot.pipeline import RunReport, open_store, run_cycle
+from bot.fetch import Fetcher
 from bot.sources.frederikssund import (
     Committee,
     FrederikssundSite,
@@ -26,8 +22,9 @@ from bot.sources.frederikssund import (
 )
 from bot.sources.site import ZONE
 
-from .helpers import json_lines, run_cli, standard_agenda
+from .helpers import json_lines, run_cli
 from .portal import Reply, Server, running, write_portal_config
+from .sites import FAST, cycle, folder_source, ingest
 from .sites.frederikssund import (
     OVERVIEW,
     Item,
@@ -43,14 +40,7 @@ LABEL = "source 'frederikssund' (Frederikssund)"
 NOW = datetime.now(timezone.utc).astimezone(ZONE)
 RECENT = datetime.combine(NOW.date() - timedelta(days=12), datetime.min.time()).replace(hour=16)
 SINCE = RECENT.date() - timedelta(days=30)
-FAST = FetchSettings(min_interval=0, timeout=0.4, connect_timeout=1, attempts=1)
 ECONOMY = Committee("Oekonomiudvalget", "Økonomiudvalget")
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running(Server()) as srv:
-        yield srv
 
 
 def source(url: str, extra: str = "", since: date = SINCE) -> str:
@@ -58,13 +48,6 @@ def source(url: str, extra: str = "", since: date = SINCE) -> str:
         f'name = "frederikssund"\nkommune = "Frederikssund"\ntype = "frederikssund"\nurl = "{url}"\n'
         f'min_interval = 0\nsince = "{since.isoformat()}"\n{extra}'
     )
-
-
-def folder(tmp_path: Path) -> str:
-    minutes = tmp_path / "minutes"
-    minutes.mkdir()
-    (minutes / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
-    return f'name = "test"\nkommune = "Testrup"\ntype = "folder"\npath = "{minutes}"'
 
 
 def site(start: datetime = RECENT) -> tuple[Site, Meeting]:
@@ -75,23 +58,6 @@ def site(start: datetime = RECENT) -> tuple[Site, Meeting]:
         "Klima-og-Miljoeudvalget": "Klima- og Miljøudvalget",
     }
     return Site(committees=committees, meetings=[agenda]), agenda
-
-
-def ingest(config: Path, expect: int = 0) -> str:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == expect, result.stderr
-    return result.stdout.strip()
-
-
-def cycle(config: Path) -> RunReport:
-    """One run with a client that gives up fast (the CLI's waits and retries take seconds)."""
-    loaded = load_config(config)
-    with open_store(loaded) as store:
-        fetcher = store_fetcher(store, FAST)
-        try:
-            return run_cycle(loaded, store, fetcher=fetcher)
-        finally:
-            fetcher.close()
 
 
 def requested(server: Server, path: str) -> list[str]:
@@ -265,7 +231,7 @@ def test_committee_and_since_filters(tmp_path: Path, server: Server) -> None:
 def test_a_failing_overview_is_an_error_and_the_other_source_is_ingested(tmp_path: Path, server: Server) -> None:
     site()[0].install(server)
     server.routes[OVERVIEW] = Reply(status=500, body=b"Server Error")
-    report = cycle(write_portal_config(tmp_path, source(server.url), folder(tmp_path)))
+    report = cycle(write_portal_config(tmp_path, source(server.url), folder_source(tmp_path)))
     assert report.errors == [f"{LABEL}: {server.url}{OVERVIEW}: HTTP 500 Internal Server Error"]
     assert report.documents == 1 and report.new == 4, "the folder source is read"
 
@@ -278,7 +244,7 @@ def test_a_failing_or_slow_meeting_is_an_error_and_the_others_are_stored(tmp_pat
     pages.install(server)
     server.script(broken.path, Reply(status=500))
     server.script(slow.path, Reply(delay=1.0, body=b"<span class='no'>1</span>"))
-    report = cycle(write_portal_config(tmp_path, source(server.url), folder(tmp_path)))
+    report = cycle(write_portal_config(tmp_path, source(server.url), folder_source(tmp_path)))
     assert report.errors == [
         f"{LABEL}: {server.url}{broken.path}: HTTP 500 Internal Server Error",
         f"{LABEL}: {server.url}{slow.path}: timed out (ReadTimeout: timed out)",

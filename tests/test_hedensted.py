@@ -3,7 +3,6 @@ committee pages, the SBSYS agenda lists and the meeting pages, read through the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
@@ -15,8 +14,9 @@ from bot.fetch import Fetcher, FetchSettings, HTTPStatusError
 from bot.sources.hedensted import HedenstedSite, agenda_links, committee_page, meetings_of
 from bot.sources.html_items import page_root
 
-from .helpers import json_lines, run_cli, standard_agenda
+from .helpers import json_lines, run_cli
 from .portal import Reply, Server, running, write_portal_config
+from .sites import folder_source, ingest
 from .sites.hedensted import LIST, OVERVIEW, Item, Meeting, standard_site
 
 LABEL = "source 'hedensted' (Hedensted): "
@@ -24,27 +24,8 @@ KLIMA = f"{OVERVIEW}/udvalget-for-klima-natur-og-miljoe-dagsordener-og-referater
 FAILING = Reply(status=500, body=b"Server Error", headers={"Retry-After": "0"}, validators=False)
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running(Server()) as srv:
-        yield srv
-
-
 def source(url: str, extra: str = "") -> str:
     return f'name = "hedensted"\nkommune = "Hedensted"\ntype = "hedensted"\nurl = "{url}"\nmin_interval = 0\nsince = "2026-01-01"\n{extra}'
-
-
-def folder_source(tmp_path: Path) -> str:
-    folder = tmp_path / "minutes"
-    folder.mkdir(exist_ok=True)
-    (folder / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
-    return f'name = "local"\nkommune = "Testrup"\ntype = "folder"\npath = "{folder}"'
-
-
-def ingest(config: Path, expect: int = 0) -> str:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == expect, result.stderr
-    return result.stdout.strip()
 
 
 def test_committees_meetings_and_items_are_read_with_sections_and_links(tmp_path: Path, server: Server) -> None:

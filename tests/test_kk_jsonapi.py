@@ -5,7 +5,6 @@ the real host, grouped into meetings, and each item's own page."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, datetime, time
 from pathlib import Path
 from urllib.parse import parse_qs, quote
@@ -22,8 +21,9 @@ from bot.sources.base import SourceContext
 from bot.sources.kk_jsonapi import KkJsonApi, parse_item_page, parse_page, rebase
 from bot.sources.site import ZONE
 
-from .helpers import json_lines, run_cli, standard_agenda
+from .helpers import json_lines, run_cli
 from .portal import Reply, Server, running, write_portal_config
+from .sites import folder_source, ingest
 from .sites.kk_jsonapi import (
     AMAGER,
     BR,
@@ -43,30 +43,11 @@ from .sites.kk_jsonapi import (
 NOW = datetime(2026, 12, 6, 12, tzinfo=ZONE)
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running(Server()) as srv:
-        yield srv
-
-
 def source(url: str, extra: str = "", name: str = "kk") -> str:
     return (
         f'name = "{name}"\nkommune = "København"\ntype = "kk-jsonapi"\nurl = "{url}"\n'
         f'min_interval = 0\nsince = "2026-11-01"\n{extra}'
     )
-
-
-def folder_source(tmp_path: Path) -> str:
-    folder = tmp_path / "minutes"
-    folder.mkdir(exist_ok=True)
-    (folder / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
-    return f'name = "local"\nkommune = "Testrup"\ntype = "folder"\npath = "{folder}"'
-
-
-def ingest(config: Path, expect: int = 0) -> str:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == expect, result.stderr
-    return result.stdout.strip()
 
 
 def page_path(meeting: Meeting, number: int, kind: str = "dagsorden") -> str:

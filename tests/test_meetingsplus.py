@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -20,8 +19,9 @@ from bot.pipeline import open_store, run_cycle
 from bot.sources.meetingsplus import MeetingsPlus, item_body, parse_meeting_page, parse_overview
 from bot.sources.site import ZONE
 
-from .helpers import json_lines, run_cli, standard_agenda
+from .helpers import json_lines, run_cli
 from .portal import Reply, Server, running, write_portal_config
+from .sites import folder_source, ingest
 from .sites.meetingsplus import (
     CHILDREN,
     ECONOMY,
@@ -41,30 +41,11 @@ from .sites.meetingsplus import (
 BASE = "http://mirror.test"
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running(Server()) as srv:
-        yield srv
-
-
 def source(url: str, extra: str = "", name: str = "billund", kommune: str = "Billund") -> str:
     return (
         f'name = "{name}"\nkommune = "{kommune}"\ntype = "meetingsplus"\nurl = "{url}"\n'
         f'min_interval = 0\nsince = "2026-01-01"\n{extra}'
     )
-
-
-def folder_source(tmp_path: Path) -> str:
-    folder = tmp_path / "minutes"
-    folder.mkdir(exist_ok=True)
-    (folder / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
-    return f'name = "local"\nkommune = "Testrup"\ntype = "folder"\npath = "{folder}"'
-
-
-def ingest(config: Path, expect: int = 0) -> str:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == expect, result.stderr
-    return result.stdout.strip()
 
 
 def page_url(base: str, meeting: Meeting) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -20,8 +19,9 @@ from bot.sources.html_items import drop_data_uris, page_root
 from bot.sources.rksk import RkskSite, list_rows, parse_meeting
 from bot.sources.site import ZONE, SiteMeeting
 
-from .helpers import json_lines, run_cli, standard_agenda
+from .helpers import json_lines, run_cli
 from .portal import Reply, Server, running, write_portal_config
+from .sites import folder_source, ingest
 from .sites.rksk import BYRAAD, COMMITTEES, Committee, Item, Meeting, economy_items, meeting_page, standard_site
 
 LABEL = "source 'rksk' (Ringkøbing-Skjern): "
@@ -29,30 +29,11 @@ ECONOMY = f"{COMMITTEES}/oekonomiudvalget/dagsorden-og-referat"
 FAILING = Reply(status=500, body=b"Server Error", headers={"Retry-After": "0"}, validators=False)
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running(Server()) as srv:
-        yield srv
-
-
 def source(url: str, extra: str = "") -> str:
     return (
         f'name = "rksk"\nkommune = "Ringkøbing-Skjern"\ntype = "rksk"\nurl = "{url}"\nmin_interval = 0\n'
         f'since = "2026-01-01"\n{extra}'
     )
-
-
-def folder_source(tmp_path: Path) -> str:
-    folder = tmp_path / "minutes"
-    folder.mkdir(exist_ok=True)
-    (folder / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
-    return f'name = "local"\nkommune = "Testrup"\ntype = "folder"\npath = "{folder}"'
-
-
-def ingest(config: Path, expect: int = 0) -> str:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == expect, result.stderr
-    return result.stdout.strip()
 
 
 def listed(committee: str = "Økonomiudvalget", kind: DocKind = "dagsorden") -> SiteMeeting:
