@@ -41,6 +41,7 @@ from bot.parse import build_item
 from bot.sections import time_in
 from bot.source_config import AalborgSource as AalborgConfig
 from bot.sources.base import Probe
+from bot.sources.html_items import take_case_number, text_of
 from bot.sources.site import ZONE, MeetingRead, SiteMeeting, SiteSource, count, settled_signature, title_of
 
 LIST_PATH = "/dagsordenreferat/"
@@ -52,7 +53,6 @@ _WHEN = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T_]+(?:kl\.?\s*)?(\d{1,2})[:.](
 _ITEM = re.compile(r"^(\d{1,3})\s*\.\s*(.*)$", re.S)
 _LINK_PREFIX = re.compile(r"^(?:referat|dagsorden)\s+(?:for|fra)\s+", re.I)
 _LINK_DATE = re.compile(r"\s+(?:den\s+)?(?:\d{1,2}\.\s*[a-zæøå]+\s+\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}).*$", re.I)
-_CASE = re.compile(r"^sags?\s*(?:nr|nummer)\.?\s*:?\s*([0-9][\w./-]*)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,6 @@ def page_root(content: bytes) -> lxml.html.HtmlElement | None:
         return lxml.html.document_fromstring(content, parser=parser)
     except (etree.ParserError, ValueError):
         return None
-
-
-def text_of(element: lxml.html.HtmlElement) -> str:
-    return collapse(clean_text(element.text_content()))
 
 
 def parse_list(content: bytes, base: str, committee_id: int) -> CommitteeList:
@@ -158,7 +154,7 @@ def _item(head: lxml.html.HtmlElement, meeting: SiteMeeting, base: str) -> Parse
         if sibling.tag == "h3" or next(sibling.iter("h3"), None) is not None:
             break  # the next item, a wrapper holding it, or a heading after the items
         parts.append(sibling)
-    case = _case_number(parts)
+    case = take_case_number(parts)
     links = _links(parts, meeting.url, base)
     html = (head.tail or "") + "".join(lxml.html.tostring(part, encoding="unicode") for part in parts)
     try:
@@ -176,21 +172,6 @@ def _item(head: lxml.html.HtmlElement, meeting: SiteMeeting, base: str) -> Parse
         url=f"{meeting.url}#{anchor}" if anchor else meeting.url,
     )
     return replace(item, attachments=tuple(Attachment(a.name, links.get(a.name)) for a in item.attachments))
-
-
-def _case_number(parts: list[lxml.html.HtmlElement]) -> str | None:
-    """A paragraph ``Sagsnr.: 2026-004512`` is the case number; it is taken out of ``parts``."""
-    for index, part in enumerate(parts):
-        # the part and its children only: the line sits at the top of the item's text
-        for element in (part, *part.iterchildren("p", "div", "span")):
-            found = _CASE.match(text_of(element)) if element.tag in ("p", "div", "span") else None
-            if found:
-                if element is part:
-                    del parts[index]
-                else:
-                    element.drop_tree()  # keeps its tail
-                return found.group(1)
-    return None
 
 
 def _links(parts: list[lxml.html.HtmlElement], page: str, base: str) -> dict[str, str]:

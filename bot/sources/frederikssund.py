@@ -39,12 +39,13 @@ import lxml.html
 from lxml import etree
 
 from bot.errors import ExtractError, FetchError, ParseError
-from bot.extract import clean_text, html_to_text
+from bot.extract import html_to_text
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse
+from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting
 from bot.parse import build_item
 from bot.source_config import FrederikssundSource as FrederikssundConfig
 from bot.sources.base import Probe
+from bot.sources.html_items import take_case_number, text_of
 from bot.sources.site import (
     ZONE,
     MeetingRead,
@@ -64,7 +65,6 @@ AHEAD = timedelta(weeks=6)  # this close to New Year, next year's agendas may be
 _COMMITTEE = re.compile(rf"^{OVERVIEW_PATH}/([^/]+)/?$", re.I)
 _MEETING = re.compile(rf"^{OVERVIEW_PATH}/([^/]+)/(\d{{4}})-(\d{{2}})-(\d{{2}})_(\d{{2}})-(\d{{2}})/([^/]+)/?$", re.I)
 _NUMBER = re.compile(r"[0-9]{1,3}")
-_CASE = re.compile(r"^sags?\s*(?:nr|nummer)\.?\s*:?\s*([0-9][\w./-]*)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,6 @@ def page_root(content: bytes) -> lxml.html.HtmlElement | None:
         return lxml.html.document_fromstring(content, parser=parser)
     except (etree.ParserError, ValueError):
         return None
-
-
-def text_of(element: lxml.html.HtmlElement) -> str:
-    return collapse(clean_text(element.text_content()))
 
 
 def parse_overview(content: bytes) -> tuple[Committee, ...]:
@@ -163,7 +159,7 @@ def _item(number: lxml.html.HtmlElement, meeting: SiteMeeting) -> ParsedItem:
     parts = [child for child in container if isinstance(child.tag, str) and child is not header]
     if header is number and title is not None:
         parts = [part for part in parts if part is not title]
-    case = _case_number(parts)
+    case = take_case_number(parts)
     links = _links(parts, meeting.url)
     try:
         body = html_to_text("".join(lxml.html.tostring(part, encoding="unicode") for part in parts))
@@ -186,21 +182,6 @@ def _title(number: lxml.html.HtmlElement, title: lxml.html.HtmlElement | None, h
     if title is not None and title.tag == "span":
         return text_of(title)
     return text_of(header).removeprefix(text_of(number)).strip() if header is not number else ""
-
-
-def _case_number(parts: list[lxml.html.HtmlElement]) -> str | None:
-    """A paragraph ``Sagsnr.: 26/01234`` is the case number; it is taken out of ``parts``."""
-    for index, part in enumerate(parts):
-        # the part and its children only: the line sits at the top of the item's text
-        for element in (part, *part.iterchildren("p", "div", "span")):
-            found = _CASE.match(text_of(element)) if element.tag in ("p", "div", "span") else None
-            if found:
-                if element is part:
-                    del parts[index]
-                else:
-                    element.drop_tree()  # keeps its tail
-                return found.group(1)
-    return None
 
 
 def _links(parts: list[lxml.html.HtmlElement], page: str) -> dict[str, str]:

@@ -34,6 +34,7 @@ from bot.sections import is_section_heading, time_in
 # "data:" is left alone. Base64 holds no quotes or parentheses, so each class stops at its end.
 _DATA_ATTRIBUTE = re.compile(rb"""(=\s*)(["'])\s*data:[^"']*\2""", re.I)
 _DATA_URL = re.compile(rb"""url\(\s*["']?\s*data:[^)"']*["']?\s*\)""", re.I)
+_CASE_PARAGRAPH = re.compile(r"^sags?\s*(?:nr|nummer)\.?\s*:?\s*([0-9][\w./-]*)$", re.I)
 _CASE_LINE = re.compile(r"^\**\s*Sags(?:nr|nummer|\s+nr)\.?\s*:?\s*(?P<case>[0-9][\w./-]*\w)\s*\**$", re.I)
 _PLACE = re.compile(r"\b(?:Mødested|Sted)\b\s*:?\s*(?P<place>[^\n]{2,120})", re.I)
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -181,3 +182,18 @@ def _case_number(body: str) -> tuple[str | None, str]:
         if match:
             return match.group("case"), "\n".join(lines[:index] + lines[index + 1 :])
     return None, body
+
+
+def take_case_number(parts: list[lxml.html.HtmlElement]) -> str | None:
+    """A paragraph ``Sagsnr.: 26/01234`` is the case number; it is taken out of ``parts``."""
+    for index, part in enumerate(parts):
+        # the part and its children only: the line sits at the top of the item's text
+        for element in (part, *part.iterchildren("p", "div", "span")):
+            found = _CASE_PARAGRAPH.match(text_of(element)) if element.tag in ("p", "div", "span") else None
+            if found:
+                if element is part:
+                    del parts[index]
+                else:
+                    element.drop_tree()  # keeps its tail
+                return found.group(1)
+    return None
