@@ -83,7 +83,7 @@ def test_a_missing_folder_is_reported_and_other_sources_still_run(tmp_path: Path
     )
     result = run_cli(config, "ingest")
     assert result.exit_code == 1
-    assert f"source 'gone': folder {tmp_path / 'nope'} does not exist" in result.stderr
+    assert f"error: source 'gone' (X): folder {tmp_path / 'nope'} does not exist" in result.stderr
     assert len(json_lines(config, "items")) == 4
     db = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
     assert db.execute("SELECT name, failures, last_error IS NOT NULL FROM source ORDER BY name").fetchall() == [

@@ -29,7 +29,7 @@ class FolderSource(Source):
     def fetch(self) -> Iterator[RawDocument | FetchError]:
         root = self.config.path
         if not root.is_dir():
-            raise FetchError(f"source {self.config.name!r}: folder {root} does not exist")
+            raise FetchError(f"folder {root} does not exist")
         files = sorted(self._files(root.resolve()))
         self.listed = len(files)
         for key, path in files:
