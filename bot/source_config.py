@@ -228,7 +228,7 @@ def expand_sources(blocks: list[Any]) -> tuple[list[Any], list[int]]:
     Returns the sources and, for each, the index of the block it came from. A source written
     out in its own block wins over the one a ``kommuner`` block would make under the same name.
     """
-    explicit = {block.get("name") for block in blocks if isinstance(block, dict) and not _names_kommuner(block)}
+    explicit = {_own_name(block) for block in blocks if isinstance(block, dict) and "kommuner" not in block}
     sources: list[Any] = []
     origins: list[int] = []
     for index, block in enumerate(blocks):
@@ -242,6 +242,14 @@ def expand_sources(blocks: list[Any]) -> tuple[list[Any], list[int]]:
             sources.append(source)
             origins.append(index)
     return sources, origins
+
+
+def _own_name(block: dict[str, Any]) -> Any:
+    """The name of a source written out in its own block (a kommune-only block: its slug)."""
+    if "name" in block or not isinstance(block.get("kommune"), str):
+        return block.get("name")
+    found = find(block["kommune"])
+    return slug(found.name) if found is not None else None
 
 
 def _names_kommuner(block: dict[str, Any]) -> bool:

@@ -78,6 +78,8 @@ def test_a_source_of_its_own_replaces_the_one_the_block_would_make(tmp_path: Pat
     config = load_config(config_file(tmp_path, 'kommuner = ["*"]', own))
     assert len(config.sources) == 97
     assert config.source("aalborg").committee_ids == (101, 102)
+    config = load_config(config_file(tmp_path, 'kommune = "Billund"\ncommittees = ["Byråd"]', 'kommuner = ["*"]'))
+    assert len(config.sources) == 97 and config.source("billund").committees == ("Byråd",)
 
 
 @pytest.mark.parametrize(
