@@ -174,3 +174,11 @@ def test_grep_terms_are_plain_lower_case_substrings() -> None:
         "igu",
         "nyt kontanthjælpssystem",
     ]
+
+
+def test_the_inline_image_benchmark_reports_both_pages_and_their_ratio() -> None:
+    from benchmarks import pages
+
+    result = pages.run(image=50_000)
+    assert set(result) == {"bare_bytes", "heavy_bytes", "bare_seconds", "heavy_seconds", "ratio"}
+    assert result["heavy_bytes"] > result["bare_bytes"] + 50_000 and result["ratio"] > 0

@@ -5,7 +5,6 @@ megabytes of inline images), read through the real CLI."""
 from __future__ import annotations
 
 import hashlib
-import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -120,7 +119,7 @@ def test_the_minutes_at_the_same_address_add_decisions(tmp_path: Path, server: S
     assert server.count(BYRAAD) == 3, "the byråd's list twice, its meeting once (unchanged row)"
 
 
-def test_megabytes_of_inline_images_are_dropped_cheaply_and_the_page_is_archived_as_served(
+def test_megabytes_of_inline_images_are_dropped_before_parsing_and_the_page_is_archived_as_served(
     tmp_path: Path, server: Server
 ) -> None:
     site = standard_site(image=4_000_000)
@@ -128,11 +127,9 @@ def test_megabytes_of_inline_images_are_dropped_cheaply_and_the_page_is_archived
     served = server.routes[f"{ECONOMY}?AgendaID=5002"].body
     assert len(served) > 4_000_000 and b"data:image/png;base64,iVBOR" in served
 
-    started = time.perf_counter()
-    root = page_root(served, "page")
+    root = page_root(served, "page")  # its cost against a bare page: benchmarks/pages.py
     assert b"base64" not in lxml.html.tostring(root), "the images are cut out before parsing"
     parsed = parse_meeting(root, listed())
-    assert time.perf_counter() - started < 1.0
     text = " ".join(s.heading + s.text for item in parsed.items for s in item.sections)
     assert "base64" not in text and "iVBOR" not in text and "data:" not in text
     assert parsed.items[1].section_map()["Sagsfremstilling"].endswith("Projektet sikrer 1,4 km kyst.")
