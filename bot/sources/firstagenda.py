@@ -23,7 +23,7 @@ from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse
 from bot.parse import build_item
 from bot.source_config import FirstAgendaSource as FirstAgendaConfig
 from bot.sources.base import HttpSource, Probe, RawDocument
-from bot.sources.site import ZONE, count, remember, remembered, window_start
+from bot.sources.site import ZONE, count, remember, remembered, wanted, window_start
 
 LISTING_PATH = "/api/agenda/udvalgsliste"
 AGENDA_PATH = "/api/agenda/dagsorden/{}"
@@ -151,12 +151,7 @@ def parse_listing(content: bytes, url: str) -> Listing:
 
 
 def select_meetings(meetings: Iterable[ListedMeeting], committees: tuple[str, ...], since: date) -> list[ListedMeeting]:
-    wanted = [name.casefold() for name in committees]
-    return [
-        meeting
-        for meeting in meetings
-        if meeting.start.date() >= since and (not wanted or any(w in meeting.committee.casefold() for w in wanted))
-    ]
+    return [meeting for meeting in meetings if meeting.start.date() >= since and wanted(meeting.committee, committees)]
 
 
 def parse_agenda(content: bytes, meeting: ListedMeeting, base: str, name: str) -> ParsedMeeting:
