@@ -1,0 +1,84 @@
+"""PDF → the markdown-ish text the minutes parser reads, laid out as a reader sees the page.
+
+Minutes PDFs come from word processors: running headers and footers on every page, Danish
+automatic hyphenation, bold headings, sometimes two columns, sometimes scanned pages. pdfium
+(pypdfium2: fast, permissively licensed, with per-character fonts and boxes) gives the
+characters; :mod:`bot.pdf.layout` rebuilds lines in reading order, :mod:`bot.pdf.margins` drops
+running headers and footers, :mod:`bot.pdf.assemble` restores paragraphs and headings, and
+:func:`repair_pdf_text` undoes hyphenation and ligatures. Scanned pages go to tesseract
+(:mod:`bot.pdf.ocr`) when it is installed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pypdfium2 as pdfium
+
+from bot.errors import ExtractError
+from bot.pdf import ocr
+from bot.pdf.assemble import pages_text
+from bot.pdf.layout import Page, read_page
+from bot.pdf.margins import strip_running_lines
+from bot.pdf.repair import repair_pdf_text
+
+__all__ = ["PdfText", "pdf_text", "read_pdf", "repair_pdf_text"]
+
+
+@dataclass(frozen=True)
+class PdfText:
+    """The text of a PDF, how many pages it has, and what could not be read (per page)."""
+
+    text: str
+    pages: int
+    warnings: tuple[str, ...] = ()
+
+
+def pdf_text(raw: bytes, name: str) -> str:
+    """The text of every page (see :func:`read_pdf`)."""
+    return read_pdf(raw, name).text
+
+
+def read_pdf(raw: bytes, name: str, max_pages: int | None = None) -> PdfText:
+    """Read a PDF (at most ``max_pages`` pages); raises ExtractError when nothing is readable."""
+    # pdfium reads a PDF cut short without complaint: a truncated download would silently lose items
+    if b"%%EOF" not in raw[-1024:]:
+        raise ExtractError(f"{name}: damaged or truncated PDF (no %%EOF end marker)")
+    try:
+        with pdfium.PdfDocument(raw) as pdf:  # closing it closes its pages and text pages too
+            count = len(pdf)
+            pages = [read_page(pdf, index) for index in range(min(count, max_pages or count))]
+            warnings = _read_scans(pdf, pages, name)
+    except pdfium.PdfiumError as exc:
+        found = re.search(r"PDFium: ([^)]*)", str(exc))  # "Failed to load document (PDFium: Data format error)."
+        reason = (found.group(1) if found else str(exc)).strip().lower()
+        problem = "encrypted PDF needing a password" if "password" in reason else f"damaged or truncated PDF ({reason})"
+        raise ExtractError(f"{name}: {problem}") from exc
+    if max_pages is not None and count > max_pages:
+        warnings.append(f"{name}: only the first {max_pages} of {count} pages were read (page cap)")
+    text = repair_pdf_text(pages_text(strip_running_lines(pages)))
+    if not text.strip():
+        unread = "; ".join(warnings) if warnings else "PDF has no text layer (scanned image?)"
+        raise ExtractError(unread if warnings else f"{name}: {unread}")
+    return PdfText(text, count, tuple(warnings))
+
+
+def _read_scans(pdf: pdfium.PdfDocument, pages: list[Page], name: str) -> list[str]:
+    """OCR the pages that are only an image; a warning per page that stays unread."""
+    scanned = [page for page in pages if not page.lines and page.images]
+    warnings: list[str] = []
+    for page in scanned:
+        try:
+            page.ocr = ocr.read_page(pdf, page.number - 1)
+        except ocr.OcrUnavailable as exc:
+            warnings.append(f"{name}: page {page.number} is a scanned image without text and was not read: {exc}")
+            continue
+        except OSError as exc:
+            warnings.append(f"{name}: page {page.number} is a scanned image; OCR failed: {exc}")
+            continue
+        if page.ocr.strip():
+            warnings.append(f"{name}: page {page.number} is a scanned image; its text was read by OCR (check it)")
+        else:
+            warnings.append(f"{name}: page {page.number} is a scanned image; OCR found no text on it")
+    return warnings

@@ -1,0 +1,274 @@
+"""One PDF page → its lines in reading order, with what a reader sees of each: size and weight.
+
+pdfium gives characters with boxes and fonts. Characters become runs (one font style, no wide
+gap), runs become lines (shared height), and a page whose body is set in two columns is read
+column by column: a band of lines with an empty vertical strip near the middle, where both
+sides hold wrapped text, is a pair of columns; a table, whose cells are short, is not.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+BOLD_WEIGHT = 600
+_BOLD_NAMES = ("bold", "black", "heavy", "semibold", "demibold", "demi")
+_FORCE_BOLD = 1 << 18  # PDF font descriptor flag
+_RUN_GAP = 0.9  # a horizontal gap wider than this many font sizes ends a run (cell, column)
+_CELL_GAP = 1.5  # between runs of one line, a gap this many line heights wide is a tab (table cell)
+_TEXT_LIKE = 0.7  # a column's line fills this share of its column: wrapped text, not a table cell
+_MIN_COLUMN_LINES = 3
+_COLUMN_SHARE = 0.35  # each column of two-column text is at least this share of the text width
+
+
+@dataclass
+class Run:
+    """Characters of one style on one line, without a wide gap."""
+
+    left: float
+    right: float
+    bottom: float
+    top: float
+    size: float
+    bold: bool
+    baseline: float
+    text: str = ""
+    last: float = 0.0  # the left edge of the last character
+
+    def add(self, char: str, left: float, right: float, bottom: float, top: float) -> None:
+        self.text += char
+        self.last = left
+        self.right = max(self.right, right)
+        self.left, self.bottom, self.top = min(self.left, left), min(self.bottom, bottom), max(self.top, top)
+
+
+@dataclass
+class Line:
+    runs: list[Run] = field(default_factory=list)
+    edge: float | None = None  # the right edge of its column; None: of the document's text
+
+    @property
+    def top(self) -> float:
+        return max(run.top for run in self.runs)
+
+    @property
+    def bottom(self) -> float:
+        return min(run.bottom for run in self.runs)
+
+    @property
+    def left(self) -> float:
+        return min(run.left for run in self.runs)
+
+    @property
+    def right(self) -> float:
+        return max(run.right for run in self.runs)
+
+    @property
+    def height(self) -> float:
+        return self.top - self.bottom
+
+    @property
+    def size(self) -> float:
+        return max(run.size for run in self.runs)
+
+    @property
+    def baseline(self) -> float:
+        """Where the letters stand: steadier than boxes, which follow the glyphs ("my" is low)."""
+        return min(run.baseline for run in self.runs)
+
+    @property
+    def bold(self) -> bool:
+        return all(run.bold for run in self.runs if run.text.strip())
+
+    def text(self) -> str:
+        pieces: list[str] = []
+        previous: Run | None = None
+        for run in self.runs:
+            if previous is not None:
+                wide = run.left - previous.right > _CELL_GAP * self.height
+                pieces.append("\t" if wide else "" if previous.text.endswith(" ") or run.text.startswith(" ") else " ")
+            pieces.append(run.text)
+            previous = run
+        return " ".join("".join(pieces).split(" ")).strip(" ")
+
+
+@dataclass
+class Page:
+    number: int  # 1-based
+    height: float
+    lines: list[Line]  # in reading order
+    images: int  # image objects: a page with images and no text is a scan
+    ocr: str | None = None  # the text tesseract read from a scanned page
+
+
+def read_page(pdf: pdfium.PdfDocument, index: int) -> Page:
+    page = pdf[index]
+    textpage = page.get_textpage()
+    runs = list(_runs(textpage))
+    images = sum(1 for obj in page.get_objects(max_depth=1) if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE)
+    return Page(index + 1, page.get_height(), _reading_order(_lines(runs)), images)
+
+
+# --- characters → runs ---------------------------------------------------------------------------
+
+
+class _Fonts:
+    """Whether a character's font is bold: by weight, by name ("Arial-BoldMT"), by flag. Cached per
+    text object, since asking pdfium for a font name copies a string."""
+
+    def __init__(self, textpage: pdfium.PdfTextPage) -> None:
+        self._textpage = textpage
+        self._bold: dict[int, bool] = {}
+        self._name = ctypes.create_string_buffer(256)
+        self._flags = ctypes.c_int()
+
+    def bold(self, index: int) -> bool:
+        handle = pdfium_c.FPDFText_GetTextObject(self._textpage.raw, index)
+        key = ctypes.cast(handle, ctypes.c_void_p).value or 0
+        found = self._bold.get(key)
+        if found is None:
+            found = self._bold[key] = self._read(index)
+        return found
+
+    def _read(self, index: int) -> bool:
+        if pdfium_c.FPDFText_GetFontWeight(self._textpage.raw, index) >= BOLD_WEIGHT:
+            return True
+        pdfium_c.FPDFText_GetFontInfo(self._textpage.raw, index, self._name, len(self._name), self._flags)
+        name = self._name.value.decode("latin-1").casefold().split("+")[-1]  # "ABCDEF+Arial-BoldMT"
+        return bool(self._flags.value & _FORCE_BOLD) or any(word in name for word in _BOLD_NAMES)
+
+
+def _runs(textpage: pdfium.PdfTextPage) -> Iterator[Run]:
+    raw = textpage.raw
+    fonts = _Fonts(textpage)
+    box = pdfium_c.FS_RECTF()
+    x, y = ctypes.c_double(), ctypes.c_double()
+    run: Run | None = None
+    for index in range(textpage.count_chars()):
+        code = pdfium_c.FPDFText_GetUnicode(raw, index)
+        char = chr(code) if code else ""
+        if char in ("\r", "\n", "") or (char == " " and pdfium_c.FPDFText_IsGenerated(raw, index) and run is None):
+            if char != " " and run is not None:
+                yield run
+                run = None
+            continue
+        if pdfium_c.FPDFText_IsHyphen(raw, index) or char in "\x02\ufffe":
+            char = "-"
+        if char == " ":
+            if run is not None:
+                run.text += " "
+            continue
+        pdfium_c.FPDFText_GetLooseCharBox(raw, index, box)
+        size = pdfium_c.FPDFText_GetFontSize(raw, index)
+        bold = fonts.bold(index)
+        if run is None or not _continues(run, box, size, bold):
+            if run is not None:
+                yield run
+            pdfium_c.FPDFText_GetCharOrigin(raw, index, x, y)
+            run = Run(box.left, box.right, box.bottom, box.top, size, bold, y.value)
+        run.add(char, box.left, box.right, box.bottom, box.top)
+    if run is not None:
+        yield run
+
+
+def _continues(run: Run, box: pdfium_c.FS_RECTF, size: float, bold: bool) -> bool:
+    middle = (box.top + box.bottom) / 2
+    same_line = run.bottom <= middle <= run.top
+    # the characters of a ligature ("ff") share one box: the next may start where the last did
+    near = box.left >= run.last - 0.5 and box.left - run.right <= _RUN_GAP * max(size, run.size)
+    return same_line and near and (bold == run.bold or not run.text.strip())
+
+
+# --- runs → lines → reading order ------------------------------------------------------------------
+
+
+def _lines(runs: Iterable[Run]) -> list[Line]:
+    lines: list[Line] = []
+    for run in runs:
+        if not run.text.strip():
+            continue
+        home = next((line for line in reversed(lines[-12:]) if _shares_height(line, run)), None)
+        if home is None:
+            lines.append(Line([run]))
+        else:
+            home.runs.append(run)
+    for line in lines:
+        line.runs.sort(key=lambda run: run.left)
+    return sorted(lines, key=lambda line: -line.top)
+
+
+def _shares_height(line: Line, run: Run) -> bool:
+    overlap = min(line.top, run.top) - max(line.bottom, run.bottom)
+    return overlap > 0.5 * min(line.height, run.top - run.bottom)
+
+
+def _reading_order(lines: list[Line]) -> list[Line]:
+    """Bands of two-column text read left column first; everything else top to bottom."""
+    if len(lines) < 2 * _MIN_COLUMN_LINES:
+        return lines
+    gutter = _gutter(lines)
+    if gutter is None:
+        return lines
+    width = max(line.right for line in lines) - min(line.left for line in lines)
+    ordered: list[Line] = []
+    band: list[Line] = []
+    for line in [*lines, None]:
+        if line is not None and not _crosses(line, gutter):
+            band.append(line)
+            continue
+        ordered.extend(_band_in_columns(band, gutter, width))
+        band = []
+        if line is not None:
+            ordered.append(line)
+    return ordered
+
+
+def _gutter(lines: list[Line]) -> float | None:
+    """The x of the emptiest vertical strip in the middle of the text, if some lines leave it empty."""
+    left, right = min(line.left for line in lines), max(line.right for line in lines)
+    width = right - left
+    best: tuple[int, float, float] | None = None
+    step = max(width / 100, 1.0)
+    x = left + 0.3 * width
+    while x <= left + 0.7 * width:
+        crossing = sum(1 for line in lines if _crosses(line, x))
+        candidate = (crossing, abs(x - (left + right) / 2), x)
+        best = candidate if best is None or candidate < best else best
+        x += step
+    if best is None or best[0] > len(lines) - 2 * _MIN_COLUMN_LINES:
+        return None
+    return best[2]
+
+
+def _crosses(line: Line, x: float) -> bool:
+    return any(run.left < x < run.right for run in line.runs)
+
+
+def _band_in_columns(band: list[Line], gutter: float, width: float) -> list[Line]:
+    sides = [
+        [Line([run for run in line.runs if (run.right <= gutter) == is_left]) for line in band] for is_left in (True, False)
+    ]
+    left, right = ([line for line in side if line.runs] for side in sides)
+    if not (_is_column(left, width) and _is_column(right, width)):
+        return band
+    for side in (left, right):
+        edge = max(line.right for line in side)
+        for line in side:
+            line.edge = edge
+    return [*left, *right]
+
+
+def _is_column(lines: list[Line], width: float) -> bool:
+    """A column is wide and holds wrapped text: a good share of its lines fill it, where table
+    cells are narrow or short."""
+    if len(lines) < _MIN_COLUMN_LINES:
+        return False
+    start, end = min(line.left for line in lines), max(line.right for line in lines)
+    if end - start < _COLUMN_SHARE * width:
+        return False
+    full = sum(1 for line in lines if line.right - line.left >= _TEXT_LIKE * (end - start))
+    return full * 3 >= len(lines)
