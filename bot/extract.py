@@ -17,7 +17,7 @@ import lxml.html
 from lxml import etree
 
 from bot.errors import ExtractError
-from bot.pdf import pdf_text
+from bot.pdf import read_pdf
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,17 @@ class ExtractedText:
     text: str
     format: Literal["text", "html", "pdf"]
     encoding: str | None  # None for PDF: its text layer is Unicode already
+    warnings: tuple[str, ...] = ()  # what could not be read well (a PDF's scanned pages)
 
 
 def extract_text(raw: bytes, name: str) -> ExtractedText:
     """Turn a document's bytes into normalised text; `name` only labels errors."""
     if raw[:1024].lstrip().startswith(b"%PDF-"):
-        return ExtractedText(clean_text(pdf_text(raw, name)), "pdf", None)
+        pdf = read_pdf(raw, name)
+        return ExtractedText(clean_text(pdf.text), "pdf", None, pdf.warnings)
     text, encoding = decode_text(raw, name)
     if not _looks_like_html(text):
-        return ExtractedText(clean_text(text), "text", encoding)
+        return ExtractedText(inline_html_to_text(clean_text(text)), "text", encoding)
     text, encoding = _honour_meta_charset(raw, text, encoding)
     try:
         body = html_to_text(text)
@@ -272,6 +274,67 @@ def _layout(stream: str) -> str:
         if any(lines):
             blocks.append("\n".join(line for line in lines if line))
     return clean_text("\n\n".join(blocks))
+
+
+# --- inline HTML in text and markdown ---------------------------------------
+# Markdown minutes carry the tags of the word processor or portal they were copied from. Only
+# these tags are read as HTML; any other "<" ("<Bilag 1>", "<5 år", an autolink) stays text.
+_INLINE = "a|abbr|b|big|br|div|em|font|h[1-6]|i|li|mark|ol|p|s|small|span|strike|strong|sub|sup|td|th|tr|u|ul"
+_INLINE_TAG = re.compile(rf"</?(?:{_INLINE})(?=[\s>/])", re.I)
+_INLINE_OR_ENTITY = re.compile(rf"{_INLINE_TAG.pattern}|&(?:#\d{{1,7}}|#x[0-9a-f]{{1,6}}|[a-z][a-z0-9]{{1,31}});", re.I)
+_NOT_A_TAG = re.compile(rf"<(?!/?(?:{_INLINE})(?=[\s>/]))", re.I)
+_INLINE_BLOCKS = frozenset({"p", "div", "ul", "ol", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
+_BREAKS = re.compile(f" *[{_BR}{_PARA}][ {_BR}{_PARA}]*")  # with the spaces around them
+
+
+def inline_html_to_text(text: str) -> str:
+    """Tags and entities inside text or markdown lines rendered as text: bold and italic dropped,
+    list items as "- " lines, ``<br>`` a line break, ``<sup>[1]</sup>`` its text, ``&amp;`` "&".
+
+    Only lines holding a tag or entity are parsed (each on its own, so a tag left open cannot
+    swallow the rest of the document); a line of nothing but tags becomes a blank line.
+    """
+    if ("<" not in text and "&" not in text) or not _INLINE_OR_ENTITY.search(text):
+        return text
+    parser = lxml.html.HTMLParser(huge_tree=True)  # one per call: lxml parsers are not thread-safe
+    lines = text.split("\n")
+    rendered = [_inline_line(line, parser) if _INLINE_OR_ENTITY.search(line) else line for line in lines]
+    return clean_text("\n".join(rendered))  # entities may name characters clean_text removes
+
+
+def _inline_line(line: str, parser: lxml.html.HTMLParser) -> str:
+    try:
+        root = lxml.html.fragment_fromstring(_NOT_A_TAG.sub("&lt;", line), create_parent="div", parser=parser)
+    except etree.ParserError:
+        return line
+    parts: list[str] = []
+    numbers: dict[etree._Element, int] = {}
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        if el is root:
+            parts.append((root.text or "") if event == "start" else "")
+        elif event == "start":
+            parts += [_inline_opening(el, numbers), el.text or ""]
+        else:
+            parts += [_PARA if el.tag in _INLINE_BLOCKS else "", el.tail or ""]
+    return _BREAKS.sub(_line_breaks, "".join(parts)).strip("\n")
+
+
+def _inline_opening(el: etree._Element, numbers: dict[etree._Element, int]) -> str:
+    if el.tag == "br":
+        return _BR
+    if el.tag == "li":
+        return f"{_BR}{_marker(el, numbers)} "
+    if el.tag in ("td", "th"):
+        return "\t" if el.getprevious() is not None else ""
+    if el.tag in _INLINE_BLOCKS:
+        return _PARA + ("#" * int(el.tag[1]) + " " if el.tag in _HEADINGS else "")
+    return ""
+
+
+def _line_breaks(run: re.Match[str]) -> str:
+    # a block boundary is a paragraph break, each <br> a line break (two of them a blank line)
+    marks = run.group(0)
+    return "\n\n" if _PARA in marks else "\n" * marks.count(_BR)
 
 
 # --- every format -------------------------------------------------------------

@@ -28,6 +28,21 @@ def collapse(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
+# An election period at either end of a committee name: "… 2022-2025", "… (2022-25)", "2022-2025: …"
+_YEARS = r"(?:19|20)\d{2}\s*[-–]\s*(?:19|20)?\d{2}"
+_EDGE_PERIOD = re.compile(rf"^\(?{_YEARS}\)?(?:\s*:\s*|\s+)|\s+[-–]?\s*\(?{_YEARS}\)?$")
+
+
+def committee_name(name: str) -> str:
+    """A committee name as every layout shows it: spacing collapsed, no election period at
+    either end (some portals and title lines add it, others do not, and it changes every
+    four years while the committee stays the same)."""
+    text = collapse(name).strip(" ,:-–")
+    while (shorter := _EDGE_PERIOD.sub("", text, count=1).strip(" ,:-–")) != text:
+        text = shorter
+    return text
+
+
 def committee_key(name: str) -> str:
     """A committee name reduced for comparisons: no election period, case and spacing folded."""
     return collapse(_PERIOD.sub(" ", name)).casefold()
@@ -59,6 +74,8 @@ class Attachment:
 
     name: str
     url: str | None = None
+    key: str | None = None  # the site's own id of the bilag (FirstAgenda's Bilag Id): stable where a url may not be
+    pdf: bool | None = None  # whether the site says it has a PDF of it (FirstAgenda's HarPdfVersion); None: unknown
 
     def as_json(self) -> dict[str, str | None]:
         return {"name": self.name, "url": self.url}

@@ -6,6 +6,17 @@ publish: markdown headings (``# Punkt 1: …``, ``## Indstilling``), bold markdo
 lines of their own. The layout is told from the content: when the ``Punkt`` lines carry
 markup, only marked-up lines can be headings; otherwise a short line after a blank line can.
 Only known section names open a section; other headings stay text of the current section.
+
+Sub-headings stay inside their section, even when their words are a section name
+("Baggrund", "Økonomi", "Vurdering"): such a heading opens no section when it is italic only
+(``### *Baggrund*``) or nested deeper than the heading that opened the current section
+(``#### Baggrund`` or ``<h4>`` under ``### Sagsfremstilling``; a fully bold line counts as
+deeper than any ``#`` heading) without being heavier than it. Levels alone cannot decide it:
+minutes converted from Word mix them (``## Beslutning`` then ``### **Sagsfremstilling**``;
+``## Sagsfremstilling`` then ``### **Økonomiske konsekvenser**``), so decisions and the main
+sections (Resumé, Beslutningstema, Indstilling, Sagsfremstilling, Bilag and their
+"Supplerende" forms) open a section at any level, and a deeper heading that is bold under
+one that is not is a section heading typed in another style.
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from bot.errors import ParseError
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, Section, collapse
+from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, Section, collapse, committee_name
 from bot.sections import (
     MAX_HEADING,
     SECTION_EXACT,
@@ -25,6 +36,7 @@ from bot.sections import (
     date_in,
     decision_of,
     is_decision_heading,
+    is_main_section_heading,
     is_section_heading,
     normalise_paragraphs,
     own_decision,
@@ -36,6 +48,8 @@ _MAX_ITEM_LINE = 2000  # an item title this long is odd, but dropping the item w
 _MARKUP_EDGE = re.compile(r"^\s*#{1,6}\s+|^\s*#{1,6}$")
 _EMPHASIS = re.compile(r"\*\*|__")
 _SINGLE_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])")
+_ITALIC_LINE = re.compile(r"^(?:\*(?!\*)[^*]+\*|_(?!_)[^_]+_)$")
+_BOLD_LEVEL = 7  # a fully bold line ranks below every "#" heading
 _ITEM = re.compile(r"^(?:Punkt|Pkt\.?)\s*(\d+)\s*[:.]?\s+(.+?)\s*$", re.IGNORECASE)
 MAX_ITEM_NUMBER = 999_999_999  # fits every database's integer column
 _TOC_LEADER = re.compile(r"(?:\.{3,}|…)\s*\d*\s*$|\t\s*\d+\s*$")
@@ -58,6 +72,9 @@ class _Line:
     text: str  # markup removed, whitespace collapsed
     body: str  # emphasis removed, bullets and tabs kept: the form stored in sections
     marked: bool  # a markdown heading or a fully bold line
+    level: int = 0  # 1-6 for "#"-"######", _BOLD_LEVEL for a fully bold line, else 0
+    bold: bool = False  # the whole text is bold ("## **Høring**")
+    italic: bool = False  # the whole text is italic and not bold ("### *Baggrund*")
 
     @property
     def blank(self) -> bool:
@@ -100,11 +117,13 @@ def parse_minutes(text: str, name: str) -> ParsedMeeting:
 
 def _classify(raw: str) -> _Line:
     stripped = raw.strip()
-    heading = bool(_MARKUP_EDGE.match(stripped))
+    hashes = len(stripped) - len(stripped.lstrip("#")) if _MARKUP_EDGE.match(stripped) else 0
     inner = _MARKUP_EDGE.sub("", stripped)
     bold = inner.startswith("**") and inner.endswith("**") and len(inner) > 4
-    body = _SINGLE_EMPHASIS.sub(r"\1", _EMPHASIS.sub("", inner)).strip()
-    return _Line(text=collapse(body), body=body, marked=heading or bold)
+    italic = not bold and bool(_ITALIC_LINE.match(inner))
+    body = _SINGLE_EMPHASIS.sub(r"\1", _EMPHASIS.sub("", inner[1:-1] if italic else inner)).strip()
+    level = hashes or (_BOLD_LEVEL if bold else 0)
+    return _Line(text=collapse(body), body=body, marked=bool(level), level=level, bold=bold, italic=italic)
 
 
 def _item_starts(lines: list[_Line]) -> list[int]:
@@ -157,10 +176,7 @@ def _kind(word: str) -> DocKind:
 
 
 def _clean_committee(text: str) -> str:
-    text = re.sub(r"^(?:fra\s+)?(?:(?:mødet|møde)\s+i\s+)?", "", collapse(text), flags=re.IGNORECASE)
-    text = re.sub(r"^(?:19|20)\d{2}\s*-\s*(?:19|20)?\d{2}\s*:?\s*", "", text)
-    text = re.sub(r"\s+(?:19|20)\d{2}\s*-\s*(?:19|20)?\d{2}$", "", text)
-    return text.strip(" ,:-–")
+    return committee_name(re.sub(r"^(?:fra\s+)?(?:(?:mødet|møde)\s+i\s+)?", "", collapse(text), flags=re.IGNORECASE))
 
 
 def _header_fields(head: list[_Line]) -> dict[str, str]:
@@ -269,6 +285,7 @@ def _case_number(body: list[_Line]) -> tuple[str | None, list[_Line]]:
 
 def _sections(body: list[_Line], marked: bool) -> tuple[Section, ...]:
     sections: list[tuple[str, list[str]]] = []
+    opener: _Line | None = None  # the heading that opened the current section
     for index, line in enumerate(body):
         # In plain text a heading is a paragraph of one line: a wrapped line of prose that
         # happens to start with "Økonomi-" is not one.
@@ -277,13 +294,33 @@ def _sections(body: list[_Line], marked: bool) -> tuple[Section, ...]:
         if not marked and sections and sections[-1][0].casefold() in SECTION_EXACT:
             # Plain-layout attachment names ("Høringssvar fra borgere") look like headings.
             is_candidate = is_candidate and is_decision_heading(line.text)
-        if is_candidate and is_section_heading(line.text):
+        if is_candidate and is_section_heading(line.text) and not _is_sub_heading(line, opener):
             sections.append((line.text.rstrip(":").strip(), []))
+            opener = line
         elif sections:
             sections[-1][1].append(line.body)
         elif not line.blank:
             sections.append(("Tekst", [line.body]))
     return tuple(Section(heading, normalise_paragraphs(text)) for heading, text in _unique(sections))
+
+
+def _is_sub_heading(line: _Line, opener: _Line | None) -> bool:
+    """A heading with a section's name that is written as a sub-heading of the current section
+    ("#### Baggrund" or "### *Baggrund*" under "### Sagsfremstilling") is text of that section.
+
+    Decisions and the main sections (Resumé, Beslutningstema, Indstilling, Sagsfremstilling,
+    Bilag and their Supplerende forms) always open a section: real minutes put them at any
+    level. Another name is a sub-heading when it is italic only, or when it ranks below the
+    heading that opened the section ("#" over "######" over a fully bold line) and is no
+    heavier than it: documents converted from Word write a template heading as a deeper but
+    bold one ("## Sagsfremstilling" … "### **Økonomiske konsekvenser**"), never a sub-heading.
+    """
+    if opener is None or is_main_section_heading(line.text):
+        return False
+    if line.italic:
+        return True
+    heavier = line.bold and not opener.bold and line.level < _BOLD_LEVEL
+    return line.level > opener.level and not heavier
 
 
 def _unique(sections: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:

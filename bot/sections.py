@@ -35,12 +35,18 @@ _DECISION_COMMITTEE = re.compile(r"^(?:(?:i|på|fra|truffet i)\s+)?(?P<committee
 # Section names: a heading is a section when its first words are one of these (the rest of
 # the heading may say more, e.g. "Økonomiske konsekvenser for 2027"). Exact names must be the
 # whole heading: "Bilag 8. Forslag til nye budgetnoter" is a sub-heading, not the list of Bilag.
-SECTION_NAMES = (
+# The main sections (and decisions) open a section wherever they stand; the other names are
+# also written as sub-headings inside a section, where :mod:`bot.parse` keeps them as text.
+# Each main section has a "Supplerende" form (added after the agenda went out), shown under its
+# own name and counted as the main section by watchlist ``sections`` filters.
+MAIN_SECTION_NAMES = (
     r"(?:kort\s+)?(?:sags)?resum[eé]",
     r"beslutningstema",
-    r"beslutningskompetencen?",
     r"indstillinge?n?",
-    r"(?:supplerende\s+)?sagsfremstilling(?:en)?",
+    r"sagsfremstilling(?:en)?",
+)
+OTHER_SECTION_NAMES = (
+    r"beslutningskompetencen?",
     r"(?:sagens\s+)?baggrund",
     r"økonomi(?:ske?)?",
     r"bevillingsmæssige",
@@ -66,8 +72,13 @@ SECTION_NAMES = (
     r"andre\s+konsekvenser",
     r"sagsbeskrivelse",
 )
-_SECTION = re.compile(rf"^(?:{'|'.join(SECTION_NAMES)})(?=\W|$)")
-SECTION_EXACT = ("bilag", "bilagsliste", "bilagsfortegnelse")
+SECTION_NAMES = MAIN_SECTION_NAMES + OTHER_SECTION_NAMES
+_SUPPLEMENT = re.compile(r"^supplerende\s+")
+_MAIN_NAME = rf"(?:supplerende\s+)?(?:{'|'.join(MAIN_SECTION_NAMES)})"
+_MAIN = re.compile(rf"^{_MAIN_NAME}(?=\W|$)")
+_SECTION = re.compile(rf"^(?:{_MAIN_NAME}|{'|'.join(OTHER_SECTION_NAMES)})(?=\W|$)")
+_BILAG = ("bilag", "bilagsliste", "bilagsfortegnelse")
+SECTION_EXACT = _BILAG + tuple(f"supplerende {name}" for name in _BILAG)
 MAX_HEADING_WORDS = 10
 
 
@@ -111,6 +122,20 @@ def is_section_heading(text: str) -> bool:
     if folded in SECTION_EXACT or _DECISION.match(folded):
         return True
     return len(folded.split()) <= MAX_HEADING_WORDS and bool(_SECTION.match(folded))
+
+
+def is_main_section_heading(text: str) -> bool:
+    """A decision or a main section (Resumé, Beslutningstema, Indstilling, Sagsfremstilling,
+    Bilag, or their Supplerende forms): these open a section even written as a sub-heading."""
+    if not is_section_heading(text):
+        return False
+    folded = collapse(text).casefold().rstrip(":").strip()
+    return folded in SECTION_EXACT or bool(_DECISION.match(folded) or _MAIN.match(folded))
+
+
+def section_kind(heading: str) -> str:
+    """The heading a section counts as (case-folded): "Supplerende indstilling" → "indstilling"."""
+    return _SUPPLEMENT.sub("", collapse(heading).casefold())
 
 
 def normalise_paragraphs(lines: list[str]) -> str:

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.errors import ParseError
-from bot.minutes import Attachment, Decision
-from bot.parse import parse_minutes
-from bot.sections import is_section_heading, own_decision
+from bot.extract import extract_text, html_to_text
+from bot.match import ItemText, Matcher
+from bot.minutes import Attachment, Decision, ParsedItem, committee_name
+from bot.parse import build_item, parse_minutes
+from bot.sections import (
+    MAIN_SECTION_NAMES,
+    SECTION_NAMES,
+    is_main_section_heading,
+    is_section_heading,
+    own_decision,
+    section_kind,
+)
+from bot.sources.aabendagsorden import listed_meeting, parse_search
+from bot.sources.firstagenda import parse_listing
+from bot.watchlists import Watchlist
 
 from .conftest import CORPUS
 
@@ -237,3 +251,143 @@ def test_a_long_title_wrapped_onto_the_next_line_is_one_title() -> None:
         "24/13018",
     )
     assert second.title == "Kort titel"
+
+
+# --- sub-headings, Supplerende sections, committee names -------------------------------------------
+
+SECTION_CASES = {
+    name: case
+    for name, case in json.loads((CASES / "sections.json").read_text(encoding="utf-8")).items()
+    if not name.startswith("_")
+}
+
+
+def item_of(case: dict[str, Any]) -> ParsedItem:
+    """The one item of a case, read the way its layout is read in production."""
+    if "html" in case:
+        return build_item(1, "Sag", None, html_to_text(case["html"]), "Økonomiudvalget", date(2026, 11, 2))
+    if "markdown" in case:
+        document = ["# Referat Økonomiudvalget d. 02-11-2026", "", "# Punkt 1: Sag", "", *case["markdown"]]
+    else:
+        document = ["Referat Økonomiudvalget d. 02-11-2026", "", "Punkt 1: Sag", "", *case["plain"]]
+    text = extract_text("\n".join(document).encode(), "sag.md").text
+    (item,) = parse_minutes(text, "sag.md").items
+    return item
+
+
+@pytest.mark.parametrize("name", sorted(SECTION_CASES))
+def test_which_headings_open_a_section(name: str) -> None:
+    case = SECTION_CASES[name]
+    item = item_of(case)
+    assert [s.heading for s in item.sections] == case["sections"]
+    for heading, text in case.get("contains", {}).items():
+        assert text in item.section_map()[heading]
+    if "attachments" in case:
+        assert [a.name for a in item.attachments] == case["attachments"]
+
+
+def matched(item: ParsedItem, terms: tuple[str, ...], sections: tuple[str, ...]) -> bool:
+    watchlist = Watchlist(slug="w", terms=terms, sections=sections)
+    text = ItemText("Hvidovre", "Økonomiudvalget", None, item.title, tuple(item.section_map().items()))
+    return bool(Matcher([watchlist]).match(text))
+
+
+def test_a_sections_filter_sees_the_text_under_sub_headings() -> None:
+    item = item_of(SECTION_CASES["an h4 under an h3 in portal HTML is a sub-heading, the next h3 a section"])
+    assert matched(item, ("historik",), ("Sagsfremstilling",))
+    assert not matched(item, ("historik",), ("Indstilling",))
+
+
+def test_supplerende_sections_count_as_the_section_they_supplement() -> None:
+    item = item_of(SECTION_CASES["supplerende sections keep their names and open at any level"])
+    assert matched(item, ("udsætte",), ("Indstilling",))
+    assert matched(item, ("oplysninger",), ("Sagsfremstilling",))
+    assert matched(item, ("udsætte",), ("Supplerende",))
+    assert not matched(item, ("udsætte",), ("Sagsfremstilling",))
+    assert not matched(item, ("udsætte",), ("Beslutning",))
+
+
+def test_inline_html_attributes_never_match_a_term() -> None:
+    item = item_of(SECTION_CASES["inline HTML in markdown is rendered before the headings are read"])
+    assert not matched(item, ("style",), ())
+    assert not matched(item, ("margin",), ())
+    assert matched(item, ("første",), ("Sagsfremstilling",))
+
+
+@pytest.mark.parametrize(
+    ("heading", "kind", "main"),
+    [
+        ("Supplerende indstilling", "indstilling", True),
+        ("Supplerende  Sagsfremstilling:", "sagsfremstilling:", True),
+        ("Supplerende bilag", "bilag", True),
+        ("Sagsresumé", "sagsresumé", True),
+        ("Beslutning i Økonomiudvalget den 02-11-2026", "beslutning i økonomiudvalget den 02-11-2026", True),
+        ("Baggrund", "baggrund", False),
+        ("Økonomiske konsekvenser", "økonomiske konsekvenser", False),
+        ("Supplerende oplysninger", "oplysninger", False),
+    ],
+)
+def test_main_sections_and_what_a_section_counts_as(heading: str, kind: str, main: bool) -> None:
+    assert section_kind(heading) == kind
+    assert is_main_section_heading(heading) is main
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "# **REFERAT Social- og Arbejdsmarkedsudvalget 2022-2025 d. 06-01-2025**",
+        "# REFERAT Social- og Arbejdsmarkedsudvalget (2022-2025) d. 06-01-2025",
+        "REFERAT 2022-2025: Social- og Arbejdsmarkedsudvalget d. 06-01-2025",
+        "Referat fra mødet i Social- og Arbejdsmarkedsudvalget (2022-25), den 6. januar 2025",
+        "Referat Social- og Arbejdsmarkedsudvalget – 2022-2025 d. 06-01-2025",
+    ],
+)
+def test_the_committee_name_has_no_election_period_in_any_layout(title: str) -> None:
+    meeting = parse_minutes(f"{title}\n\nPunkt 1: Godkendelse\n", "x.md")
+    assert meeting.committee == "Social- og Arbejdsmarkedsudvalget"
+
+
+@pytest.mark.parametrize(
+    ("shown", "name"),
+    [
+        ("Økonomiudvalget 2022-2025", "Økonomiudvalget"),
+        ("Økonomiudvalget (2022-2025)", "Økonomiudvalget"),
+        ("Økonomiudvalget  (2022–25) ", "Økonomiudvalget"),
+        ("2026-2029: Økonomiudvalget", "Økonomiudvalget"),
+        ("(2026-2029) Økonomiudvalget", "Økonomiudvalget"),
+        ("Udvalget for Klima 2030", "Udvalget for Klima 2030"),
+        ("Budget 2025-2028 udvalget", "Budget 2025-2028 udvalget"),
+        ("Byrådet", "Byrådet"),
+    ],
+)
+def test_committee_name_drops_an_election_period_at_either_end(shown: str, name: str) -> None:
+    assert committee_name(shown) == name
+
+
+def test_portals_name_committees_without_their_election_period() -> None:
+    listing = {
+        "Udvalg": {
+            "2022-2025": [
+                {"Navn": "Økonomiudvalget (2022-2025)", "Moeder": [{"Id": "m1", "Dato": "2025-01-06T16:00:00"}]}
+            ]
+        }
+    }
+    (listed,) = parse_listing(json.dumps(listing).encode(), "udvalgsliste").meetings
+    assert listed.committee == "Økonomiudvalget"
+    answer = {
+        "meetings": [{"meetingId": 7, "date": "2025-01-06T16:00:00", "committeeName": "2022-2025: Økonomiudvalget"}]
+    }
+    (row,) = parse_search(json.dumps(answer).encode(), "search").rows
+    meeting = listed_meeting(row, "https://dagsorden.example.dk")
+    assert meeting is not None and meeting.committee == "Økonomiudvalget"
+
+
+def test_the_readme_lists_every_section_name() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    listed = readme[readme.index("- main sections:") : readme.index("A main section written with")].casefold()
+    for pattern in SECTION_NAMES:
+        assert re.search(rf"(?<!\w){pattern}", listed), f"README.md does not list a section named like {pattern!r}"
+    for name in MAIN_SECTION_NAMES:
+        assert re.search(rf"(?<!\w)supplerende\s+{name}", readme.casefold()), (
+            f"README.md: no Supplerende form of {name!r}"
+        )

@@ -49,36 +49,35 @@ def read_pdf(raw: bytes, name: str, max_pages: int | None = None) -> PdfText:
         with pdfium.PdfDocument(raw) as pdf:  # closing it closes its pages and text pages too
             count = len(pdf)
             pages = [read_page(pdf, index) for index in range(min(count, max_pages or count))]
-            warnings = _read_scans(pdf, pages, name)
+            warnings = _read_scans(pdf, pages)
     except pdfium.PdfiumError as exc:
         found = re.search(r"PDFium: ([^)]*)", str(exc))  # "Failed to load document (PDFium: Data format error)."
         reason = (found.group(1) if found else str(exc)).strip().lower()
         problem = "encrypted PDF needing a password" if "password" in reason else f"damaged or truncated PDF ({reason})"
         raise ExtractError(f"{name}: {problem}") from exc
     if max_pages is not None and count > max_pages:
-        warnings.append(f"{name}: only the first {max_pages} of {count} pages were read (page cap)")
+        warnings.append(f"only the first {max_pages} of {count} pages were read (page cap)")
     text = repair_pdf_text(pages_text(strip_running_lines(pages)))
     if not text.strip():
-        unread = "; ".join(warnings) if warnings else "PDF has no text layer (scanned image?)"
-        raise ExtractError(unread if warnings else f"{name}: {unread}")
-    return PdfText(text, count, tuple(warnings))
+        raise ExtractError("; ".join([f"{name}: PDF has no text layer (scanned image?)", *warnings]))
+    return PdfText(text, count, tuple(f"{name}: {warning}" for warning in warnings))
 
 
-def _read_scans(pdf: pdfium.PdfDocument, pages: list[Page], name: str) -> list[str]:
-    """OCR the pages that are only an image; a warning per page that stays unread."""
+def _read_scans(pdf: pdfium.PdfDocument, pages: list[Page]) -> list[str]:
+    """OCR the pages that are only an image; a note per scanned page saying how it was read."""
     scanned = [page for page in pages if not page.lines and page.images]
     warnings: list[str] = []
     for page in scanned:
         try:
             page.ocr = ocr.read_page(pdf, page.number - 1)
         except ocr.OcrUnavailable as exc:
-            warnings.append(f"{name}: page {page.number} is a scanned image without text and was not read: {exc}")
+            warnings.append(f"page {page.number} is a scanned image without text and was not read: {exc}")
             continue
         except OSError as exc:
-            warnings.append(f"{name}: page {page.number} is a scanned image; OCR failed: {exc}")
+            warnings.append(f"page {page.number} is a scanned image; OCR failed: {exc}")
             continue
         if page.ocr.strip():
-            warnings.append(f"{name}: page {page.number} is a scanned image; its text was read by OCR (check it)")
+            warnings.append(f"page {page.number} is a scanned image; its text was read by OCR (check it)")
         else:
-            warnings.append(f"{name}: page {page.number} is a scanned image; OCR found no text on it")
+            warnings.append(f"page {page.number} is a scanned image; OCR found no text on it")
     return warnings

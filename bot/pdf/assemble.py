@@ -34,7 +34,7 @@ class _Style:
 
 def pages_text(pages: list[Page]) -> str:
     """The text of all pages; OCR'd pages are taken as read."""
-    style = _style([line for page in pages for line in page.lines])
+    style = _style(pages)
     out: list[str] = []
     previous: Line | None = None
     for page in pages:
@@ -59,9 +59,10 @@ def _add(out: list[str], previous: Line | None, line: Line, style: _Style, jump:
     if _continues_heading(previous, line, out[-1], text, style) and (jump or not _gap(previous, line, style)):
         out[-1] = f"**{out[-1][2:-2]}{WRAP}{text[2:-2]}**"
         return line
-    broken = not _flows_on(out[-1], text) if jump else _gap(previous, line, style) or _ended_early(previous, line, style)
-    if broken:
+    if not _flows_on(out[-1], text) if jump else _gap(previous, line, style):
         out.append("")
+    elif not jump and _ended_early(previous, line, style):
+        pass  # a line break the author typed: the next line starts a line of its own
     elif _joins(out[-1], text):
         out[-1] = f"{out[-1]}{WRAP}{text}"  # a wrapped line: one paragraph, one line
         return line
@@ -85,7 +86,8 @@ def _joins(above: str, below: str) -> bool:
     return plain and above != "" and not _LIST_ITEM.match(below)
 
 
-def _style(lines: list[Line]) -> _Style | None:
+def _style(pages: list[Page]) -> _Style | None:
+    lines = [line for page in pages for line in page.lines]
     if not lines:
         return None
     sizes: Counter[float] = Counter()
@@ -99,7 +101,10 @@ def _style(lines: list[Line]) -> _Style | None:
         if above.baseline > below.baseline and abs(below.size - body_size) < 0.5 and not below.bold
     ]
     usual = statistics.median_low(sorted(ratios)[: max(1, len(ratios) // 2)]) if ratios else 0.0
-    edge = max((line.right for line in lines if line.edge is None), default=max(line.right for line in lines))
+    # Margins are symmetric: a document of short lines still has its right margin where the
+    # left one mirrors it.
+    widest = max(pages, key=lambda page: page.width)
+    edge = max([widest.width - min(line.left for line in lines), *(line.right for line in lines if line.edge is None)])
     return _Style(body_size=body_size, usual_pitch=usual, edge=edge)
 
 

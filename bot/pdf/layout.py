@@ -19,6 +19,7 @@ BOLD_WEIGHT = 600
 _BOLD_NAMES = ("bold", "black", "heavy", "semibold", "demibold", "demi")
 _FORCE_BOLD = 1 << 18  # PDF font descriptor flag
 _RUN_GAP = 0.9  # a horizontal gap wider than this many font sizes ends a run (cell, column)
+_JUSTIFIED_GAP = 4.0  # after a typed space, a gap up to this many font sizes is still a space
 _CELL_GAP = 1.5  # between runs of one line, a gap this many line heights wide is a tab (table cell)
 _TEXT_LIKE = 0.7  # a column's line fills this share of its column: wrapped text, not a table cell
 _MIN_COLUMN_LINES = 3
@@ -99,6 +100,7 @@ class Line:
 @dataclass
 class Page:
     number: int  # 1-based
+    width: float
     height: float
     lines: list[Line]  # in reading order
     images: int  # image objects: a page with images and no text is a scan
@@ -110,7 +112,7 @@ def read_page(pdf: pdfium.PdfDocument, index: int) -> Page:
     textpage = page.get_textpage()
     runs = list(_runs(textpage))
     images = sum(1 for obj in page.get_objects(max_depth=1) if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE)
-    return Page(index + 1, page.get_height(), _reading_order(_lines(runs)), images)
+    return Page(index + 1, page.get_width(), page.get_height(), _reading_order(_lines(runs)), images)
 
 
 # --- characters → runs ---------------------------------------------------------------------------
@@ -159,7 +161,7 @@ def _runs(textpage: pdfium.PdfTextPage) -> Iterator[Run]:
         if pdfium_c.FPDFText_IsHyphen(raw, index) or char in "\x02\ufffe":
             char = "-"
         if char == " ":
-            if run is not None:
+            if run is not None and not run.text.endswith(" "):
                 run.text += " "
             continue
         pdfium_c.FPDFText_GetLooseCharBox(raw, index, box)
@@ -178,8 +180,10 @@ def _runs(textpage: pdfium.PdfTextPage) -> Iterator[Run]:
 def _continues(run: Run, box: pdfium_c.FS_RECTF, size: float, bold: bool) -> bool:
     middle = (box.top + box.bottom) / 2
     same_line = run.bottom <= middle <= run.top
-    # the characters of a ligature ("ff") share one box: the next may start where the last did
-    near = box.left >= run.last - 0.5 and box.left - run.right <= _RUN_GAP * max(size, run.size)
+    # the characters of a ligature ("ff") share one box: the next may start where the last did;
+    # after a typed space, justified text may stretch the gap to a few spaces' width
+    gap = _JUSTIFIED_GAP if run.text.endswith(" ") and run.text.strip() else _RUN_GAP
+    near = box.left >= run.last - 0.5 and box.left - run.right <= gap * max(size, run.size)
     return same_line and near and (bold == run.bold or not run.text.strip())
 
 
@@ -202,6 +206,9 @@ def _lines(runs: Iterable[Run]) -> list[Line]:
 
 
 def _shares_height(line: Line, run: Run) -> bool:
+    """On the same baseline, or overlapping most of its height (a superscript, a larger word)."""
+    if abs(line.baseline - run.baseline) < 0.3 * min(line.size, run.size):
+        return True
     overlap = min(line.top, run.top) - max(line.bottom, run.bottom)
     return overlap > 0.5 * min(line.height, run.top - run.bottom)
 

@@ -24,14 +24,18 @@ _PAGE_NUMBER = re.compile(r"^(?:side\s*)?(\d{1,4})(?:\s*(?:af|/|of)\s*(\d{1,4}))
 def strip_running_lines(pages: list[Page]) -> list[Page]:
     """The pages without their running headers and footers."""
     counts: Counter[tuple[str, str]] = Counter()
+    body: Counter[str] = Counter()  # the same words in the body: content, not a running line
     for page in pages:
-        counts.update({(zone, _key(line)) for zone, line in _edge_lines(page)})
+        edges = _edge_lines(page)
+        counts.update({(zone, _key(line)) for zone, line in edges})
+        at_edge = {id(line) for _, line in edges}
+        body.update(_key(line) for line in page.lines if id(line) not in at_edge)
     needed = max(2, _SHARE * len(pages))
     for page in pages:
         running = {
             id(line)
             for zone, line in _edge_lines(page)
-            if _is_running(line, counts[(zone, _key(line))] >= needed)
+            if _is_running(line, counts[(zone, key := _key(line))] >= max(needed, 2 * body[key]))
         }
         page.lines = [line for line in page.lines if id(line) not in running]
     return pages

@@ -54,7 +54,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.errors import FetchError, ParseError
 from bot.extract import clean_text
 from bot.fetch import Fetcher, HTTPStatusError
-from bot.minutes import collapse
+from bot.minutes import collapse, committee_name
 from bot.source_config import AabenDagsordenSource as AabenDagsordenConfig
 from bot.sources.aabendagsorden_view import parse_view
 from bot.sources.base import Probe, SourceContext
@@ -166,7 +166,7 @@ def windows(since: date, until: date, days: int = WINDOW_DAYS) -> Iterator[tuple
 
 def listed_meeting(row: _Row, base: str) -> SiteMeeting | None:
     start = meeting_start(row.date)
-    committee = collapse(clean_text(row.committeeGroupName or row.committeeName or ""))
+    committee = committee_name(clean_text(row.committeeGroupName or row.committeeName or ""))
     if start is None or not committee:
         return None
     key = str(row.meetingId)

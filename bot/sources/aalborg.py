@@ -36,7 +36,7 @@ from bot.catalogue import find
 from bot.errors import ExtractError, FetchError, ParseError
 from bot.extract import clean_text, html_to_text
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, ParsedItem, ParsedMeeting, collapse
+from bot.minutes import Attachment, ParsedItem, ParsedMeeting, collapse, committee_name
 from bot.parse import build_item
 from bot.sections import time_in
 from bot.source_config import AalborgSource as AalborgConfig
@@ -79,7 +79,7 @@ def parse_list(content: bytes, base: str, committee_id: int) -> CommitteeList:
     if root is None:
         return CommitteeList("", 0, ())
     anchors = [a for a in root.iter("a") if "moede-link" in (a.get("class") or "").split()]
-    heading = next((text_of(h) for h in root.iter("h1") if text_of(h)), "")
+    heading = committee_name(next((text_of(h) for h in root.iter("h1") if text_of(h)), ""))
     meetings: dict[str, SiteMeeting] = {}
     named = ""
     for anchor in anchors:
@@ -114,7 +114,7 @@ def _start(query: str) -> datetime | None:
 
 def _committee_of(title: str) -> str:
     """``Referat for Byrådet 23. november 2026`` → ``Byrådet``; "" when it names no committee."""
-    name = collapse(_LINK_DATE.sub("", _LINK_PREFIX.sub("", collapse(clean_text(title)))))
+    name = committee_name(_LINK_DATE.sub("", _LINK_PREFIX.sub("", collapse(clean_text(title)))))
     return "" if name.casefold() in ("", "referat", "dagsorden") else name
 
 

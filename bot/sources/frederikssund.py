@@ -41,7 +41,7 @@ from lxml import etree
 from bot.errors import ExtractError, FetchError, ParseError
 from bot.extract import html_to_text
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting
+from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, committee_name
 from bot.parse import build_item
 from bot.source_config import FrederikssundSource as FrederikssundConfig
 from bot.sources.base import Probe
@@ -91,7 +91,7 @@ def parse_overview(content: bytes) -> tuple[Committee, ...]:
         if not match or match.group(1).casefold().startswith(PREVIOUS_PERIOD):
             continue
         slug = match.group(1)
-        name = text_of(anchor) or slug.replace("-", " ")
+        name = committee_name(text_of(anchor)) or slug.replace("-", " ")
         found.setdefault(slug.casefold(), Committee(slug, name))
     return tuple(found.values())
 

@@ -39,7 +39,7 @@ import lxml.html
 
 from bot.errors import BotError, FetchError, ParseError, Stopping
 from bot.fetch import Fetcher
-from bot.minutes import DocKind, ParsedItem, ParsedMeeting
+from bot.minutes import DocKind, ParsedItem, ParsedMeeting, committee_name
 from bot.source_config import HedenstedSource as HedenstedConfig
 from bot.sources.base import Probe
 from bot.sources.html_items import (
@@ -116,7 +116,7 @@ def _committee_name(root: lxml.html.HtmlElement, path: str) -> str:
     if not name:
         heading = root.find(".//h1")
         name = _SUFFIX.sub("", text_of(heading)) if heading is not None else ""
-    return name or path.rsplit("/", 1)[-1].removesuffix(_PAGE_SUFFIX).replace("-", " ").capitalize()
+    return committee_name(name) or path.rsplit("/", 1)[-1].removesuffix(_PAGE_SUFFIX).replace("-", " ").capitalize()
 
 
 def agenda_links(root: lxml.html.HtmlElement, list_url: str) -> list[ListedLink]:

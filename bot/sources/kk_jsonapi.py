@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.errors import BotError, ExtractError, ParseError
 from bot.extract import clean_text, html_to_text
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, DocKind, ParsedMeeting, collapse
+from bot.minutes import Attachment, DocKind, ParsedMeeting, collapse, committee_name
 from bot.parse import build_item
 from bot.sections import time_in
 from bot.source_config import KkJsonApiSource as KkJsonApiConfig
@@ -176,7 +176,7 @@ def _element(node: _Node, row: object) -> Element | None:
     alias = unquote((node.attributes.path.alias if node.attributes.path else None) or "").strip()
     segments = [s for s in alias.split("/") if s]
     start = _moment(node.attributes.agenda_meeting_date)
-    committee = collapse(clean_text(segments[1])) if len(segments) > 1 else ""
+    committee = committee_name(clean_text(segments[1])) if len(segments) > 1 else ""
     if start is None or not committee:
         return None
     serial = str(node.attributes.agenda_element_serial_no or "").strip()

@@ -38,7 +38,7 @@ from lxml import etree
 
 from bot.errors import BotError, ParseError
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse
+from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse, committee_name
 from bot.parse import build_item
 from bot.pdf import pdf_text
 from bot.sections import is_section_heading
@@ -84,7 +84,7 @@ def parse_overview(content: bytes, base: str, url: str) -> list[SiteMeeting]:
     for row in _root(content).cssselect(".meeting-list-item"):
         link = _first_link(row)
         start = _iso_moment(row)
-        committee = collapse(_text(row.cssselect(".url-text")[:1]))
+        committee = committee_name(_text(row.cssselect(".url-text")[:1]))
         if link is None or start is None or not committee:
             continue
         page = on_site(base, urljoin(url, link))

@@ -40,7 +40,7 @@ import lxml.html
 
 from bot.errors import BotError, FetchError, ParseError, Stopping
 from bot.fetch import Fetcher
-from bot.minutes import ParsedItem, ParsedMeeting, collapse
+from bot.minutes import ParsedItem, ParsedMeeting, collapse, committee_name
 from bot.sections import date_in, time_in
 from bot.source_config import RkskSource as RkskConfig
 from bot.sources.base import Probe
@@ -80,7 +80,7 @@ def list_rows(root: lxml.html.HtmlElement, page_url: str, fallback_committee: st
         shown = text_of(link) if link is not None else ""
         label = next((text for text in (shown, *cells[dated + 1 :]) if kind_of(text)), shown)
         after = cells[dated + 1] if dated + 1 < len(cells) else ""
-        committee = after if after and after != shown and not kind_of(after) else fallback_committee
+        committee = committee_name(after if after and after != shown and not kind_of(after) else fallback_committee)
         at = time_in(cells[dated]) or time(0)
         rows.append(
             Row(
