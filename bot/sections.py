@@ -29,7 +29,13 @@ TRAILING_DATE = re.compile(rf"\s*(?:\b(?:d\.|den)\s*)?(?:{_NUMERIC_DATE}|{_TEXT_
 
 _TIME = re.compile(r"\bkl\.?\s*(\d{1,2})[:.](\d{2})", re.IGNORECASE)
 
-_DECISION = re.compile(r"^beslutning(?:\s*:)?(?:\s+(?P<rest>[^-–].*))?$", re.IGNORECASE)
+# "Beslutning", "Beslutning i Økonomiudvalget den 02-11-2026"; not prose that starts with the word
+# ("Beslutning om nedlæggelse af …", "Beslutningen blev …" is another word already).
+_DECISION = re.compile(
+    r"^beslutning(?!\s+(?:om|af|vedr\w*|til|og|at|er|blev|skal|kan|har|var|træffes|tages)\b)"
+    r"(?:\s*:)?(?:\s+(?P<rest>[^-–].*))?$",
+    re.IGNORECASE,
+)
 _DECISION_COMMITTEE = re.compile(r"^(?:(?:i|på|fra|truffet i)\s+)?(?P<committee>.+?)\s*:?$", re.IGNORECASE)
 
 # Section names: a heading is a section when its first words are one of these (the rest of

@@ -391,3 +391,24 @@ def test_the_readme_lists_every_section_name() -> None:
         assert re.search(rf"(?<!\w)supplerende\s+{name}", readme.casefold()), (
             f"README.md: no Supplerende form of {name!r}"
         )
+
+
+def test_a_prose_line_starting_with_beslutning_is_not_a_decision() -> None:
+    text = "\n".join(
+        [
+            "Referat Skoleudvalget d. 02-11-2026",
+            "",
+            "Punkt 1: Skolestruktur",
+            "",
+            "Sagsfremstilling",
+            "",
+            "Beslutning om nedlæggelse af Søndre Skole træffes i byrådet.",
+            "",
+            "Beslutning i Skoleudvalget den 02-11-2026",
+            "",
+            "Anbefalet.",
+        ]
+    )
+    (item,) = parse_minutes(text, "referat.txt").items
+    assert [s.heading for s in item.sections] == ["Sagsfremstilling", "Beslutning i Skoleudvalget den 02-11-2026"]
+    assert item.decision == "Anbefalet."
