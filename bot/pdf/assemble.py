@@ -39,7 +39,8 @@ def pages_text(pages: list[Page]) -> str:
     previous: Line | None = None
     for page in pages:
         jump = True  # from the previous page's last line to this page's first
-        for line in page.lines if style else []:
+        for line in page.lines:
+            assert style is not None  # there are lines
             for part in _split_heading_run(line, style):
                 previous = _add(out, previous, part, style, jump)
                 jump = False
@@ -108,10 +109,10 @@ def _style(pages: list[Page]) -> _Style | None:
     return _Style(body_size=body_size, usual_pitch=usual, edge=edge)
 
 
-def _split_heading_run(line: Line, style: _Style | None) -> list[Line]:
+def _split_heading_run(line: Line, style: _Style) -> list[Line]:
     """``**Beslutning** Godkendt.`` set on one line: the heading and its text are two lines."""
     first = line.runs[0]
-    if style is None or len(line.runs) < 2 or not _is_heading_run(first, style) or line.bold:
+    if len(line.runs) < 2 or not _is_heading_run(first, style) or line.bold:
         return [line]
     heading = first.text.strip().rstrip(":")
     if not (is_section_heading(heading) or item_number(heading) is not None):
@@ -147,6 +148,10 @@ def _continues_heading(above: Line, below: Line, above_text: str, below_text: st
     if not (above_text.startswith("**") and below_text.startswith("**")):
         return False
     second = below_text[2:-2]
-    if abs(above.size - below.size) > 0.5 or _ended_early(above, below, style) or len(above_text) + len(second) > MAX_HEADING:
+    if (
+        abs(above.size - below.size) > 0.5
+        or _ended_early(above, below, style)
+        or len(above_text) + len(second) > MAX_HEADING
+    ):
         return False
     return second[:1].islower() or not (is_section_heading(second) or item_number(second) is not None)

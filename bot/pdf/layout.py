@@ -257,7 +257,8 @@ def _crosses(line: Line, x: float) -> bool:
 
 def _band_in_columns(band: list[Line], gutter: float, width: float) -> list[Line]:
     sides = [
-        [Line([run for run in line.runs if (run.right <= gutter) == is_left]) for line in band] for is_left in (True, False)
+        [Line([run for run in line.runs if (run.right <= gutter) == is_left]) for line in band]
+        for is_left in (True, False)
     ]
     left, right = ([line for line in side if line.runs] for side in sides)
     if not (_is_column(left, width) and _is_column(right, width)):
@@ -267,6 +268,10 @@ def _band_in_columns(band: list[Line], gutter: float, width: float) -> list[Line
         for line in side:
             line.edge = edge
     return [*left, *right]
+
+
+def _side(line: Line, gutter: float, is_left: bool) -> list[Run]:
+    return [run for run in line.runs if (run.right <= gutter) == is_left]
 
 
 def _is_column(lines: list[Line], width: float) -> bool:

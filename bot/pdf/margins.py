@@ -54,7 +54,9 @@ def _edge_lines(page: Page) -> list[tuple[str, Line]]:
     by_height = sorted(page.lines, key=lambda line: -line.top)
     top = [line for line in by_height[:_EDGE_LINES] if line.bottom >= (1 - _ZONE) * page.height]
     bottom = [line for line in by_height[-_EDGE_LINES:] if line.top <= _ZONE * page.height]
-    return [("top", line) for line in top] + [("bottom", line) for line in bottom if all(line is not other for other in top)]
+    return [("top", line) for line in top] + [
+        ("bottom", line) for line in bottom if all(line is not other for other in top)
+    ]
 
 
 def _key(line: Line) -> str:
