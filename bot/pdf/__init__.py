@@ -19,7 +19,7 @@ import pypdfium2 as pdfium
 from bot.errors import ExtractError
 from bot.pdf import ocr
 from bot.pdf.assemble import pages_text
-from bot.pdf.layout import Page, read_page
+from bot.pdf.layout import Page, in_reading_order, read_page
 from bot.pdf.margins import strip_running_lines
 from bot.pdf.repair import repair_pdf_text
 
@@ -57,7 +57,9 @@ def read_pdf(raw: bytes, name: str, max_pages: int | None = None) -> PdfText:
         raise ExtractError(f"{name}: {problem}") from exc
     if max_pages is not None and count > max_pages:
         warnings.append(f"only the first {max_pages} of {count} pages were read (page cap)")
-    text = repair_pdf_text(pages_text(strip_running_lines(pages)))
+    for page in strip_running_lines(pages):
+        page.lines = in_reading_order(page.lines)
+    text = repair_pdf_text(pages_text(pages))
     if not text.strip():
         raise ExtractError("; ".join([f"{name}: PDF has no text layer (scanned image?)", *warnings]))
     return PdfText(text, count, tuple(f"{name}: {warning}" for warning in warnings))

@@ -20,6 +20,7 @@ _BOLD_NAMES = ("bold", "black", "heavy", "semibold", "demibold", "demi")
 _FORCE_BOLD = 1 << 18  # PDF font descriptor flag
 _RUN_GAP = 0.9  # a horizontal gap wider than this many font sizes ends a run (cell, column)
 _JUSTIFIED_GAP = 4.0  # after a typed space, a gap up to this many font sizes is still a space
+_TOUCHING = 0.1  # runs closer than this many font sizes are one word
 _CELL_GAP = 1.5  # between runs of one line, a gap this many line heights wide is a tab (table cell)
 _TEXT_LIKE = 0.7  # a column's line fills this share of its column: wrapped text, not a table cell
 _MIN_COLUMN_LINES = 3
@@ -90,11 +91,21 @@ class Line:
         previous: Run | None = None
         for run in self.runs:
             if previous is not None:
-                wide = run.left - previous.right > _CELL_GAP * self.height
-                pieces.append("\t" if wide else "" if previous.text.endswith(" ") or run.text.startswith(" ") else " ")
+                pieces.append(_between(previous, run, self.height))
             pieces.append(run.text)
             previous = run
         return " ".join("".join(pieces).split(" ")).strip(" ")
+
+
+def _between(before: Run, after: Run, height: float) -> str:
+    """A tab between table cells, nothing between pieces of one word (a hyphen set as its own
+    text object, a word split by kerning), else a space."""
+    gap = after.left - before.right
+    if gap > _CELL_GAP * height:
+        return "\t"
+    if before.text.endswith(" ") or after.text.startswith(" ") or gap < _TOUCHING * min(before.size, after.size):
+        return ""
+    return " "
 
 
 @dataclass
@@ -102,7 +113,7 @@ class Page:
     number: int  # 1-based
     width: float
     height: float
-    lines: list[Line]  # in reading order
+    lines: list[Line]  # top to bottom; in reading order after in_reading_order
     images: int  # image objects: a page with images and no text is a scan
     ocr: str | None = None  # the text tesseract read from a scanned page
 
@@ -112,7 +123,7 @@ def read_page(pdf: pdfium.PdfDocument, index: int) -> Page:
     textpage = page.get_textpage()
     runs = list(_runs(textpage))
     images = sum(1 for obj in page.get_objects(max_depth=1) if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE)
-    return Page(index + 1, page.get_width(), page.get_height(), _reading_order(_lines(runs)), images)
+    return Page(index + 1, page.get_width(), page.get_height(), _lines(runs), images)
 
 
 # --- characters → runs ---------------------------------------------------------------------------
@@ -213,8 +224,9 @@ def _shares_height(line: Line, run: Run) -> bool:
     return overlap > 0.5 * min(line.height, run.top - run.bottom)
 
 
-def _reading_order(lines: list[Line]) -> list[Line]:
-    """Bands of two-column text read left column first; everything else top to bottom."""
+def in_reading_order(lines: list[Line]) -> list[Line]:
+    """Bands of two-column text read left column first; everything else top to bottom. (Run after
+    running headers are gone: a header's two ends would look like the tops of two columns.)"""
     if len(lines) < 2 * _MIN_COLUMN_LINES:
         return lines
     gutter = _gutter(lines)
