@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 from bot.config import Config, EmailSettings
 from bot.diff import render_diff
 from bot.extract import BIDI_CONTROLS
-from bot.feeds import Row, entry_link, feed_path
+from bot.feeds import Row, attachment_news, entry_label, entry_link, feed_path, found_in_attachment
 from bot.models import Event, Match
 from bot.views import snippet_of
 from bot.watchlists import Watchlist
@@ -57,6 +57,8 @@ class ItemView:
     changes: str
     diff: str
     diff_html: Markup
+    found_in: dict[str, str | None] | None = None  # the attachment the snippet is from
+    attachments: list[dict[str, str | None]] = field(default_factory=list)  # added or changed by the event
 
 
 @dataclass
@@ -195,18 +197,21 @@ def _item(config: Config, pending: Pending) -> ItemView:
         for a, b, bold in _pieces(snippet.text, snippet.highlights)
     )
     diff = list(event.diff) if event is not None and event.kind == "changed" else []
-    label = "Beslutning: " if match.decision_added else "Opdateret: " if match.kind == "changed" else ""
+    news = attachment_news(event if event is not None and event.kind == "changed" else None)
+    changes = [section for section in match.changed_sections if not (news and section.startswith("Bilag: "))]
     return ItemView(
-        label=label,
+        label=entry_label(match.kind, match.decision_added, event),
         number=row.item.number,
         title=row.version.title,
         link=entry_link(config, row),
         snippet=snippet.marked(),
         snippet_html=marked,
         decision=" ".join((row.version.decision or "").split()),
-        changes=", ".join(match.changed_sections),
+        changes=", ".join(changes),
         diff=_short(render_diff(diff)) if diff and not match.decision_added else "",
         diff_html=_diff_html(diff) if diff and not match.decision_added else Markup(""),
+        found_in=found_in_attachment(match.attachment, match.attachment_url),
+        attachments=news,
     )
 
 

@@ -135,7 +135,8 @@ def _watchlist_feed(config: Config, store: Store, watchlist: Watchlist) -> Feed:
         event = events.get(match.event_id) if match.event_id is not None else None
         seen = _Seen(match.kind, match.decision_added, match.created_at, event)
         highlighted = _highlighted(snippet.text, snippet.highlights)
-        feed.entries.append(_entry(config, feed.slug, seen, row, highlighted, tuple(match.terms)))
+        found_in = found_in_attachment(match.attachment, match.attachment_url)
+        feed.entries.append(_entry(config, feed.slug, seen, row, highlighted, tuple(match.terms), found_in))
     return feed
 
 
@@ -171,8 +172,50 @@ class _Seen:
     event: Event | None
 
 
-def _entry(config: Config, feed_slug: str, seen: _Seen, row: Row, snippet: Markup, terms: tuple[str, ...]) -> Entry:
-    prefix = "Beslutning: " if seen.decision_added else "Opdateret: " if seen.kind == "changed" else ""
+def found_in_attachment(name: str | None, url: str | None) -> dict[str, str | None] | None:
+    """The attachment a match's snippet is from, as templates show it ("i bilag <name>")."""
+    return {"name": _clean(name), "url": web_link(url)} if name else None
+
+
+def attachment_news(event: Event | None) -> list[dict[str, str | None]]:
+    """The attachments an event added or changed, each with its words: "Nyt bilag", "Ændret bilag"."""
+    return [
+        {
+            "label": "Nyt bilag" if news.get("change") == "added" else "Ændret bilag",
+            "name": _clean(str(news.get("name") or "")),
+            "url": web_link(news.get("url")),
+        }
+        for news in ((event.attachment_changes or []) if event is not None else [])
+    ]
+
+
+def entry_label(kind: str, decision_added: bool, event: Event | None) -> str:
+    """How an entry's title starts: what happened to the item."""
+    if decision_added:
+        return "Beslutning: "
+    if kind != "changed":
+        return ""
+    news = attachment_news(event)
+    if event is not None and news and all(s.startswith("Bilag: ") for s in event.changed_sections):
+        return "Nyt bilag: " if any(n["label"] == "Nyt bilag" for n in news) else "Ændret bilag: "
+    return "Opdateret: "
+
+
+def web_link(url: str | None) -> str | None:
+    """A link from the minutes, only if it is a web address (never ``javascript:`` and the like)."""
+    return url if url and url.startswith(("https://", "http://")) else None
+
+
+def _entry(
+    config: Config,
+    feed_slug: str,
+    seen: _Seen,
+    row: Row,
+    snippet: Markup,
+    terms: tuple[str, ...],
+    found_in: dict[str, str | None] | None = None,
+) -> Entry:
+    prefix = entry_label(seen.kind, seen.decision_added, seen.event)
     day = row.meeting.meeting_date.strftime("%d.%m.%Y")
     where = f"{row.source.kommune} · {row.meeting.committee} {day}"
     title = _clean(f"{prefix}{where} · Punkt {row.item.number}: {row.version.title}")
@@ -189,14 +232,19 @@ def _entry(config: Config, feed_slug: str, seen: _Seen, row: Row, snippet: Marku
         decision=[_clean(p) for p in (row.version.decision or "").split("\n\n") if p.strip()],
         diff=diff,
         terms=terms,
+        found_in=found_in,
+        attachments=attachment_news(event if event is not None and event.kind == "changed" else None),
     )
+    summary = _clean(str(snippet.striptags()) if snippet else "")
+    if found_in is not None and summary:
+        summary = f"i bilag {found_in['name']}: {summary}"
     return Entry(
         guid=f"urn:referatvagt:{feed_slug}:{row.item.uid}:v{row.version.version}",
         title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
         link=entry_link(config, row),
         published=seen.at,
         categories=tuple(_clean(c) for c in (row.source.kommune, row.meeting.committee, *terms)),
-        summary=_clean(str(snippet.striptags()) if snippet else ""),
+        summary=summary,
         html=html,
     )
 

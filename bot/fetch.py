@@ -205,12 +205,15 @@ class Fetcher:
             # A front page answering 404 does not mean the API is missing: go on.
         self._sessions.add(host)
 
-    def get(self, url: str, *, conditional: bool = False, keep_body: bool = False) -> Response:
+    def get(
+        self, url: str, *, conditional: bool = False, keep_body: bool = False, max_bytes: int | None = None
+    ) -> Response:
         """GET ``url``; raises :class:`FetchError` naming the URL and the reason.
 
         ``conditional`` sends the stored validators and, on ``304``, returns the cached body
         (from the raw archive, or from the cache folder when ``keep_body`` kept it). Validators
-        and the body's hash are stored after every successful response.
+        and the body's hash are stored after every successful response. ``max_bytes`` replaces
+        the settings' size limit for this request (an attachment has its own cap).
         """
         cached = self.cache.load(url) if conditional and self.cache is not None else None
         headers: dict[str, str] = {}
@@ -222,7 +225,7 @@ class Fetcher:
         attempts = max(1, self.settings.attempts)
         for attempt in range(1, attempts + 1):
             try:
-                response, etag, last_modified = self._once(url, headers, cached)
+                response, etag, last_modified = self._once(url, headers, cached, max_bytes)
             except _Retry as retry:
                 if attempt == attempts:
                     tries = f" ({attempts} attempts)" if attempts > 1 else ""
@@ -264,7 +267,7 @@ class Fetcher:
         return max(0.01, min(seconds, self._until - self._clock() + 0.01))
 
     def _once(
-        self, url: str, headers: dict[str, str], cached: Cached | None
+        self, url: str, headers: dict[str, str], cached: Cached | None, max_bytes: int | None = None
     ) -> tuple[Response, str | None, str | None]:
         started, give_up = self._clock(), self._within_budget(self.settings.deadline)
         timeout = httpx.Timeout(
@@ -276,7 +279,7 @@ class Fetcher:
                 answer = self._client.send(request, stream=True)
                 try:
                     if answer.next_request is None:
-                        return self._read(url, answer, cached, started, give_up)
+                        return self._read(url, answer, cached, started, give_up, max_bytes)
                     request = self._redirect(url, answer.next_request)
                 finally:
                     answer.close()
@@ -302,7 +305,13 @@ class Fetcher:
         return hop
 
     def _read(
-        self, url: str, answer: httpx.Response, cached: Cached | None, started: float, give_up: float
+        self,
+        url: str,
+        answer: httpx.Response,
+        cached: Cached | None,
+        started: float,
+        give_up: float,
+        max_bytes: int | None = None,
     ) -> tuple[Response, str | None, str | None]:
         status = answer.status_code
         reason = f"HTTP {status} {answer.reason_phrase}".strip()
@@ -313,7 +322,7 @@ class Fetcher:
             raise _Retry(reason, self._retry_after(url, answer, reason))
         if not 200 <= status < 300:
             raise HTTPStatusError(f"{url}: {reason}", status)
-        limit = self.settings.max_bytes
+        limit = max_bytes or self.settings.max_bytes
         declared = answer.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise FetchError(f"{url}: response of {int(declared)} bytes is larger than the limit of {limit} bytes")

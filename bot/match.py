@@ -18,7 +18,7 @@ from typing import Generic, Literal, NamedTuple, TypeVar
 from ahocorasick_rs import AhoCorasick
 
 from bot.query import Hit, Term, Words, is_acronym, phrase_at, suspended_compounds, word_matches
-from bot.sections import is_decision_heading
+from bot.sections import is_decision_heading, section_kind
 from bot.snippet import Snippet, make_snippet
 from bot.watchlists import Watchlist
 
@@ -217,6 +217,16 @@ class Engine:
 
 
 @dataclass(frozen=True)
+class AttachmentText:
+    """The text of one of the item's attachments, for watchlists with ``attachments = true``."""
+
+    name: str
+    url: str | None
+    text: str
+    new: bool = False  # added or changed by the change being matched: new text for only_new_text
+
+
+@dataclass(frozen=True)
 class ItemText:
     """What a watchlist is matched against: one version of one item and where it was decided."""
 
@@ -226,6 +236,7 @@ class ItemText:
     title: str
     sections: tuple[tuple[str, str], ...]
     added: tuple[tuple[str, str], ...] | None = None  # for a change: the text it added, per section
+    attachments: tuple[AttachmentText, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,9 +245,11 @@ class WatchlistMatch:
     terms: tuple[str, ...]  # the watchlist's terms that matched, as written
     snippet: Snippet
     by_case: bool = False
+    attachment: tuple[str, str | None] | None = None  # (name, url) of the attachment the snippet is from
 
 
 TITLE = "Titel"
+_BILAG = "\x00bilag "  # heading of an attachment's segment, then its index: never a real heading
 
 
 @dataclass(frozen=True)
@@ -258,6 +271,7 @@ class _Search:
     def __init__(self, engines: tuple[Engine, Engine], item: ItemText) -> None:
         self._engines, self._item = engines, item
         self._done: dict[tuple[int, bool], Segments] = {}
+        self._bilag: dict[int, Segments] = {}
 
     def terms(self, engine: int, ids: Iterable[int]) -> list[Term]:
         return [self._engines[engine].terms[index] for index in sorted(ids)]
@@ -271,6 +285,16 @@ class _Search:
                 found.append((heading, words, self._engines[engine].search(words)))
             self._done[engine, added] = found
         return self._done[engine, added]
+
+    def attachment_segments(self, engine: int) -> Segments:
+        """The item's attachments, each a segment headed ``_BILAG`` and its index."""
+        if engine not in self._bilag:
+            found = []
+            for index, attachment in enumerate(self._item.attachments):
+                words = self._engines[engine].words(attachment.text)
+                found.append((f"{_BILAG}{index}", words, self._engines[engine].search(words)))
+            self._bilag[engine] = found
+        return self._bilag[engine]
 
 
 class Matcher:
@@ -297,6 +321,12 @@ class Matcher:
                 self._by_case.setdefault(case, []).append(position)
             if compiled.watchlist.only_new_text:
                 self._new_text.append(position)
+        self._attachments = any(compiled.watchlist.attachments for compiled in self._compiled)
+
+    @property
+    def wants_attachments(self) -> bool:
+        """Whether a watchlist searches attachments: only then need their texts be read."""
+        return self._attachments
 
     def _compile(self, watchlist: Watchlist) -> _Compiled:
         engine = int(watchlist.fold_aa)
@@ -329,6 +359,9 @@ class Matcher:
             if index:  # no fold_aa watchlist: the second engine never reads the item
                 for term in _found(search.segments(engine)):
                     positions.update(index.get(term, ()))
+                if self._attachments and item.attachments:
+                    for term in _found(search.attachment_segments(engine)):
+                        positions.update(index.get(term, ()))
         if item.case_number:
             positions.update(self._by_case.get(_case_key(item.case_number), ()))
         if item.added is not None:
@@ -346,28 +379,44 @@ def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> Watchlist
     committee = item.committee.casefold()
     if watchlist.committees and not any(c.casefold() in committee for c in watchlist.committees):
         return None
-    if _found(full) & set(compiled.exclude):
+    if _found(full) & set(compiled.exclude):  # the item's own text: an attachment's words do not exclude it
         return None
-    allowed = _within(full, watchlist.sections)
+    # Attachments are searched besides the sections chosen, not filtered by them
+    bilag = search.attachment_segments(compiled.engine) if watchlist.attachments else []
+    allowed = _within(full, watchlist.sections) + bilag
     if not set(compiled.all) <= _found(allowed):
         return None
     term_text = allowed
     if watchlist.only_new_text and item.added is not None:
-        term_text = _within(search.segments(compiled.engine, added=True), watchlist.sections)
+        new_bilag = [segment for segment, attachment in zip(bilag, item.attachments, strict=True) if attachment.new]
+        term_text = _within(search.segments(compiled.engine, added=True), watchlist.sections) + new_bilag
     found_terms = _found(term_text) & set(compiled.terms)
     if compiled.terms and not found_terms:
         return None
     raws = [raw for raw, term in zip(watchlist.terms, compiled.terms, strict=True) if term in found_terms]
     raws += list(watchlist.all)
     shown = found_terms | set(compiled.all)
-    # The snippet shows the first hit in the item's text; the title is shown anyway.
+    # The snippet shows the first hit in the item's text, else in its attachments; the title is shown anyway.
     segments = term_text if compiled.terms else allowed
-    for _, words, hits in sorted(segments, key=lambda segment: segment[0] == TITLE):
+    for heading, words, hits in sorted(segments, key=_snippet_order):
         relevant = [hit for hit in hits if hit.term in shown]
         if relevant:
             terms = search.terms(compiled.engine, {hit.term for hit in relevant})
-            return WatchlistMatch(watchlist.slug, tuple(dict.fromkeys(raws)), make_snippet(words, relevant, terms))
+            snippet = make_snippet(words, relevant, terms)
+            found_in = _attachment(item, heading)
+            where = (found_in.name, found_in.url) if found_in is not None else None
+            return WatchlistMatch(watchlist.slug, tuple(dict.fromkeys(raws)), snippet, attachment=where)
     return None
+
+
+def _snippet_order(segment: tuple[str, Words, list[Hit]]) -> int:
+    heading = segment[0]
+    return 2 if heading == TITLE else 1 if heading.startswith(_BILAG) else 0
+
+
+def _attachment(item: ItemText, heading: str) -> AttachmentText | None:
+    """The attachment of a segment's heading; None for the item's own text."""
+    return item.attachments[int(heading[len(_BILAG) :])] if heading.startswith(_BILAG) else None
 
 
 def _case_key(case_number: str) -> str:
@@ -389,13 +438,16 @@ def _opening(segments: Segments) -> Snippet:
 
 
 def _section_allowed(filters: tuple[str, ...], heading: str) -> bool:
-    """``Beslutning`` selects decision sections, ``Titel`` the title; others match by prefix."""
+    """``Beslutning`` selects decision sections, ``Titel`` the title; others match by prefix,
+    a Supplerende section also as the one it supplements ("Indstilling": "Supplerende indstilling")."""
     if not filters:
         return True
-    folded = heading.casefold()
+    names = (heading.casefold(), section_kind(heading))
     for wanted in (f.casefold().strip() for f in filters):
         if wanted == "beslutning" and is_decision_heading(heading):
             return True
-        if (wanted == "titel" and heading == TITLE) or (wanted != "beslutning" and folded.startswith(wanted)):
+        if wanted == "titel" and heading == TITLE:
+            return True
+        if wanted != "beslutning" and any(name.startswith(wanted) for name in names):
             return True
     return False

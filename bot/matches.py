@@ -17,8 +17,9 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from bot.attachments import load_texts
 from bot.errors import ConfigError
-from bot.match import ItemText, Matcher, WatchlistMatch
+from bot.match import AttachmentText, ItemText, Matcher, WatchlistMatch
 from bot.models import Event, Item, ItemVersion, Match, Meeting, SourceState, WatchlistState
 from bot.store import Store
 from bot.watchlists import Watchlist, load_watchlist, watchlist_from_text
@@ -26,7 +27,15 @@ from bot.watchlists import Watchlist, load_watchlist, watchlist_from_text
 BATCH = 500
 
 
-def item_text(version: ItemVersion, meeting: Meeting, source: SourceState, event: Event | None = None) -> ItemText:
+def item_text(
+    version: ItemVersion,
+    meeting: Meeting,
+    source: SourceState,
+    event: Event | None = None,
+    texts: dict[str, str] | None = None,
+) -> ItemText:
+    """``texts``: attachment texts by hash (:func:`bot.attachments.load_texts`), when a
+    watchlist searches attachments."""
     added = added_text(event.diff) if event is not None and event.kind == "changed" else None
     return ItemText(
         kommune=source.kommune,
@@ -35,7 +44,20 @@ def item_text(version: ItemVersion, meeting: Meeting, source: SourceState, event
         title=version.title,
         sections=tuple((heading, text) for heading, text in version.sections),
         added=added,
+        attachments=attachment_texts(version, event, texts) if texts else (),
     )
+
+
+def attachment_texts(version: ItemVersion, event: Event | None, texts: dict[str, str]) -> tuple[AttachmentText, ...]:
+    """The version's attachments that have text; those the event added or changed are new."""
+    changed = {(news.get("name"), news.get("url")) for news in (event.attachment_changes or [])} if event else set()
+    found = []
+    for entry in version.attachments:
+        text = texts.get(entry.get("sha256") or "") if isinstance(entry, dict) else None
+        if text:
+            where = (entry["name"], entry.get("url"))
+            found.append(AttachmentText(where[0], where[1], text, new=where in changed))
+    return tuple(found)
 
 
 def added_text(diff: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
@@ -71,7 +93,8 @@ def match_pending_events(store: Store, matcher: Matcher, now: datetime, send_bac
                 return created
             for event, version, meeting, source in rows:
                 if event.kind != "removed":
-                    found = matcher.match(item_text(version, meeting, source, event))
+                    texts = load_texts(session, [version.attachments]) if matcher.wants_attachments else None
+                    found = matcher.match(item_text(version, meeting, source, event, texts))
                     mail = send_backfill or not event.backfill
                     created += _record(session, found, version, event, event.backfill, mail, now)
                 event.matched = True
@@ -144,9 +167,11 @@ def _backfill(store: Store, watchlists: Sequence[Watchlist], now: datetime) -> i
             if not rows:
                 return created
             for version, meeting, source in rows:
+                # One version's attachment texts at a time: a batch's could take hundreds of megabytes
+                texts = load_texts(session, [version.attachments]) if matcher.wants_attachments else None
                 found = [
                     result
-                    for result in matcher.match(item_text(version, meeting, source))
+                    for result in matcher.match(item_text(version, meeting, source, None, texts))
                     if version.created_at >= since[result.slug]
                 ]
                 if found:
@@ -197,6 +222,8 @@ def _record(
                 "by_case": result.by_case,
                 "decision_added": bool(event and event.decision_added),
                 "changed_sections": list(event.changed_sections) if event else [],
+                "attachment": result.attachment[0] if result.attachment else None,
+                "attachment_url": result.attachment[1] if result.attachment else None,
                 "backfill": backfill,
                 "mail": mail,
                 "created_at": now,

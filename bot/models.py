@@ -192,9 +192,48 @@ class Event(SQLModel, table=True):
     changed_sections: list[str] = _json()
     decision_added: bool = False
     diff: list[dict[str, Any]] = _json()
+    # Attachments added or changed by this change: {"name", "url", "change": "added" | "changed"};
+    # each also stands in changed_sections as "Bilag: <name>". NULL in events older than 0004.
+    attachment_changes: list[dict[str, Any]] = _json()
     backfill: bool = False
     matched: bool = False  # set, with the matches, once the watchlists have seen this event
     created_at: datetime = _when()
+
+    @property
+    def attachment_added(self) -> bool:
+        return any(change.get("change") == "added" for change in self.attachment_changes or ())
+
+    @property
+    def attachment_changed(self) -> bool:
+        return any(change.get("change") == "changed" for change in self.attachment_changes or ())
+
+
+class AttachmentContent(SQLModel, table=True):
+    """What was read from one attachment file (bilag), by the SHA-256 of its bytes: the same PDF
+    attached to many items is read and kept once. The bytes are in the raw archive."""
+
+    __tablename__ = "attachment_content"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    pages: int | None = None
+    text: str | None = None  # None: no text could be read (``error`` says why)
+    error: str | None = None
+    created_at: datetime = _when()
+
+
+class AttachmentFetch(SQLModel, table=True):
+    """The last download of one attachment of a source, by the site's id of it (else its url):
+    an attachment is fetched again only when its meeting is re-published (``stamp`` changes)."""
+
+    __tablename__ = "attachment_fetch"
+
+    source: str = Field(primary_key=True, max_length=100)
+    key: str = Field(primary_key=True, max_length=2000)
+    stamp: str = Field(max_length=200)  # the document's publication time, else the hash of its bytes
+    sha256: str | None = Field(default=None, max_length=64)  # None: the download failed (``error``)
+    error: str | None = None  # why it was not downloaded or has no text
+    fetched_at: datetime = _when()
 
 
 class WatchlistState(SQLModel, table=True):
@@ -228,6 +267,8 @@ class Match(SQLModel, table=True):
     by_case: bool = False
     decision_added: bool = False
     changed_sections: list[str] = _json()
+    attachment: str | None = None  # the name of the attachment (bilag) the snippet is from; None: the item's text
+    attachment_url: str | None = None
     backfill: bool = False  # found by running a new watchlist on stored items, or in a source's first ingest
     mail: bool = True  # may go out by email: not a backfill (unless sent with --send-backfill)
     created_at: datetime = _when()

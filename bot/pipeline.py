@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from bot.attachments import AttachmentReader, Bilag, Caps
 from bot.config import Config
 from bot.digest import deliver, recipients
 from bot.errors import BotError, OutOfTime, PublishError, SourceError, Stopping
@@ -33,7 +34,7 @@ from bot.minutes import ParsedMeeting
 from bot.models import Document, Meeting, SourceState
 from bot.parse import parse_minutes
 from bot.settings import parse_duration
-from bot.source_config import SourceConfig
+from bot.source_config import PortalSource, SourceConfig
 from bot.sources import RawDocument, Source, SourceContext, make_source
 from bot.sources.base import HttpSource
 from bot.store import Store, utcnow
@@ -146,6 +147,7 @@ def ingest_source(
     source = make_source(config, SourceContext(fetcher, store, now, state.first_ingest_at))
     label = source_label(config)
     poll = _Poll(store, state, now, report, label, backfill=state.first_ingest_at is None)
+    poll.attachments = _attachment_reader(config, source, store, fetcher)
     budget = parse_duration(config.budget).total_seconds()
     watch = fetcher.polling(getattr(config, "url", None), budget) if fetcher is not None else nullcontext()
     give_up_at = time.monotonic() + budget
@@ -184,6 +186,19 @@ def ingest_source(
         _finish(store, state, now, error=poll.failure())
 
 
+def _attachment_reader(
+    config: SourceConfig, source: Source, store: Store, fetcher: Fetcher | None
+) -> AttachmentReader | None:
+    """The reader of a source's attachments, when it sets ``attachments = true`` (and the run
+    has an HTTP client: attachments go through the same pacing and budget as the rest)."""
+    wanted = isinstance(config, PortalSource) and config.attachments and isinstance(source, HttpSource)
+    if not wanted or fetcher is None:
+        return None
+    assert isinstance(config, PortalSource) and isinstance(source, HttpSource)
+    caps = Caps(config.attachment_max_mb, config.attachment_max_pages)
+    return AttachmentReader(fetcher, store, config.name, source.attachment_url, caps)
+
+
 def source_label(config: SourceConfig) -> str:
     """How errors and warnings name a source: ``source 'billund' (Billund)``."""
     return f"source {config.name!r} ({config.kommune})"
@@ -203,6 +218,7 @@ class _Poll:
         self.label = label
         self.attempted = 0
         self.failed: list[str] = []
+        self.attachments: AttachmentReader | None = None
 
     def take(self, fetched: RawDocument | BotError) -> None:
         self.attempted += 1
@@ -211,13 +227,23 @@ class _Poll:
             return
         self.report.documents += 1
         try:
-            parsed = _read(fetched, self.state, self.store, self.report)
+            parsed = _read(fetched, self.state, self.store, self.report, self.label)
             if parsed is not None:
-                _store(self.store, self.state, parsed, self.now, self.backfill, self.report, self.label)
+                found = self._attachments(parsed)
+                _store(self.store, self.state, parsed, self.now, self.backfill, self.report, self.label, found)
+        except Stopping:
+            raise  # out of time or stopping while fetching attachments: the document comes again next poll
         except BotError as exc:
             self._fail(str(exc))
         except SQLAlchemyError as exc:  # one document the store refuses must not stop the others
             self._fail(f"{fetched.name}: could not be stored ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+
+    def _attachments(self, parsed: _Parsed) -> dict[str, Bilag] | None:
+        if self.attachments is None:
+            return None
+        found, warnings = self.attachments.read(parsed.meeting, parsed.raw.published_at, parsed.digest)
+        self.report.warnings += [named(self.label, warning) for warning in warnings]
+        return found
 
     def _fail(self, message: str) -> None:
         self.report.errors.append(named(self.label, message))
@@ -266,13 +292,17 @@ def _source_state(store: Store, config: SourceConfig, now: datetime) -> SourceSt
     return state
 
 
-def _read(raw: RawDocument, state: SourceState, store: Store, report: RunReport) -> _Parsed | None:
+def _read(raw: RawDocument, state: SourceState, store: Store, report: RunReport, label: str) -> _Parsed | None:
     digest = store.archive(raw.content)
     with store.session() as session:
         if _seen(session, state, raw.key, digest):
             report.unchanged += 1
             return None
-    meeting = raw.parsed or parse_minutes(extract_text(raw.content, raw.name).text, raw.name)
+    meeting = raw.parsed
+    if meeting is None:
+        extracted = extract_text(raw.content, raw.name)
+        report.warnings += [named(label, warning) for warning in extracted.warnings]
+        meeting = parse_minutes(extracted.text, raw.name)
     if raw.url and not meeting.url:
         meeting = replace(meeting, url=raw.url)
     return _Parsed(raw, digest, meeting)
@@ -293,7 +323,14 @@ def _seen(session: Session, state: SourceState, key: str, digest: str) -> bool:
 
 
 def _store(
-    store: Store, state: SourceState, parsed: _Parsed, now: datetime, backfill: bool, report: RunReport, label: str
+    store: Store,
+    state: SourceState,
+    parsed: _Parsed,
+    now: datetime,
+    backfill: bool,
+    report: RunReport,
+    label: str,
+    attachments: dict[str, Bilag] | None = None,
 ) -> None:
     assert state.id is not None
     with store.session() as session:
@@ -309,7 +346,7 @@ def _store(
         )
         session.add(document)
         session.flush()
-        tally = record_meeting(session, state, document, parsed.meeting, now, backfill)
+        tally = record_meeting(session, state, document, parsed.meeting, now, backfill, attachments)
     report.warnings += [named(label, warning) for warning in tally.warnings]
     report.new += tally.new
     report.changed += tally.changed

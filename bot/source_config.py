@@ -22,7 +22,16 @@ from bot.settings import SLUG, Frozen, check_duration, web_url
 # a national config polls about a hundred sites, and minutes appear a few times a week.
 MANY_KOMMUNER_EVERY = "1h"
 # The keys a ``kommuner`` block passes on to each of its sources; the others belong to one site.
-SHARED_KEYS = ("committees", "since", "every", "budget", "min_interval")
+SHARED_KEYS = (
+    "committees",
+    "since",
+    "every",
+    "budget",
+    "min_interval",
+    "attachments",
+    "attachment_max_mb",
+    "attachment_max_pages",
+)
 
 
 class _SourceBase(Frozen):
@@ -97,6 +106,17 @@ class PortalSource(_SourceBase):
     committees: tuple[str, ...] = Field((), description="Only committees whose name contains one of these.")
     since: date | None = Field(None, description="Only meetings on or after this day; default: the last 180 days.")
     min_interval: float = Field(1.0, ge=0, le=600, description="Seconds between two requests to the site.")
+    # Per source, not under [bot]: what a bilag weighs differs by site, and a ``kommuner`` block
+    # still sets them for all its sites at once.
+    attachments: bool = Field(
+        False, description="Fetch the items' attachments (bilag) that are PDFs and keep their text, for watchlists."
+    )
+    attachment_max_mb: float = Field(
+        20, gt=0, le=200, description="An attachment larger than this many megabytes is not downloaded."
+    )
+    attachment_max_pages: int = Field(
+        300, ge=1, le=10_000, description="Only this many pages of an attachment are read."
+    )
 
     @model_validator(mode="before")
     @classmethod

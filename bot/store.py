@@ -28,6 +28,8 @@ from sqlmodel import Session, SQLModel, col, select
 from bot.engine import cannot_open, describe, make_engine
 from bot.errors import StoreError, os_reason
 from bot.models import (
+    AttachmentContent,
+    AttachmentFetch,
     Document,
     Event,
     Item,
@@ -53,9 +55,19 @@ def _add_column(model: Any, name: str) -> Migration:
     def step(connection: Connection) -> None:
         column = model.__table__.c[name]
         kind = column.type.compile(dialect=connection.dialect)
-        connection.exec_driver_sql(f"ALTER TABLE {model.__tablename__} ADD COLUMN {name} {kind}")
+        table = connection.dialect.identifier_preparer.quote(model.__tablename__)  # "match" is a keyword somewhere
+        connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     return step
+
+
+def _attachments(connection: Connection) -> None:
+    """0004: attachment texts by hash, the last download of each attachment, and where an event's
+    attachments changed and a match's snippet comes from."""
+    tables = [AttachmentContent.__table__, AttachmentFetch.__table__]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(connection, tables=tables)
+    for model, name in ((Event, "attachment_changes"), (Match, "attachment"), (Match, "attachment_url")):
+        _add_column(model, name)(connection)
 
 
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
@@ -64,6 +76,8 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0002_document_published_at", _add_column(Document, "published_at")),
     # when each digest was last tried, so no digest is tried twice within a minute
     ("0003_outbox_last_attempt_at", _add_column(Outbox, "last_attempt_at")),
+    # attachments (bilag): their texts, their downloads, and the events and matches about them
+    ("0004_attachments", _attachments),
 )
 
 

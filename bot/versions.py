@@ -11,11 +11,14 @@ once (with a warning when the two differ): one odd document never stops an inges
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.attachments import Bilag, attachment_entries, attachment_news
 from bot.diff import Change, compare, match_items, title_key
 from bot.minutes import KIND_RANK, ParsedItem, ParsedMeeting, committee_key
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
@@ -39,8 +42,13 @@ def record_meeting(
     meeting: ParsedMeeting,
     now: datetime,
     backfill: bool,
+    attachments: Mapping[str, Bilag] | None = None,
 ) -> Tally:
-    """Store one parsed document's meeting and items; returns what changed."""
+    """Store one parsed document's meeting and items; returns what changed.
+
+    ``attachments`` are the fetched attachments by :func:`bot.attachments.identity` when the
+    source fetches them (else None): an attachment added, or one whose bytes changed, is then a
+    change of its item too."""
     stored_meeting = _meeting(session, source, meeting)
     document.meeting_id = stored_meeting.id
     tally = Tally()
@@ -48,7 +56,7 @@ def record_meeting(
         document.outcome = "superseded"  # the minutes, or a newer version, are stored: this adds nothing
         return tally
     _update_meeting(stored_meeting, meeting)
-    recorder = _Recorder(session, source.name, document, now, backfill, tally)
+    recorder = _Recorder(session, source.name, document, now, backfill, tally, attachments)
     items = list(session.exec(select(Item).where(Item.meeting_id == stored_meeting.id).order_by(col(Item.id))))
     pairs = match_items(_once_each(meeting.items, source.name, stored_meeting, document, tally), items)
     for parsed, stored in pairs:
@@ -133,6 +141,7 @@ class _Recorder:
     now: datetime
     backfill: bool
     tally: Tally
+    attachments: Mapping[str, Bilag] | None = None
 
     def new_item(self, meeting: Meeting, parsed: ParsedItem) -> None:
         assert meeting.id is not None
@@ -157,9 +166,12 @@ class _Recorder:
         versions = list(self.session.exec(select(ItemVersion).where(ItemVersion.item_id == item.id)))
         current = next(v for v in versions if v.version == item.current_version)
         digest = parsed.content_hash()
-        known = next((v for v in versions if v.content_hash == digest), None)
+        entries = attachment_entries(parsed, self.attachments)
+        known = next((v for v in sorted(versions, key=_newest_first) if self._same(v, digest, entries)), None)
         if known is not None:
             item.current_version = known.version  # equal to a published version: no flapping
+            if self.attachments is not None and known.attachments != entries:
+                known.attachments = entries  # read now, or gone: nothing new to tell about
             if reappeared:
                 self._event(
                     item, known, "changed", Change((), False, ({"section": "Status", "ops": [["+", REAPPEARED]]},))
@@ -167,8 +179,15 @@ class _Recorder:
                 self.tally.changed += 1
             return
         version = self._version(item, parsed, max(v.version for v in versions) + 1)
-        self._event(item, version, "changed", _change(current, version))
+        news = attachment_news(current.attachments, entries) if self.attachments is not None else []
+        self._event(item, version, "changed", _change(current, version), news)
         self.tally.changed += 1
+
+    def _same(self, version: ItemVersion, digest: str, entries: list[dict[str, Any]]) -> bool:
+        """Whether a stored version has this content and (where fetched) no attachment it lacks."""
+        if version.content_hash != digest:
+            return False
+        return self.attachments is None or not attachment_news(version.attachments, entries)
 
     def remove_item(self, item: Item, kind: str) -> None:
         current = self.session.exec(
@@ -195,7 +214,7 @@ class _Recorder:
             sections=[[s.heading, s.text] for s in parsed.sections],
             decisions=[d.as_json() for d in parsed.decisions],
             decision=parsed.decision,
-            attachments=[attachment.as_json() for attachment in parsed.attachments],
+            attachments=attachment_entries(parsed, self.attachments),
             url=parsed.url or self.document.url,
             created_at=self.now,
         )
@@ -204,8 +223,18 @@ class _Recorder:
         item.current_version, item.title, item.case_number = number, parsed.title, parsed.case_number
         return version
 
-    def _event(self, item: Item, version: ItemVersion, kind: str, change: Change | None = None) -> None:
+    def _event(
+        self,
+        item: Item,
+        version: ItemVersion,
+        kind: str,
+        change: Change | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> None:
         assert item.id is not None and self.document.id is not None
+        if change is not None and attachments:
+            named = tuple(f"Bilag: {news['name']}" for news in attachments)
+            change = replace(change, changed_sections=(*change.changed_sections, *dict.fromkeys(named)))
         event = Event(
             item_id=item.id,
             version_id=version.id,
@@ -214,11 +243,16 @@ class _Recorder:
             changed_sections=list(change.changed_sections) if change else [],
             decision_added=change.decision_added if change else False,
             diff=list(change.diff) if change else [],
+            attachment_changes=list(attachments or []),
             backfill=self.backfill,
             created_at=self.now,
         )
         self.session.add(event)
         self.tally.events.append(event)
+
+
+def _newest_first(version: ItemVersion) -> int:
+    return -version.version
 
 
 def item_uid(source: str, meeting: Meeting, parsed: ParsedItem) -> str:

@@ -38,6 +38,7 @@ def event_text(
     if event.kind == "changed" and event.changed_sections:
         lines.append(f"{'':<15} sections: {', '.join(event.changed_sections)}")
         lines.extend(f"{'':<15} {line}" for line in render_diff(event.diff).splitlines())
+        lines.extend(f"{'':<15} {attachment_news_text(news)}" for news in event.attachment_changes or [])
     return "\n".join(lines)
 
 
@@ -88,6 +89,9 @@ def event_json(
         "version": version.version,
         "changed_sections": event.changed_sections,
         "decision_added": event.decision_added,
+        "attachment_added": event.attachment_added,
+        "attachment_changed": event.attachment_changed,
+        "attachments": event.attachment_changes or [],
         "diff": render_diff(event.diff),
         "diff_ops": event.diff,
         "backfill": event.backfill,
@@ -106,6 +110,7 @@ def match_json(
         "event": match.kind,
         "decision_added": match.decision_added,
         "changed_sections": match.changed_sections,
+        "attachment": {"name": match.attachment, "url": match.attachment_url} if match.attachment else None,
         "by_case": match.by_case,
         "backfill": match.backfill,
         "matched_at": match.created_at.isoformat(),
@@ -118,7 +123,13 @@ def match_text(
     label = "decision added" if match.decision_added else match.kind
     terms = ", ".join(match.terms) or "case number"
     heading = f"[{match.watchlist}] {label:<14} {where(item.number, version, meeting, source)}"
-    return f"{heading}\n    ({terms}) {snippet_of(match).marked()}"
+    found_in = f"i bilag {match.attachment}: " if match.attachment else ""
+    return f"{heading}\n    ({terms}) {found_in}{snippet_of(match).marked()}"
+
+
+def attachment_news_text(news: dict[str, Any]) -> str:
+    """An attachment an event added or changed, in words: "Nyt bilag: Lokalplan 511"."""
+    return f"{'Nyt' if news.get('change') == 'added' else 'Ændret'} bilag: {news.get('name')}"
 
 
 def snippet_of(match: Match) -> Snippet:

@@ -66,6 +66,9 @@ class Watchlist(_Frozen):
     sections: tuple[str, ...] = Field((), description="Only text in these sections (empty: the whole item).")
     cases: tuple[str, ...] = Field((), description="Case numbers followed through every committee and meeting.")
     only_new_text: bool = Field(False, description="A change matches only when a term is in the added text.")
+    attachments: bool = Field(
+        False, description="Terms also match in the item's attachments (bilag), where its source fetches them."
+    )
     backfill_days: int = Field(30, ge=0, description="A new or edited watchlist is run on items this recent.")
     fold_aa: bool = Field(False, description="Treat å and aa as the same letter (Aabenraa = Åbenrå).")
     public: bool = Field(True, description="Listed on the index page and in the OPML; false: an unguessable feed path.")
@@ -91,7 +94,10 @@ class Watchlist(_Frozen):
 
     def digest(self) -> str:
         """Changes whenever the watchlist's meaning changes: an edited watchlist is re-run."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        data = self.model_dump(mode="json")
+        if not self.attachments:
+            del data["attachments"]  # a watchlist from before the key existed keeps its digest: no re-run
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

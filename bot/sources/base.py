@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from bot.errors import ConfigError, FetchError
 from bot.fetch import Fetcher
-from bot.minutes import ParsedMeeting
+from bot.minutes import Attachment, ParsedMeeting
 from bot.source_config import SourceConfig
 from bot.store import Store
 
@@ -93,6 +93,10 @@ class HttpSource(Source):
 
     @abstractmethod
     def fetch_with(self, fetcher: Fetcher) -> Iterator[RawDocument | FetchError]: ...
+
+    def attachment_url(self, attachment: Attachment) -> str | None:
+        """Where to fetch an attachment's PDF (``attachments = true``); None: the site has none."""
+        return attachment.url if attachment.pdf is not False else None
 
 
 # The module of each source type; a module is imported (and registers its type) when needed.

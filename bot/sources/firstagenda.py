@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.errors import BotError, ExtractError, FetchError, ParseError
 from bot.extract import clean_text, html_to_text
 from bot.fetch import Fetcher, Response
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse
+from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse, committee_name
 from bot.parse import build_item
 from bot.source_config import FirstAgendaSource as FirstAgendaConfig
 from bot.sources.base import HttpSource, Probe, RawDocument
@@ -28,6 +28,9 @@ from bot.sources.site import ZONE, count, remember, remembered, wanted, window_s
 LISTING_PATH = "/api/agenda/udvalgsliste"
 AGENDA_PATH = "/api/agenda/dagsorden/{}"
 BILAG_PATH = "/vis/pdf/bilag/{}?redirectDirectlyToPdf=true"  # without the parameter: an HTML viewer
+# The viewer names the PDF in its iframe: a short-lived signed URL on another host, which the
+# redirect above would lead to and the fetcher does not follow (see bot.attachments).
+VIEWER_PATH = "/vis/pdf/bilag/{}"
 
 
 class _Loose(BaseModel):
@@ -60,6 +63,7 @@ class _Field(_Loose):
 class _Attachment(_Loose):
     Id: str | None = None
     Navn: str | None = None
+    HarPdfVersion: bool | str | None = None  # served as the string "true"
 
 
 class _Item(_Loose):
@@ -139,7 +143,7 @@ def parse_listing(content: bytes, url: str) -> Listing:
                     continue
                 meetings[meeting.Id] = ListedMeeting(
                     id=meeting.Id,
-                    committee=collapse(clean_text(committee.Navn)),
+                    committee=committee_name(clean_text(committee.Navn)),
                     start=start.astimezone(ZONE),
                     released=meeting.ReleasedDate or "",
                     place=collapse(clean_text(meeting.Sted or "")) or None,
@@ -198,11 +202,22 @@ def _item(item: _Item, meeting: ListedMeeting, base: str, name: str) -> ParsedIt
     if item.IsOpen is False and not parsed.closed:
         parsed = replace(parsed, closed=True, sections=(), decisions=(), decision=None)
     attachments = tuple(
-        Attachment(collapse(clean_text(b.Navn)), f"{base}{BILAG_PATH.format(b.Id)}" if b.Id else None)
+        Attachment(
+            collapse(clean_text(b.Navn)),
+            f"{base}{BILAG_PATH.format(b.Id)}" if b.Id else None,
+            key=b.Id,
+            pdf=_flag(b.HarPdfVersion),
+        )
         for b in item.Bilag or []
         if b.Navn and b.Navn.strip()
     )
     return replace(parsed, attachments=attachments)
+
+
+def _flag(value: bool | str | None) -> bool | None:
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().casefold())
+    return value
 
 
 def _order(item: _Item) -> tuple[int, str]:
@@ -265,6 +280,12 @@ class FirstAgendaPortal(HttpSource):
             yield document
             if isinstance(document, RawDocument) and store is not None:
                 remember(store, self.config.name, meeting.id, meeting.released, document)
+
+    def attachment_url(self, attachment: Attachment) -> str | None:
+        """Only a bilag the portal says has a PDF version (``HarPdfVersion``), through its viewer."""
+        if attachment.pdf is not True or not attachment.key:
+            return None
+        return self.config.url + VIEWER_PATH.format(attachment.key)
 
     def _since(self) -> date:
         return window_start(self.config.since, self.context.first_ingest_at, self.context.now)
