@@ -19,7 +19,8 @@ BOLD_WEIGHT = 600
 _BOLD_NAMES = ("bold", "black", "heavy", "semibold", "demibold", "demi")
 _FORCE_BOLD = 1 << 18  # PDF font descriptor flag
 _RUN_GAP = 0.9  # a horizontal gap wider than this many font sizes ends a run (cell, column)
-_JUSTIFIED_GAP = 4.0  # after a typed space, a gap up to this many font sizes is still a space
+_JUSTIFIED_GAP = 4.0  # after a space, a gap up to this many font sizes is still a space
+_SIZE_STEP = 0.15  # a change of size by more than this share starts a run: a superscript, a heading word
 _TOUCHING = 0.1  # runs closer than this many font sizes are one word
 _CELL_GAP = 1.5  # between runs of one line, a gap this many line heights wide is a tab (table cell)
 _TEXT_LIKE = 0.7  # a column's line fills this share of its column: wrapped text, not a table cell
@@ -172,7 +173,8 @@ def _runs(textpage: pdfium.PdfTextPage) -> Iterator[Run]:
         if pdfium_c.FPDFText_IsHyphen(raw, index) or char in "\x02\ufffe":
             char = "-"
         if char == " ":
-            if run is not None and not run.text.endswith(" "):
+            generated = bool(pdfium_c.FPDFText_IsGenerated(raw, index))
+            if run is not None and not run.text.endswith(" ") and not (generated and _hyphen_ends_line(raw, index)):
                 run.text += " "
             continue
         pdfium_c.FPDFText_GetLooseCharBox(raw, index, box)
@@ -188,14 +190,21 @@ def _runs(textpage: pdfium.PdfTextPage) -> Iterator[Run]:
         yield run
 
 
+def _hyphen_ends_line(raw: pdfium_c.FPDF_TEXTPAGE, index: int) -> bool:
+    """pdfium puts a space before a hyphen set apart at a line end ("svar -⏎procent"): not one."""
+    following = [pdfium_c.FPDFText_GetUnicode(raw, index + step) for step in (1, 2)]
+    return following[0] in (0x2D, 0x02, 0xFFFE) and following[1] in (0, 0x0D, 0x0A)
+
+
 def _continues(run: Run, box: pdfium_c.FS_RECTF, size: float, bold: bool) -> bool:
     middle = (box.top + box.bottom) / 2
     same_line = run.bottom <= middle <= run.top
     # the characters of a ligature ("ff") share one box: the next may start where the last did;
-    # after a typed space, justified text may stretch the gap to a few spaces' width
+    # after a space, justified text may stretch the gap to a few spaces' width
     gap = _JUSTIFIED_GAP if run.text.endswith(" ") and run.text.strip() else _RUN_GAP
     near = box.left >= run.last - 0.5 and box.left - run.right <= gap * max(size, run.size)
-    return same_line and near and (bold == run.bold or not run.text.strip())
+    same_style = (bold == run.bold or not run.text.strip()) and abs(size - run.size) <= _SIZE_STEP * max(size, run.size)
+    return same_line and near and same_style
 
 
 # --- runs → lines → reading order ------------------------------------------------------------------

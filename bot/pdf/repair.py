@@ -15,6 +15,10 @@ WRAP = "\x1f"  # a line break inside a heading that assemble joined into one lin
 _SOFT_HYPHEN = re.compile(r"\u00ad[ \t]*(?:[\n\x1f](?=\S))?")  # invisible break point: always rejoin
 _LINE_END_HYPHEN = re.compile(r"(\w+)-([\n\x1f])[ \t]*(?=(\w+))")
 _LIGATURE = re.compile("[\ufb00-\ufb06]")  # ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ
+# Word's list bullets in the Symbol and Wingdings fonts arrive as private-use characters
+_SYMBOL_BULLETS = str.maketrans(
+    {"\uf0b7": "•", "\uf0a7": "▪", "\uf02d": "–", "\uf0d8": "•", "\uf076": "•", "\uf0fc": "•"}
+)
 _WORD = re.compile(r"\w+(?:-\w+)*")
 _SUSPENDED = ("og", "eller", "samt", "til")  # "Beskæftigelses- og Integrationsudvalget"
 
@@ -28,6 +32,7 @@ def repair_pdf_text(text: str) -> str:
     text = _SOFT_HYPHEN.sub("", text)
     # NFKC on ligatures only: on all text it also turns m² into m2 and "2½ år" into "21⁄2 år"
     text = _LIGATURE.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
+    text = text.translate(_SYMBOL_BULLETS)
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     words = {word.casefold() for word in _WORD.findall(text)}
     text = _LINE_END_HYPHEN.sub(lambda match: _join_hyphenated(match, words), text)
