@@ -22,6 +22,8 @@ from bot.sections import MAX_HEADING, is_section_heading
 _PARAGRAPH_GAP = 0.3  # extra vertical space, in font sizes, that marks a new paragraph
 _LARGER = 1.15  # a line set this much larger than the body text is a heading
 _LIST_ITEM = re.compile(r"^(?:[-*•·▪–]\s|\d{1,3}[.)]\s)")
+# a heading line ending like this goes on: a preposition, article or conjunction, a hyphen, a comma
+_UNFINISHED = re.compile(r"(?:\s(?:i|på|af|for|til|om|med|fra|og|eller|den|det|de|d\.)|[-,–])$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.:!?;)\]”\"]\s*$")
 
 
@@ -147,11 +149,11 @@ def _continues_heading(above: Line, below: Line, above_text: str, below_text: st
     of its own (an item title directly followed by "Sagsfremstilling" is two headings)."""
     if not (above_text.startswith("**") and below_text.startswith("**")):
         return False
-    second = below_text[2:-2]
-    if (
-        abs(above.size - below.size) > 0.5
-        or _ended_early(above, below, style)
-        or len(above_text) + len(second) > MAX_HEADING
-    ):
+    first, second = above_text[2:-2], below_text[2:-2]
+    if abs(above.size - below.size) > 0.5 or len(first) + len(second) > MAX_HEADING:
         return False
-    return second[:1].islower() or not (is_section_heading(second) or item_number(second) is not None)
+    if _UNFINISHED.search(first) or second[:1].islower() or second[:1].isdigit():
+        return True  # "Beslutning i Byrådet den" / "06-01-2025"
+    if _ended_early(above, below, style):
+        return False
+    return not (is_section_heading(second) or item_number(second) is not None)

@@ -21,6 +21,7 @@ _FORCE_BOLD = 1 << 18  # PDF font descriptor flag
 _RUN_GAP = 0.9  # a horizontal gap wider than this many font sizes ends a run (cell, column)
 _JUSTIFIED_GAP = 4.0  # after a space, a gap up to this many font sizes is still a space
 _SIZE_STEP = 0.15  # a change of size by more than this share starts a run: a superscript, a heading word
+_TOUCHING_HYPHEN = 0.2  # a line-end hyphen this close (in font sizes) belongs to its word
 _TOUCHING = 0.1  # runs closer than this many font sizes are one word
 _CELL_GAP = 1.5  # between runs of one line, a gap this many line heights wide is a tab (table cell)
 _TEXT_LIKE = 0.7  # a column's line fills this share of its column: wrapped text, not a table cell
@@ -174,7 +175,9 @@ def _runs(textpage: pdfium.PdfTextPage) -> Iterator[Run]:
             char = "-"
         if char == " ":
             generated = bool(pdfium_c.FPDFText_IsGenerated(raw, index))
-            if run is not None and not run.text.endswith(" ") and not (generated and _hyphen_ends_line(raw, index)):
+            if run is None or run.text.endswith(" "):
+                continue
+            if not (generated and _hyphen_ends_line(raw, index, run)):
                 run.text += " "
             continue
         pdfium_c.FPDFText_GetLooseCharBox(raw, index, box)
@@ -190,10 +193,15 @@ def _runs(textpage: pdfium.PdfTextPage) -> Iterator[Run]:
         yield run
 
 
-def _hyphen_ends_line(raw: pdfium_c.FPDF_TEXTPAGE, index: int) -> bool:
-    """pdfium puts a space before a hyphen set apart at a line end ("svar -⏎procent"): not one."""
+def _hyphen_ends_line(raw: pdfium_c.FPDF_TEXTPAGE, index: int, run: Run) -> bool:
+    """pdfium puts a space before a hyphenation hyphen set close but apart at a line end
+    ("svar -⏎procent"); a dash after a real space ("direktøren -⏎august") keeps it."""
     following = [pdfium_c.FPDFText_GetUnicode(raw, index + step) for step in (1, 2)]
-    return following[0] in (0x2D, 0x02, 0xFFFE) and following[1] in (0, 0x0D, 0x0A)
+    if following[0] not in (0x2D, 0x02, 0xFFFE) or following[1] not in (0, 0x0D, 0x0A):
+        return False
+    box = pdfium_c.FS_RECTF()
+    pdfium_c.FPDFText_GetLooseCharBox(raw, index + 1, box)
+    return box.left - run.right < _TOUCHING_HYPHEN * run.size
 
 
 def _continues(run: Run, box: pdfium_c.FS_RECTF, size: float, bold: bool) -> bool:

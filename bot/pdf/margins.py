@@ -17,6 +17,7 @@ from bot.sections import is_section_heading
 _ZONE = 0.14  # the top and bottom share of the page height where running lines live
 _EDGE_LINES = 3  # at most this many lines from each edge
 _SHARE = 0.4  # a text repeating in the same zone on this share of pages is running
+_PAGE_OFFSET = 2  # printed page numbers may be off by a cover page or two
 _DIGITS = re.compile(r"\d+")
 _PAGE_NUMBER = re.compile(r"^(?:side\s*)?(\d{1,4})(?:\s*(?:af|/|of)\s*(\d{1,4}))?$", re.IGNORECASE)
 
@@ -35,18 +36,24 @@ def strip_running_lines(pages: list[Page]) -> list[Page]:
         running = {
             id(line)
             for zone, line in _edge_lines(page)
-            if _is_running(line, counts[(zone, key := _key(line))] >= max(needed, 2 * body[key]))
+            if _is_page_number(line, page.number, len(pages))
+            or _is_running(line, counts[(zone, key := _key(line))] >= max(needed, 2 * body[key]))
         }
         page.lines = [line for line in page.lines if id(line) not in running]
     return pages
 
 
+def _is_page_number(line: Line, page: int, pages: int) -> bool:
+    """ "6", "Side 6 af 14", "6/14" near this page's number; not a case number such as "26/100"."""
+    number = _PAGE_NUMBER.match(" ".join(line.text().split()))
+    if number is None or abs(int(number.group(1)) - page) > _PAGE_OFFSET:
+        return False
+    return number.group(2) is None or int(number.group(1)) <= int(number.group(2)) <= pages + _PAGE_OFFSET
+
+
 def _is_running(line: Line, repeated: bool) -> bool:
+    """A running line has words; a heading that happens to open two short pages is still a heading."""
     text = " ".join(line.text().split())
-    number = _PAGE_NUMBER.match(text)
-    if number:  # "6", "Side 6 af 14", "6/14"; not a case number such as "24/2412"
-        return number.group(2) is None or int(number.group(1)) <= int(number.group(2))
-    # a running line has words; a heading that happens to open two short pages is still a heading
     return repeated and any(char.isalpha() for char in text) and not is_section_heading(text.strip("*: "))
 
 
