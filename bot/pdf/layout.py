@@ -256,11 +256,36 @@ def in_reading_order(lines: list[Line]) -> list[Line]:
         if line is not None and not _crosses(line, gutter):
             band.append(line)
             continue
-        ordered.extend(_band_in_columns(band, gutter, width))
+        for part, rows in _split_at_tables(band, gutter, width):
+            ordered.extend(part if rows else _band_in_columns(part, gutter, width))
         band = []
         if line is not None:
             ordered.append(line)
     return ordered
+
+
+def _split_at_tables(band: list[Line], gutter: float, width: float) -> list[tuple[list[Line], bool]]:
+    """A band cut where a table stands between two-column text: two or more rows in a row of
+    short cells on both sides of the gutter are read as rows, not as column lines."""
+    flags = [_row_like(line, gutter, width) for line in band]
+    parts: list[tuple[list[Line], bool]] = []
+    index = 0
+    while index < len(band):
+        end = index
+        while end < len(band) and flags[end] == flags[index]:
+            end += 1
+        rows = flags[index] and end - index >= 2
+        if parts and parts[-1][1] == rows:
+            parts[-1][0].extend(band[index:end])
+        else:
+            parts.append((band[index:end], rows))
+        index = end
+    return parts
+
+
+def _row_like(line: Line, gutter: float, width: float) -> bool:
+    sides = [_side(line, gutter, is_left) for is_left in (True, False)]
+    return all(sides) and all(run.right - run.left < _TEXT_LIKE * width / 2 for run in line.runs)
 
 
 def _gutter(lines: list[Line]) -> float | None:
