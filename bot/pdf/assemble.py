@@ -47,9 +47,16 @@ def pages_text(pages: list[Page]) -> str:
                 previous = _add(out, previous, part, style, jump)
                 jump = False
         if page.ocr:
-            out.extend(["", *page.ocr.split("\n"), ""])
+            out.extend(["", *(_ocr_line(line) for line in page.ocr.split("\n")), ""])
             previous = None
     return "\n".join(out)
+
+
+def _ocr_line(line: str) -> str:
+    """OCR knows no bold: an item or section heading on a scanned page is marked as on the others."""
+    text = line.strip()
+    heading = text and len(text) <= MAX_HEADING and (item_number(text) is not None or is_section_heading(text))
+    return f"**{text}**" if heading else line
 
 
 def _add(out: list[str], previous: Line | None, line: Line, style: _Style, jump: bool) -> Line:

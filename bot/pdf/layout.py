@@ -201,7 +201,7 @@ def _hyphen_ends_line(raw: pdfium_c.FPDF_TEXTPAGE, index: int, run: Run) -> bool
         return False
     box = pdfium_c.FS_RECTF()
     pdfium_c.FPDFText_GetLooseCharBox(raw, index + 1, box)
-    return box.left - run.right < _TOUCHING_HYPHEN * run.size
+    return bool(box.left - run.right < _TOUCHING_HYPHEN * run.size)
 
 
 def _continues(run: Run, box: pdfium_c.FS_RECTF, size: float, bold: bool) -> bool:
