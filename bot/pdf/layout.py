@@ -284,8 +284,12 @@ def _split_at_tables(band: list[Line], gutter: float, width: float) -> list[tupl
 
 
 def _row_like(line: Line, gutter: float, width: float) -> bool:
-    sides = [_side(line, gutter, is_left) for is_left in (True, False)]
-    return all(sides) and all(run.right - run.left < _TEXT_LIKE * width / 2 for run in line.runs)
+    """Short cells on both sides, or a table of contents' title with its page number."""
+    left, right = (_side(line, gutter, is_left) for is_left in (True, False))
+    if not (left and right):
+        return False
+    numbered = len(right) == 1 and right[0].text.strip().isdigit() and len(right[0].text.strip()) <= 3
+    return numbered or all(run.right - run.left < _TEXT_LIKE * width / 2 for run in line.runs)
 
 
 def _gutter(lines: list[Line]) -> float | None:

@@ -37,7 +37,7 @@ def strip_running_lines(pages: list[Page]) -> list[Page]:
             id(line)
             for zone, line in _edge_lines(page)
             if _is_page_number(line, page.number, len(pages))
-            or _is_running(line, counts[(zone, key := _key(line))] >= max(needed, 2 * body[key]))
+            or _is_running(line, counts[(zone, key := _key(line))] >= max(needed, body[key] + 1))
         }
         page.lines = [line for line in page.lines if id(line) not in running]
     return pages
