@@ -148,7 +148,9 @@ def _flows_on(last: str, first: str) -> bool:
     """Whether a paragraph cut by a page or column break goes on: no sentence end, lower case next."""
     if not last or not first or last.startswith("**") or first.startswith("**"):
         return False
-    return last.endswith("-") or (not _SENTENCE_END.search(last) and first[0].islower())
+    return last.endswith("-") or (
+        not _SENTENCE_END.search(last) and (first[0].islower() or bool(_UNFINISHED.search(last)))
+    )
 
 
 def _continues_heading(above: Line, below: Line, above_text: str, below_text: str, style: _Style) -> bool:
