@@ -129,13 +129,14 @@ def _split_heading_run(line: Line, style: _Style) -> list[Line]:
     return [Line([first]), Line(line.runs[1:])]
 
 
-def _is_heading_run(run: Run, style: _Style) -> bool:
+def _is_heading_run(run: Run | Line, style: _Style) -> bool:
+    """Set as a heading is set: in bold, or clearly larger than the body text."""
     return run.bold or run.size >= _LARGER * style.body_size
 
 
 def _marked(line: Line, style: _Style) -> str:
     text = line.text()
-    heading = line.bold or line.size >= _LARGER * style.body_size
+    heading = _is_heading_run(line, style)
     return f"**{text}**" if heading and text and len(text) <= MAX_HEADING and "\t" not in text else text
 
 

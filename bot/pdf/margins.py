@@ -26,18 +26,18 @@ def strip_running_lines(pages: list[Page]) -> list[Page]:
     """The pages without their running headers and footers."""
     counts: Counter[tuple[str, str]] = Counter()
     body: Counter[str] = Counter()  # the same words in the body: content, not a running line
-    for page in pages:
-        edges = _edge_lines(page)
-        counts.update({(zone, _key(line)) for zone, line in edges})
-        at_edge = {id(line) for _, line in edges}
+    edges = [[(zone, line, _key(line)) for zone, line in _edge_lines(page)] for page in pages]
+    for page, page_edges in zip(pages, edges, strict=True):
+        counts.update({(zone, key) for zone, _, key in page_edges})
+        at_edge = {id(line) for _, line, _ in page_edges}
         body.update(_key(line) for line in page.lines if id(line) not in at_edge)
     needed = max(2, _SHARE * len(pages))
-    for page in pages:
+    for page, page_edges in zip(pages, edges, strict=True):
         running = {
             id(line)
-            for zone, line in _edge_lines(page)
+            for zone, line, key in page_edges
             if _is_page_number(line, page.number, len(pages))
-            or _is_running(line, counts[(zone, key := _key(line))] >= max(needed, body[key] + 1))
+            or _is_running(line, counts[(zone, key)] >= max(needed, body[key] + 1))
         }
         page.lines = [line for line in page.lines if id(line) not in running]
     return pages
