@@ -142,18 +142,7 @@ def _words(text: str) -> set[str]:
     return {word.strip(_EDGE) for word in text.split()} - {""}
 
 
-# Known gap (issue 13 note): in Sønderborg's two-column PDF a table row's cells ("23 24") are read
-# between two lines of the left column, gluing "be-" to "23". Strict: it fails loudly once fixed.
-_KNOWN_GLUED = pytest.mark.xfail(strict=True, reason="a table row read inside a column (see the issue 13 note)")
-WORD_CASES = [
-    pytest.param(name, variant, marks=_KNOWN_GLUED)
-    if (name.startswith("soenderborg"), variant) == (True, "two_column")
-    else (name, variant)
-    for name, variant in CASES
-]
-
-
-@pytest.mark.parametrize(("name", "variant"), WORD_CASES)
+@pytest.mark.parametrize(("name", "variant"), CASES)
 def test_no_word_is_split_or_glued(office: OfficeFactory, name: str, variant: str) -> None:
     """Hyphenated line ends are rejoined ("kon-⏎tanthjælp"), real hyphens kept ("Social- og",
     "EU-borgere"): every word of the PDF's text is a word of the text it was made from."""

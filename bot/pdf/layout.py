@@ -266,10 +266,15 @@ def in_reading_order(lines: list[Line]) -> list[Line]:
 
 def _split_at_tables(band: list[Line], gutter: float, width: float) -> list[tuple[list[Line], bool]]:
     """A band cut where a table stands between two-column text: two or more rows in a row of
-    short cells on both sides of the gutter are read as rows, not as column lines."""
+    short cells on both sides of the gutter are read as rows, not as column lines. A band that
+    starts with a contents list's last entries (page numbers right, a number alone under a wrapped
+    title) reads them first as rows, even one: they stand above the columns."""
     flags = [_row_like(line, gutter, width) for line in band]
-    parts: list[tuple[list[Line], bool]] = []
-    index = 0
+    lead = 0  # a contents list's last entries, a page number alone under its wrapped title included
+    while lead < len(band) and _numbered(_side(band[lead], gutter, False)):
+        lead += 1
+    parts: list[tuple[list[Line], bool]] = [(band[:lead], True)] if lead else []
+    index = lead
     while index < len(band):
         end = index
         while end < len(band) and flags[end] == flags[index]:
@@ -288,8 +293,12 @@ def _row_like(line: Line, gutter: float, width: float) -> bool:
     left, right = (_side(line, gutter, is_left) for is_left in (True, False))
     if not (left and right):
         return False
-    numbered = len(right) == 1 and right[0].text.strip().isdigit() and len(right[0].text.strip()) <= 3
-    return numbered or all(run.right - run.left < _TEXT_LIKE * width / 2 for run in line.runs)
+    return _numbered(right) or all(run.right - run.left < _TEXT_LIKE * width / 2 for run in line.runs)
+
+
+def _numbered(right: list[Run]) -> bool:
+    """The right side is a page number alone, as in a table of contents."""
+    return len(right) == 1 and right[0].text.strip().isdigit() and len(right[0].text.strip()) <= 3
 
 
 def _gutter(lines: list[Line]) -> float | None:
