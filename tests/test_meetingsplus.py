@@ -14,12 +14,13 @@ from bot.errors import ParseError
 from bot.fetch import Fetcher, FetchSettings
 from bot.http_cache import StoreCache
 from bot.parse import build_item
-from bot.pdf import pdf_text
+from bot.pdf import read_pdf
 from bot.pipeline import open_store, run_cycle
 from bot.sources.meetingsplus import MeetingsPlus, item_body, parse_meeting_page, parse_overview
 from bot.sources.site import ZONE
 
 from .helpers import json_lines, run_cli
+from .pdfmaker import make_scanned_pdf
 from .portal import Reply, Server, running, write_portal_config
 from .sites import folder_source, ingest
 from .sites.meetingsplus import (
@@ -118,7 +119,7 @@ def test_a_meeting_page_without_its_tabs_is_a_clear_error() -> None:
 def test_an_item_pdf_gives_its_case_number_and_sections_without_its_own_heading() -> None:
     climate = replace(TECHNICAL, committee="Klima- og Miljøudvalget")  # "Klima-" starts a section name
     item = replace(TECHNICAL.items[0], title="D - Økonomiske rammer for klimaplanen")
-    text = pdf_text(pdf_bytes(tuple(item_lines(climate, item, protocol=True))), "punkt.pdf")
+    text = read_pdf(pdf_bytes(tuple(item_lines(climate, item, protocol=True))), "punkt.pdf").text
     case, body = item_body(text, climate.committee, "Økonomiske rammer for klimaplanen")
     assert case == "26/2201"
     parsed = build_item(1, "Økonomiske rammer", case, body, climate.committee, date(2026, 5, 20))
@@ -222,6 +223,18 @@ def test_a_broken_item_pdf_fails_its_meeting_only(tmp_path: Path, server: Server
         f"error: source 'billund' (Billund): {server.url}{TECHNICAL.path} (Plan- og Miljøudvalget 20.05.2026): "
         f"{server.url}/pdf/agendaitem/41302: damaged or truncated PDF (no %%EOF end marker)",
     ]
+
+
+def test_a_scanned_page_in_an_item_pdf_is_a_warning_naming_the_pdf_and_page(tmp_path: Path, server: Server) -> None:
+    serve(server, [ECONOMY])
+    item = ECONOMY.items[0]
+    scan = make_scanned_pdf(tmp_path / "scan.pdf", list(item_lines(ECONOMY, item, False)), ["Bilag"])
+    server.raw(pdf_path(item, False), scan.read_bytes(), "application/pdf")
+    config = write_portal_config(tmp_path, source(server.url))
+    result = run_cli(config, "ingest")
+    assert result.exit_code == 0
+    url = f"{server.url}{pdf_path(item, False)}"
+    assert f"warning: source 'billund' (Billund): {url}: page 2 is a scanned image;" in result.stderr
 
 
 def test_a_timeout_is_named_and_another_site_still_ingests(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from bot.pdf.layout import Page, in_reading_order, read_page
 from bot.pdf.margins import strip_running_lines
 from bot.pdf.repair import repair_pdf_text
 
-__all__ = ["PdfText", "pdf_text", "read_pdf", "repair_pdf_text"]
+__all__ = ["PdfText", "read_pdf", "repair_pdf_text"]
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,6 @@ class PdfText:
     text: str
     pages: int
     warnings: tuple[str, ...] = ()
-
-
-def pdf_text(raw: bytes, name: str) -> str:
-    """The text of every page (see :func:`read_pdf`)."""
-    return read_pdf(raw, name).text
 
 
 def read_pdf(raw: bytes, name: str, max_pages: int | None = None) -> PdfText:

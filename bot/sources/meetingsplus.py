@@ -40,7 +40,7 @@ from bot.errors import BotError, ParseError
 from bot.fetch import Fetcher
 from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse, committee_name
 from bot.parse import build_item
-from bot.pdf import pdf_text
+from bot.pdf import read_pdf
 from bot.sections import is_section_heading
 from bot.source_config import MeetingsPlusSource as MeetingsPlusConfig
 from bot.sources.base import Probe
@@ -269,8 +269,9 @@ class MeetingsPlus(SiteSource):
                 continue
             pdf = fetcher.get(row.pdf, conditional=True, keep_body=True)
             pages.append((row.pdf, pdf.content))
-            text = pdf_text(pdf.content, row.pdf)  # an ExtractError names the PDF
-            bodies[row.pdf] = item_body(text, meeting.committee, row.title)
+            read = read_pdf(pdf.content, row.pdf)  # an ExtractError names the PDF
+            self.warnings += read.warnings
+            bodies[row.pdf] = item_body(read.text, meeting.committee, row.title)
         return MeetingRead(bundle(pages), build_meeting(meeting, page, bodies), response.fetched_at)
 
     @classmethod
