@@ -304,6 +304,8 @@ def test_pdf_with_only_a_scanned_image_has_no_text_layer(tmp_path: Path) -> None
         ("Kultur-\nsamt Fritidsudvalget", "Kultur- samt Fritidsudvalget"),
         ("EU-\nborgere", "EU-borgere"),
         ("2-\nårig", "2-årig"),
+        ("åbent mandag-\ntorsdag", "åbent mandag-torsdag"),
+        ("januar-\nmarts", "januar-marts"),
         ("EU-\nBorgere", "EU-\nBorgere"),
         ("Punkt 1 -\nbeslutning", "Punkt 1 -\nbeslutning"),
         ("- punkt\n- andet", "- punkt\n- andet"),

@@ -21,6 +21,11 @@ _SYMBOL_BULLETS = str.maketrans(
 )
 _WORD = re.compile(r"\w+(?:-\w+)*")
 _SUSPENDED = ("og", "eller", "samt", "til")  # "Beskæftigelses- og Integrationsudvalget"
+# a range of days or months ("mandag-torsdag", "januar-marts") keeps its hyphen
+_RANGE_ENDS = frozenset(
+    "mandag tirsdag onsdag torsdag fredag lørdag søndag januar februar marts april maj juni juli "
+    "august september oktober november december".split()
+)
 
 
 def repair_pdf_text(text: str) -> str:
@@ -47,6 +52,8 @@ def _join_hyphenated(match: re.Match[str], words: set[str]) -> str:
         return before + "- "
     if joined in words and kept not in words:
         return before  # the document spells it whole elsewhere ("CallCenter")
+    if before.casefold() in _RANGE_ENDS and word.casefold() in _RANGE_ENDS:
+        return before + "-"
     if kept in words or word[0].isdigit() and (before[-1].isupper() or before[-1].isdigit()):
         return before + "-"  # spelled with its hyphen elsewhere, or "COVID-19"
     if not word[0].islower():
