@@ -1,11 +1,13 @@
-"""The command line: a thin layer over the pipeline; user mistakes are one line, not a traceback."""
+"""The command line: a thin layer over the pipeline; user mistakes are one line, not a traceback.
+
+Exit codes: 0 all went well; 1 a document, the feeds or an email failed (the rest was done);
+2 a configuration or database error (nothing was done); 3 the run was done, but a watchlist
+file has an error (the other watchlists, and the last valid version of an edited one, were used).
+"""
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +15,26 @@ import click
 
 from bot import __version__
 from bot.addresses import addr_spec
+from bot.cli_help import example
+from bot.cli_read import READ_COMMANDS
 from bot.cli_sources import sources as sources_group
-from bot.config import Config, find_config_file, load_config
+from bot.config import Config, find_config_file, load_config, missing_folders
 from bot.digest import send_due, send_test, write_dry_run
 from bot.errors import BotError, os_reason
-from bot.feeds import feed_path
 from bot.lock import writer_lock
-from bot.match import Matcher
-from bot.matches import effective_watchlists, item_text
-from bot.pipeline import Progress, open_store, run_cycle
-from bot.scheduler import Bot, run_once
+from bot.matches import effective_watchlists
+from bot.pipeline import Progress, RunReport, open_store, run_cycle
+from bot.scheduler import Bot, configure_logging, run_once
+from bot.search_web import SearchApp
 from bot.serve import serve as serve_feeds
-from bot.status import render_status
 from bot.store import utcnow
-from bot.views import event_json, event_text, item_json, item_line, match_json, match_text, where
-from bot.watchlists import load_watchlists, trial_watchlist
+from bot.watchlists import load_watchlists
+from bot.wording import plural
+
+EXIT_CODES = (
+    "Exit code 1 if a document, the feeds or an email failed; 2 for a configuration or database "
+    "error; 3 if the run was done but a watchlist file has an error."
+)
 
 
 class _Context:
@@ -61,9 +68,11 @@ class _Group(click.Group):
 
 @click.group(
     cls=_Group,
-    epilog="Example: referatvagt --config my.toml ingest\n\n"
-    "Without --config, config.toml in the current folder is used if present, "
-    "else the sample minutes bundled with the bot.",
+    epilog=example(
+        "referatvagt --config my.toml ingest",
+        note="Without --config, config.toml in the current folder is used if present, "
+        "else the sample minutes bundled with the bot.",
+    ),
 )
 @click.option(
     "--config",
@@ -86,103 +95,33 @@ SEND_BACKFILL = click.option(
 )
 
 
-@cli.command("ingest", epilog="Example: referatvagt ingest")
-@SEND_BACKFILL
-@pass_context
-def ingest_command(ctx: _Context, send_backfill: bool) -> None:
-    """Poll every configured source once, store what is new or changed, match the
+@cli.command(
+    "ingest",
+    help=f"""Poll every configured source once, store what is new or changed, match the
     watchlists, regenerate the feeds and send immediate email digests.
 
     Prints one summary line (documents read, items new/changed/removed, matches, emails,
-    errors); each error names the file and the reason. Exits 1 if anything failed.
-    """
+    errors); each error names the file and the reason. {EXIT_CODES}
+    """,
+    epilog=example("referatvagt ingest"),
+)
+@SEND_BACKFILL
+@pass_context
+def ingest_command(ctx: _Context, send_backfill: bool) -> None:
     with writer_lock(ctx.config), open_store(ctx.config) as store:
         report = run_cycle(ctx.config, store, send_backfill=send_backfill, progress=terminal_progress())
     _end_progress()
+    _finish(report)
+
+
+def _finish(report: RunReport) -> None:
+    """The end of `ingest` and `run --once`: every error and warning, the summary, the exit code."""
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(report.summary())
-    if report.errors:
-        sys.exit(1)
-
-
-def _echo_json(fields: dict[str, Any]) -> None:
-    click.echo(json.dumps(fields, ensure_ascii=False))
-
-
-def _echo_rows(
-    rows: Iterable[tuple[Any, ...]],
-    as_json: bool,
-    as_fields: Callable[..., dict[str, Any]],
-    as_text: Callable[..., str],
-) -> None:
-    """One line (or JSON object) per stored row, shaped by the row's own printers in views.py."""
-    for row in rows:
-        if as_json:
-            _echo_json(as_fields(*row))
-        else:
-            click.echo(as_text(*row))
-
-
-@cli.command(epilog="Example: referatvagt items --json | head -1")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (JSON Lines).")
-@pass_context
-def items(ctx: _Context, as_json: bool) -> None:
-    """List the latest version of every stored agenda item."""
-    with open_store(ctx.config, read_only=True) as store:
-        _echo_rows(store.latest_items(), as_json, item_json, item_line)
-
-
-@cli.command(epilog="Example: referatvagt events --json")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (JSON Lines).")
-@pass_context
-def events(ctx: _Context, as_json: bool) -> None:
-    """List change events (new, changed, removed), oldest first."""
-    with open_store(ctx.config, read_only=True) as store:
-        _echo_rows(store.events(), as_json, event_json, event_text)
-
-
-@cli.command(epilog="Example: referatvagt matches --watchlist kontanthjaelp --json")
-@click.option("--watchlist", "slug", metavar="SLUG", help="Only this watchlist (its file name without .toml).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (JSON Lines).")
-@pass_context
-def matches(ctx: _Context, slug: str | None, as_json: bool) -> None:
-    """List stored watchlist matches, oldest first.
-
-    Each shows the watchlist, the item, the terms that matched and a snippet with the
-    terms in **bold**; --json adds every item field of `items --json`.
-    """
-    with open_store(ctx.config, read_only=True) as store:
-        _echo_rows(store.matches(slug), as_json, match_json, match_text)
-
-
-@cli.command("try", epilog='Example: referatvagt try kontanthjælp "*ledighed" \'"nyt kontanthjælpssystem"\' IGU')
-@click.argument("terms", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (JSON Lines).")
-@pass_context
-def try_command(ctx: _Context, terms: tuple[str, ...], as_json: bool) -> None:
-    """Test terms against the stored items before writing them into a watchlist.
-
-    Prints every item any of the TERMS matches, with a snippet, and a count. The terms use
-    the watchlist query language (see the README): kontanthjælp, *ledighed, =bil, IGU, "a b".
-    """
-    watchlist = trial_watchlist(terms)
-    matcher = Matcher([watchlist])
-    with open_store(ctx.config, read_only=True) as store:
-        rows = store.latest_items()
-    found = 0
-    for item, version, meeting, source, document in rows:
-        for result in matcher.match(item_text(version, meeting, source)):
-            found += 1
-            if as_json:
-                fields = {**item_json(item, version, meeting, source, document), "terms": list(result.terms)}
-                _echo_json({**fields, "snippet": result.snippet.marked()})
-            else:
-                click.echo(f"{where(item.number, version, meeting, source)}\n    {result.snippet.marked()}")
-    if not as_json:
-        click.echo(f"{found} of {len(rows)} items match")
+    sys.exit(report.exit_code)
 
 
 def _one_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -193,7 +132,13 @@ def _one_address(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 @cli.command(
-    "digest", epilog="Example: referatvagt digest --now   (or: referatvagt digest --retry-failed, or --dry-run out/)"
+    "digest",
+    epilog=example(
+        "referatvagt digest --now",
+        "referatvagt digest --retry-failed",
+        "referatvagt digest --dry-run out/",
+        "referatvagt digest --test you@example.org",
+    ),
 )
 @click.option(
     "--now",
@@ -225,6 +170,7 @@ def digest_command(
     (`referatvagt run`) calls this at those times. --now sends all pending matches at once
     as their own digest. --dry-run writes the messages as .eml files and changes nothing.
     --retry-failed sends again, as the same messages, the digests that used up their attempts.
+    Exit code 1 if a digest failed, 3 if only a watchlist file has an error.
     """
     config = ctx.config
     if test_address:
@@ -237,17 +183,19 @@ def digest_command(
             click.echo(f"error: {error}", err=True)
         if dry_run is not None:
             written = write_dry_run(store, config, watchlists, now, right_now, dry_run)
-            click.echo(f"{len(written)} digests written to {dry_run}; nothing sent")
+            click.echo(f"{plural(len(written), 'digest')} written to {dry_run}; nothing sent")
             return
         report = send_due(store, config, watchlists, now, right_now, retry_failed)
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
     click.echo(report.summary())
-    if errors or report.errors:
-        sys.exit(1)
+    sys.exit(1 if report.errors else 3 if errors else 0)
 
 
-@cli.command("run", epilog="Example: referatvagt run --once   (or, as a service: referatvagt run)")
+@cli.command(
+    "run",
+    epilog=example("referatvagt run --once   # one cycle, e.g. from cron", "referatvagt run          # as a service"),
+)
 @click.option("--once", is_flag=True, help="One full cycle (all sources, matching, feeds, due digests), then exit.")
 @SEND_BACKFILL
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
@@ -255,97 +203,46 @@ def digest_command(
 def run_command(ctx: _Context, once: bool, send_backfill: bool, verbose: bool) -> None:
     """Run the bot: poll every source on its interval, match, publish feeds, send digests.
 
-    Runs until SIGTERM or Ctrl-C (the current job finishes first). One `run` per state
-    folder; `ingest` and `digest` wait their turn. With --once: one cycle, for cron and tests.
+    Runs until SIGTERM or Ctrl-C (the current job finishes first); log lines are stamped in
+    [bot] timezone. One writer per state folder: while `run` works, `ingest`, `digest` and
+    a second `run` refuse to start (they say another process is using the folder, exit code
+    2); the read-only commands work. With --once: one cycle, for cron and tests, with the
+    exit codes of `ingest`.
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
-    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
     config = ctx.config
+    configure_logging(config.bot.zone, verbose)
     with writer_lock(config):
         if once:
             with open_store(config) as store:
                 report = run_once(config, store, send_backfill, progress=terminal_progress())
             _end_progress()
-            for error in report.errors:
-                click.echo(f"error: {error}", err=True)
-            for warning in report.warnings:
-                click.echo(f"warning: {warning}", err=True)
-            click.echo(report.summary())
-            sys.exit(1 if report.errors else 0)
+            _finish(report)
         bot = Bot(find_config_file(ctx.config_path), config)
         bot.start()
         bot.wait()
 
 
-@cli.command(epilog="Example: referatvagt status")
-@pass_context
-def status(ctx: _Context) -> None:
-    """Show how the bot is doing: per source the last success, last error, failure count,
-    next run and items stored; per watchlist its last match; per recipient pending email."""
-    with open_store(ctx.config, read_only=True) as store:
-        click.echo(render_status(store, ctx.config))
-
-
-@cli.command(epilog="Example: referatvagt backup state-backup.db")
-@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-@pass_context
-def backup(ctx: _Context, target: Path) -> None:
-    """Copy the store to TARGET while the bot runs (SQLite's online backup: a consistent copy)."""
-    with open_store(ctx.config, read_only=True) as store:
-        store.backup(target)
-    click.echo(f"store copied to {target}")
-
-
-@cli.command("feeds", epilog="Example: referatvagt feeds")
-@pass_context
-def feeds_command(ctx: _Context) -> None:
-    """List every feed with its subscribe links (RSS and Atom).
-
-    Private watchlists (public = false) are listed with their unguessable address: it is
-    printed only here, so the owner can subscribe.
-    """
-    config = ctx.config
-    base = config.feeds.base_url
-    with open_store(config, read_only=True) as store:
-        watchlists, errors = effective_watchlists(store, config.bot.watchlists_dir)
-        for error in errors:
-            click.echo(f"error: {error}", err=True)
-        for watchlist in watchlists:
-            if not watchlist.deliver.feed:
-                continue
-            state = store.watchlist_state(watchlist.slug)
-            if not watchlist.public and state is None:
-                click.echo(f"{watchlist.slug} (private): run `referatvagt ingest` once to create its address")
-                continue
-            path = feed_path(watchlist, state.token if state else None)
-            label = "private" if not watchlist.public else "public"
-            click.echo(f"{watchlist.slug} ({label}) {watchlist.name}\n    {base}{path}.xml\n    {base}{path}.atom")
-    for source in config.sources:
-        click.echo(f"source-{source.name} (public) alt fra {source.kommune}\n    {base}source-{source.name}.xml")
-    click.echo(f"index: {base}index.html  ·  OPML: {base}feeds.opml")
-
-
-@cli.command(epilog="Example: referatvagt --config config.toml check")
+@cli.command(epilog=example("referatvagt --config config.toml check"))
 @pass_context
 def check(ctx: _Context) -> None:
-    """Validate the config and every watchlist; exit 1 if any has an error.
+    """Validate the config (and that each folder source's folder exists) and every watchlist.
 
-    Each error names the file, the line and the key.
+    Each error names the file, the line and the key. Exit code 2 if the config has an
+    error, 1 if only a watchlist has.
     """
     config = ctx.config
+    problems = missing_folders(config)
     watchlists, errors = load_watchlists(config.bot.watchlists_dir)
-    for error in errors:
+    for error in problems + errors:
         click.echo(f"error: {error}", err=True)
-    click.echo(f"config: {config.origin or 'built-in defaults'}: OK, {len(config.sources)} sources")
+    verdict = plural(len(problems), "error") if problems else "OK"
+    click.echo(f"config: {config.origin or 'built-in defaults'}: {verdict}, {plural(len(config.sources), 'source')}")
     folder = config.bot.watchlists_dir
     if not folder.is_dir():
         click.echo(f"watchlists: no folder {folder}: nothing will be matched")
     else:
         click.echo(f"watchlists in {folder}: {len(watchlists)} OK, {len(errors)} with errors")
-    if errors:
-        sys.exit(1)
+    sys.exit(2 if problems else 1 if errors else 0)
 
 
 @cli.command(epilog="Example: referatvagt serve --port 8080")
@@ -353,14 +250,22 @@ def check(ctx: _Context) -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @pass_context
 def serve(ctx: _Context, host: str, port: int) -> None:
-    """Serve the feed folder over HTTP (feeds, index.html, feeds.opml).
+    """Serve the feed folder over HTTP (feeds, index.html, feeds.opml), and the search page
+    /search with a feed per search, /search.xml?q=..., which only read the store.
 
     Any web server can serve the folder instead: the feeds are plain files.
     """
-    serve_feeds(ctx.config.bot.state_dir / "feeds", host, port)
+    config = ctx.config
+    search = SearchApp(config, lambda: open_store(config, read_only=True))
+    try:
+        serve_feeds(config.bot.state_dir / "feeds", host, port, pages=search.pages())
+    finally:
+        search.close()
 
 
 cli.add_command(sources_group)
+for _command in READ_COMMANDS:
+    cli.add_command(_command)
 
 
 def terminal_progress() -> Progress | None:

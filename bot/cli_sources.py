@@ -5,29 +5,24 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
 from bot.catalogue import SYSTEMS, Kommune, find, listing_line, load_catalogue, source_block
-from bot.config import Config
+from bot.cli_help import HasConfig, example
 from bot.errors import ConfigError
 from bot.fetch import Fetcher
 from bot.sources.base import HttpSource, source_class
 
 
-class _HasConfig(Protocol):
-    @property
-    def config(self) -> Config: ...
-
-
-@click.group("sources", epilog="Example: referatvagt sources known Hvidovre")
+@click.group("sources", epilog=example("referatvagt sources known Hvidovre"))
 def sources() -> None:
     """Find where a kommune publishes, check a site before adding it, list the configured sources."""
 
 
-@sources.command(epilog="Example: referatvagt sources known Billund >> config.toml")
+@sources.command(epilog=example("referatvagt sources known Billund >> config.toml"))
 @click.argument("kommune", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per kommune (name, system, host, …).")
 def known(kommune: str | None, as_json: bool) -> None:
@@ -67,10 +62,10 @@ def _summary(catalogue: tuple[Kommune, ...]) -> str:
     )
 
 
-@sources.command("list", epilog="Example: referatvagt --config national.toml sources list --json")
+@sources.command("list", epilog=example("referatvagt --config national.toml sources list --json"))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per source (name, kommune, type, url).")
 @click.pass_obj
-def list_sources(obj: _HasConfig, as_json: bool) -> None:
+def list_sources(obj: HasConfig, as_json: bool) -> None:
     """Print the configured sources, after kommuner = [...] blocks are expanded into one per kommune."""
     for source in obj.config.sources:
         row = _row(source)
@@ -85,7 +80,7 @@ def _row(source: Any) -> dict[str, Any]:
     return {"name": source.name, "kommune": source.kommune, "type": source.type, "url": where}
 
 
-@sources.command(epilog="Example: referatvagt sources probe https://dagsordener-referater.hvidovre.dk")
+@sources.command(epilog=example("referatvagt sources probe https://dagsordener-referater.hvidovre.dk"))
 @click.argument("url")
 def probe(url: str) -> None:
     """Tell which supported publishing system answers at URL (exit 1 if none does).

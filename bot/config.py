@@ -8,19 +8,19 @@ Unknown keys and wrong types are errors naming the file, the line and the key.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator, model_validator
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.addresses import EmailAddress
 from bot.errors import ConfigError
 from bot.settings import Frozen, check_duration
-from bot.source_config import SOURCE_TYPES, ExpansionError, FolderSource, SourceConfig, expand_sources
+from bot.source_config import ExpansionError, FolderSource, SourceConfig, expand_sources
+from bot.toml_errors import decode_toml, describe_validation_error, parse_toml, user_location, where
 
 DEFAULT_CONFIG_NAME = "config.toml"
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -34,7 +34,7 @@ class BotSettings(Frozen):
     timezone: str = Field("Europe/Copenhagen", description="Time zone for meeting times and schedules.")
     watchlists_dir: Path = Field(Path("watchlists"), description="Folder of watchlist files (*.toml).")
     every: str = Field("30m", description="How often a source is polled unless it sets its own: '30m', '1h'.")
-    alert_after_failures: int = Field(
+    alert_after_failures: StrictInt = Field(
         3, ge=1, le=1000, description="Consecutive failures of a source before the health feed reports it."
     )
     contact: str = Field(
@@ -86,7 +86,7 @@ class FeedSettings(Frozen):
     base_url: str = Field(
         "http://127.0.0.1:8080/", description="Public URL where the feed folder is served (self links, OPML)."
     )
-    max_entries: int = Field(100, ge=1, le=10_000, description="Newest entries kept in each feed.")
+    max_entries: StrictInt = Field(100, ge=1, le=10_000, description="Newest entries kept in each feed.")
 
     @field_validator("base_url")
     @classmethod
@@ -105,7 +105,7 @@ class EmailSettings(Frozen):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     host: str = Field("localhost", description="SMTP server.")
-    port: int | None = Field(None, ge=1, le=65535, description="Default: 587 (starttls), 465 (ssl), 25 (none).")
+    port: StrictInt | None = Field(None, ge=1, le=65535, description="Default: 587 (starttls), 465 (ssl), 25 (none).")
     security: Literal["starttls", "ssl", "none"] = Field("starttls", description="How the connection is secured.")
     username: str | None = Field(None, description="Login name; no login when empty.")
     password_env: str | None = Field(None, description="Name of the environment variable holding the password.")
@@ -113,8 +113,8 @@ class EmailSettings(Frozen):
     ca_file: Path | None = Field(None, description="A CA bundle to trust (e.g. a relay's own certificate).")
     daily_at: str = Field("07:00", description="Local time of the daily digest (HH:MM).")
     weekly_on: Literal[_WEEKDAYS] = Field("monday", description="Day of the weekly digest.")  # type: ignore[valid-type]
-    max_items: int = Field(25, ge=1, le=1000, description="Items per watchlist in one digest.")
-    timeout: float = Field(30, gt=0, le=600, description="Seconds to wait for each answer of the SMTP server.")
+    max_items: StrictInt = Field(25, ge=1, le=1000, description="Items per watchlist in one digest.")
+    timeout: StrictFloat = Field(30, gt=0, le=600, description="Seconds to wait for each answer of the SMTP server.")
 
     @field_validator("daily_at")
     @classmethod
@@ -189,29 +189,23 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return default_config()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from exc
-    return parse_config(text, path)
+    return parse_config(decode_toml(raw, path), path)
 
 
 def parse_config(text: str, path: Path) -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data = parse_toml(text, path)
     nul = _first_nul(data)
     if nul is not None:  # no path, address or URL holds one, and it would fail far from here
-        loc = _user_location(nul)
-        line = _nearest_line(loc, key_lines(text))
-        raise ConfigError(f"{path}:{line}: {_format_key(loc)}: contains a NUL character: remove it")
+        raise ConfigError(f"{where(path, text, user_location(nul))}: contains a NUL character: remove it")
     origins = None
     if isinstance(data.get("source"), list):
         try:
             data["source"], origins = expand_sources(data["source"])
         except ExpansionError as exc:
-            loc = ("source", exc.index, exc.key)
-            raise ConfigError(f"{path}:{_nearest_line(loc, key_lines(text))}: {_format_key(loc)}: {exc}") from None
+            raise ConfigError(f"{where(path, text, ('source', exc.index, exc.key))}: {exc}") from None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -254,90 +248,17 @@ def _absolute(value: Path, base: Path) -> Path:
     return value if value.is_absolute() else base / value
 
 
-# --- error messages that point at the offending line --------------------------------------------
-
-_TABLE = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(?:#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]+\")\s*=")
-
-
-def key_lines(text: str) -> dict[tuple[Any, ...], int]:
-    """Map each table and key path, e.g. ``("source", 0, "path")``, to its 1-based line.
-
-    tomllib keeps no positions, so this reads the plain layout users write
-    (``[table]``, ``[[array]]``, ``key = value``), which is enough to point at a line.
-    """
-    lines: dict[tuple[Any, ...], int] = {}
-    counters: dict[str, int] = {}
-    table: tuple[Any, ...] = ()
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _TABLE.match(line)
-        if header:
-            name = header.group(2).strip().strip('"')
-            if header.group(1):
-                index = counters.get(name, -1) + 1
-                counters[name] = index
-                table = (*name.split("."), index)
-            else:
-                table = tuple(name.split("."))
-            lines.setdefault(table, number)
-            continue
-        key = _KEY.match(line)
-        if key:
-            lines.setdefault((*table, key.group(1).strip('"')), number)
-    return lines
-
-
-def describe_validation_error(
-    exc: ValidationError,
-    text: str,
-    path: Path,
-    reference: str = "config.example.toml",
-    origins: list[int] | None = None,
-) -> str:
-    """One line per problem: ``file:line: key: what is wrong``. ``origins`` maps each source to
-    the ``[[source]]`` block it was expanded from, so a problem points at the block's line."""
-    positions = key_lines(text)
-    messages = []
-    for error in exc.errors():
-        loc = _user_location(error["loc"], origins)
-        line = _nearest_line(loc, positions)
-        where = f"{path}:{line}" if line else str(path)
-        key = _format_key(loc)
-        messages.append(f"{where}: {key}: {_explain(error, reference)}")
-    return "\n".join(dict.fromkeys(messages))  # a kommuner block repeats its problem per kommune
-
-
-def _format_key(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part + 1}]" if isinstance(part, int) else f".{part}"
-    return text.lstrip(".") or "(top level)"
-
-
-def _user_location(loc: tuple[Any, ...], origins: list[int] | None = None) -> tuple[Any, ...]:
-    # pydantic adds the discriminator value ("folder") to the path of a union member.
-    parts = [part for part in loc if part not in SOURCE_TYPES]
-    if origins is not None and len(parts) > 1 and parts[0] in ("source", "sources") and isinstance(parts[1], int):
-        parts[1] = origins[parts[1]] if parts[1] < len(origins) else parts[1]
-    return tuple("source" if part == "sources" else part for part in parts)
-
-
-def _nearest_line(loc: tuple[Any, ...], positions: dict[tuple[Any, ...], int]) -> int | None:
-    for end in range(len(loc), 0, -1):
-        if loc[:end] in positions:
-            return positions[loc[:end]]
-    return None
-
-
-def _explain(error: Any, reference: str) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return f"unknown key (check the spelling; see {reference})"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "union_tag_invalid":
-        return f"unknown source type {error['input'].get('type')!r}; known types: {', '.join(SOURCE_TYPES)}"
-    if kind == "union_tag_not_found":
-        return f"the source needs a 'type' ({', '.join(SOURCE_TYPES)})"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+def missing_folders(config: Config) -> list[str]:
+    """Folder sources whose folder does not exist, as ``file:line: source[N].path: …`` (for
+    `check`; an ingest reports them as failing sources and goes on with the others)."""
+    missing = [s for s in config.sources if isinstance(s, FolderSource) and not s.path.is_dir()]
+    if not missing or config.origin is None:
+        return [f"source {s.name}: path: no folder {s.path}" for s in missing]
+    text = decode_toml(config.origin.read_bytes(), config.origin)
+    blocks = parse_toml(text, config.origin).get("source", [])
+    names = [block.get("name") if isinstance(block, dict) else None for block in blocks]
+    return [
+        f"{where(config.origin, text, ('source', names.index(s.name) if s.name in names else 0, 'path'))}: "
+        f"no folder {s.path}: create it or correct the path"
+        for s in missing
+    ]

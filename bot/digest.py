@@ -121,7 +121,7 @@ def build_digests(
                 subject=str(plan.message["Subject"]),
                 message=wire_format(plan.message),
                 message_id=str(plan.message["Message-ID"]),
-                items=len(plan.pending),
+                items=len({item.match.item_id for item in plan.pending}),  # as the subject counts
                 next_attempt_at=now,
                 created_at=now,
             )
@@ -244,5 +244,8 @@ def _sample(now: datetime) -> Pending:
         kind="dagsorden",
     )
     source = SourceState(name="eksempel", kommune="Eksempel Kommune", type="folder")
-    document = Document(source_id=0, key="eksempel", raw_sha256="", fetched_at=now, outcome="stored")
+    released = now - timedelta(hours=2)  # as a portal says when it released the minutes
+    document = Document(
+        source_id=0, key="eksempel", raw_sha256="", fetched_at=now, published_at=released, outcome="stored"
+    )
     return Pending(match, Row(item, version, meeting, source, document), None)

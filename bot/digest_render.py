@@ -1,9 +1,14 @@
 """How an email digest looks: the message with its headers, a plain-text and an HTML part.
 
-Grouped by watchlist → kommune → meeting. Templates are Jinja2 (``templates/digest.*.j2``); the
-HTML part has inline CSS only, as mail clients drop style sheets. Everything from the minutes is
-escaped, and header values are stripped of line breaks (no header injection); the email
-package encodes æøå in headers (RFC 2047).
+Grouped by watchlist → kommune → meeting, each item once per watchlist. Templates are Jinja2
+(``templates/digest.*.j2``); the HTML part has inline CSS only, as mail clients drop style
+sheets. The text part is plain text, without markup of any kind (see :mod:`bot.digest_words`).
+Everything from the minutes is escaped, and header values are stripped of line breaks (no header
+injection); the email package encodes æøå in headers (RFC 2047).
+
+Dates are the kommune's: each item says when its document was published (see
+:func:`bot.feeds.published_of`) under its meeting's date, so a first ingest of a year of minutes
+sent with ``--send-backfill`` reads as the archive it is, not as today's news.
 """
 
 from __future__ import annotations
@@ -24,10 +29,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from bot.config import Config, EmailSettings
-from bot.diff import render_diff
+from bot.digest_words import ChangeLine, change_lines, count_text, one_line, plain, subject_counts
 from bot.extract import BIDI_CONTROLS
-from bot.feeds import Row, attachment_news, entry_label, entry_link, feed_path, found_in_attachment
+from bot.feeds import Row, attachment_news, entry_label, entry_link, feed_path, found_in_attachment, published_of
+from bot.match import Engine
 from bot.models import Event, Match
+from bot.query import TermError, parse_term
+from bot.sections import is_decision_heading
+from bot.snippet import Snippet, make_snippet
 from bot.views import snippet_of
 from bot.watchlists import Watchlist
 
@@ -51,12 +60,12 @@ class ItemView:
     number: int | None
     title: str
     link: str
-    snippet: str
+    published: str  # "Referat offentliggjort 02.11.2026"
+    snippet: str  # "" when a change line shows the hit
     snippet_html: Markup
     decision: str
-    changes: str
-    diff: str
-    diff_html: Markup
+    changes: str  # changed sections that no change line shows
+    change_lines: list[ChangeLine]  # what a change added (first), then what it removed
     found_in: dict[str, str | None] | None = None  # the attachment the snippet is from
     attachments: list[dict[str, str | None]] = field(default_factory=list)  # added or changed by the event
 
@@ -101,14 +110,20 @@ def compose(
     """The whole message: headers, a plain-text part and an HTML part."""
     groups = [_group(config, settings, w, [p for p in pending if p.match.watchlist == w.slug]) for w in watchlists]
     groups = [group for group in groups if group.total]
-    count = sum(group.total for group in groups)
+    counts = subject_counts(p.match for p in pending if any(p.match.watchlist == g.slug for g in groups))
     titles = ", ".join(group.title for group in groups)
-    subject = header_safe(f"referatvagt: {count} {'nyt punkt' if count == 1 else 'nye punkter'} – {titles}", 180)
+    subject = header_safe(f"referatvagt: {count_text(counts)} – {titles}", 180)
     files = ", ".join(group.file for group in groups)
+    intro = f"Nyt fra dagsordener og referater, som dine watchlists følger ({_period_text(period)})."
+    if counts.get("backfill"):
+        intro += (
+            " Punkter markeret »Ældre« er fra første indlæsning af en kilde: de er ikke nye,"
+            " men offentliggjort af kommunen på den dato, der står ved dem."
+        )
     context = {
         "subject": subject,
         "groups": groups,
-        "intro": f"Nyt fra dagsordener og referater, som dine watchlists følger ({_period_text(period)}).",
+        "intro": intro,
         "footer": (
             f"Du får denne mail, fordi {recipient} står under [deliver] email i {files}. "
             "Fjern adressen dér for at stoppe mailene."
@@ -159,7 +174,10 @@ def _period_text(period: str) -> str:
 
 
 def _group(config: Config, settings: EmailSettings, watchlist: Watchlist, pending: Sequence[Pending]) -> GroupView:
-    shown = list(pending)[-settings.max_items :]  # the newest when there are too many
+    # One entry per item: its newest match (an agenda's and then its minutes' in one period)
+    latest = list({p.match.item_id: p for p in sorted(pending, key=lambda p: p.match.id or 0)}.values())
+    decided = {p.match.item_id for p in pending if p.match.decision_added}
+    shown = latest[-settings.max_items :]  # the newest when there are too many
     base = config.feeds.base_url
     group = GroupView(
         slug=watchlist.slug,
@@ -167,8 +185,8 @@ def _group(config: Config, settings: EmailSettings, watchlist: Watchlist, pendin
         terms=", ".join((*watchlist.terms, *watchlist.all, *(f"sag {c}" for c in watchlist.cases))),
         file=_shown_path(watchlist.path) if watchlist.path else f"{watchlist.slug}.toml",
         feed=f"{base}{feed_path(watchlist, None)}.xml" if watchlist.public else f"{base}index.html",
-        total=len(pending),
-        more=len(pending) - len(shown),
+        total=len(latest),
+        more=len(latest) - len(shown),
     )
     ordered = sorted(
         shown,
@@ -180,39 +198,94 @@ def _group(config: Config, settings: EmailSettings, watchlist: Watchlist, pendin
         ),
     )
     for kommune, in_kommune in groupby(ordered, key=lambda p: p.row.source.kommune):
-        view = KommuneView(kommune)
+        view = KommuneView(one_line(kommune))
         for (committee, day), in_meeting in groupby(
             in_kommune, key=lambda p: (p.row.meeting.committee, p.row.meeting.meeting_date)
         ):
-            view.meetings.append(MeetingView(committee, _day(day), [_item(config, p) for p in in_meeting]))
+            items = [_item(config, p, watchlist.fold_aa, p.match.item_id in decided) for p in in_meeting]
+            view.meetings.append(MeetingView(one_line(committee), _day(day), items))
         group.kommuner.append(view)
     return group
 
 
-def _item(config: Config, pending: Pending) -> ItemView:
+def _item(config: Config, pending: Pending, fold_aa: bool, decided: bool) -> ItemView:
+    """One item as a digest shows it: the decision first, then what a change added and removed,
+    then the snippet (from the added text when the terms are there)."""
     match, row, event = pending.match, pending.row, pending.event
-    snippet = snippet_of(match)
-    marked = Markup("").join(
-        Markup("<strong>{}</strong>").format(snippet.text[a:b]) if bold else escape(snippet.text[a:b])
-        for a, b, bold in _pieces(snippet.text, snippet.highlights)
-    )
-    diff = list(event.diff) if event is not None and event.kind == "changed" else []
-    news = attachment_news(event if event is not None and event.kind == "changed" else None)
-    changes = [section for section in match.changed_sections if not (news and section.startswith("Bilag: "))]
+    decision_added = match.decision_added or decided
+    changed = event if event is not None and event.kind == "changed" else None
+    diff = changed.diff if changed is not None else []
+    news = attachment_news(changed)
+    lines, fresh = _change_lines(match, diff, fold_aa, decision_added)
+    shown = {line.section for line in lines}
+    changes = [
+        one_line(section)
+        for section in match.changed_sections
+        if one_line(section) not in shown
+        and not (news and section.startswith("Bilag: "))
+        and not (decision_added and is_decision_heading(section))
+    ]
+    text, html = _marked(snippet_of(match)) if not fresh else ("", Markup(""))
+    label = "Ældre: " if match.backfill else entry_label(match.kind, decision_added, event)
     return ItemView(
-        label=entry_label(match.kind, match.decision_added, event),
+        label=label,
         number=row.item.number,
-        title=row.version.title,
+        title=one_line(row.version.title),
         link=entry_link(config, row),
-        snippet=snippet.marked(),
-        snippet_html=marked,
-        decision=" ".join((row.version.decision or "").split()),
+        published=_published(config, row),
+        snippet=text,
+        snippet_html=html,
+        decision=one_line(row.version.decision or ""),
         changes=", ".join(changes),
-        diff=_short(render_diff(diff)) if diff and not match.decision_added else "",
-        diff_html=_diff_html(diff) if diff and not match.decision_added else Markup(""),
-        found_in=found_in_attachment(match.attachment, match.attachment_url),
+        change_lines=lines,
+        found_in=None if fresh else found_in_attachment(match.attachment, match.attachment_url),
         attachments=news,
     )
+
+
+def _change_lines(
+    match: Match, diff: list[dict[str, Any]], fold_aa: bool, decision_added: bool
+) -> tuple[list[ChangeLine], bool]:
+    """What a change added and removed, and whether a line of it shows the hit (then it is the
+    snippet: the added text around the terms, not older text around them)."""
+    # A decision added is shown whole: its section's diff would only repeat it
+    skip = [entry["section"] for entry in diff if decision_added and is_decision_heading(entry["section"])]
+    lines = change_lines(diff, skip)
+    fresh = None if decision_added else _added_snippet(match, diff, fold_aa)
+    if fresh is None:
+        return lines, False
+    section, snippet = fresh
+    text, html = _marked(snippet)
+    return [
+        ChangeLine(line.label, section, text, html) if line.label == "Tilføjet i" and line.section == section else line
+        for line in lines
+    ], True
+
+
+def _added_snippet(match: Match, diff: list[dict[str, Any]], fold_aa: bool) -> tuple[str, Snippet] | None:
+    """A snippet from the text a change added, in the first section where the match's terms
+    stand in it."""
+    if not diff or match.attachment is not None or not match.terms:
+        return None
+    try:
+        engine = Engine([parse_term(raw, fold_aa) for raw in match.terms], fold_aa)
+    except TermError:
+        return None
+    for entry in diff:
+        # " … " between runs: a phrase never spans two separate additions
+        words = engine.words(" … ".join(text for op, text in entry["ops"] if op == "+"))
+        if hits := engine.search(words):
+            terms = [engine.terms[index] for index in sorted({hit.term for hit in hits})]
+            return one_line(str(entry["section"])), make_snippet(words, hits, terms)
+    return None
+
+
+def _marked(snippet: Snippet) -> tuple[str, Markup]:
+    """A snippet as plain text, and as HTML with its hits in bold; markup from the minutes
+    dropped from both."""
+    pieces = [(plain(snippet.text[a:b]), bold) for a, b, bold in _pieces(snippet.text, snippet.highlights)]
+    html = Markup("").join(Markup("<strong>{}</strong>").format(t) if bold else escape(t) for t, bold in pieces)
+    return " ".join("".join(t for t, _ in pieces).split()), html
 
 
 def _pieces(text: str, highlights: Sequence[tuple[int, int]]) -> list[tuple[int, int, bool]]:
@@ -223,24 +296,9 @@ def _pieces(text: str, highlights: Sequence[tuple[int, int]]) -> list[tuple[int,
     return [*pieces, (last, len(text), False)]
 
 
-def _diff_html(diff: Sequence[dict[str, Any]]) -> Markup:
-    parts = []
-    for entry in diff:
-        runs = [
-            Markup('<ins style="background:#e6ffe6;text-decoration:none;">{}</ins>').format(text)
-            if op == "+"
-            else Markup('<del style="background:#ffe6e6;color:#990000;">{}</del>').format(text)
-            if op == "-"
-            else escape(text)
-            for op, text in entry["ops"]
-        ]
-        parts.append(Markup("<em>{}:</em> ").format(entry["section"]) + Markup(" ").join(runs))
-    return Markup("<br>").join(parts)
-
-
-def _short(text: str, limit: int = 600) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _published(config: Config, row: Row) -> str:
+    """ "Referat offentliggjort 02.11.2026": the kommune's date, in the bot's time zone."""
+    return published_of(config, row).phrase(row.version.doc_kind, config.bot.zone).capitalize()
 
 
 def _day(day: date) -> str:

@@ -1,7 +1,8 @@
 """RSS 2.0 and Atom 1.0 feeds (feedgen), the index page and the OPML file.
 
 One feed per watchlist with ``[deliver] feed = true`` (its matches) and one per source (all
-new and changed items). Feeds must be stable: an entry's GUID is built from the item's uid,
+new and changed items); entries link to the items' own pages, which :mod:`bot.pages` writes
+with each publish. Feeds must be stable: an entry's GUID is built from the item's uid,
 its version and the feed, never from content or time; the build date is the newest entry's
 date, so an unchanged feed is byte-identical and is not rewritten (stable ETags). Files are
 written atomically. Minutes are untrusted: all their text is escaped, and characters XML
@@ -13,27 +14,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from feedgen.feed import FeedGenerator
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
+from sqlmodel import select
 
 from bot import __version__
 from bot.config import Config
-from bot.errors import BotError, PublishError, os_reason
-from bot.extract import clean_text, extract_text
+from bot.errors import PublishError, os_reason
+from bot.extract import clean_text
 from bot.health import health_notes
-from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
-from bot.parse import item_number
+from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState, WatchlistState
+from bot.page_view import FeedLink, web_link
+from bot.pages import page_url, write_item_pages
+from bot.published import Published, published
+from bot.snippet import Snippet
 from bot.store import Store, write_atomically
 from bot.views import snippet_of
 from bot.watchlists import Watchlist
 
 TTL_MINUTES = 30
 MAX_TITLE = 300
-_NO_ENTRIES = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a fixed build date keeps an empty feed stable
+NO_ENTRIES = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a fixed build date keeps an empty feed stable
 _TEMPLATES = Environment(
     loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True
 )
@@ -59,12 +64,14 @@ class Feed:
     public: bool
     terms: tuple[str, ...] = ()
     entries: list[Entry] = field(default_factory=list)
+    links: tuple[str, str] | None = None  # its own address and its page for people, when not a file here
 
 
 @dataclass
 class FeedReport:
     written: int = 0
     unchanged: int = 0
+    pages: int = 0  # item pages written (only those that may have changed are rendered)
 
 
 def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> FeedReport:
@@ -73,13 +80,7 @@ def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> Fe
     feeds = [_watchlist_feed(config, store, w) for w in watchlists if w.deliver.feed]
     feeds += [_source_feed(config, store, source.name, source.kommune) for source in config.sources]
     report = FeedReport()
-    for watchlist in watchlists:
-        if not watchlist.public:  # a watchlist made private must not stay readable at its old address
-            for suffix in (".xml", ".atom"):
-                try:
-                    (folder / f"{watchlist.slug}{suffix}").unlink(missing_ok=True)
-                except OSError as exc:
-                    raise _cannot_write(folder, exc) from exc
+    _remove_stale(folder, store, {feed.path for feed in feeds})
     for feed in feeds:
         for suffix, data in ((".xml", render_rss(feed, config)), (".atom", render_atom(feed, config))):
             _count(report, write_if_changed(folder / f"{feed.path}{suffix}", data))
@@ -88,7 +89,25 @@ def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> Fe
     opml = [feed for feed in listed if not feed.slug.startswith("source-")]
     _count(report, write_if_changed(folder / "feeds.opml", render_opml(opml, config).encode()))
     _count(report, write_if_changed(folder / "_health.xml", render_rss(_health_feed(config, store), config)))
+    links = [FeedLink(feed.slug, feed.path, feed.title.removeprefix("referatvagt: ")) for feed in listed]
+    report.pages = write_item_pages(config, store, links, write_if_changed)
     return report
+
+
+def _remove_stale(folder: Path, store: Store, in_use: set[str]) -> None:
+    """A watchlist deleted, made private or public, or without a feed leaves no feed file at an
+    address it no longer uses: nothing is served or found there any more."""
+    with store.session() as session:
+        states = [(state.slug, state.token) for state in session.exec(select(WatchlistState))]
+    for slug, token in states:
+        for path in (slug, f"private/{token}/{slug}"):
+            if path in in_use:
+                continue
+            for suffix in (".xml", ".atom"):
+                try:
+                    (folder / f"{path}{suffix}").unlink(missing_ok=True)
+                except OSError as exc:
+                    raise _cannot_write(folder, exc) from exc
 
 
 def _health_feed(config: Config, store: Store) -> Feed:
@@ -133,10 +152,11 @@ def _watchlist_feed(config: Config, store: Store, watchlist: Watchlist) -> Feed:
         row = Row(item, version, meeting, source, document)
         snippet = snippet_of(match)
         event = events.get(match.event_id) if match.event_id is not None else None
-        seen = _Seen(match.kind, match.decision_added, match.created_at, event)
-        highlighted = _highlighted(snippet.text, snippet.highlights)
+        seen = Seen(match.kind, match.decision_added, event)
         found_in = found_in_attachment(match.attachment, match.attachment_url)
-        feed.entries.append(_entry(config, feed.slug, seen, row, highlighted, tuple(match.terms), found_in))
+        feed.entries.append(
+            build_entry(config, feed.slug, seen, row, highlighted(snippet), tuple(match.terms), found_in)
+        )
     return feed
 
 
@@ -146,8 +166,8 @@ def _source_feed(config: Config, store: Store, name: str, kommune: str) -> Feed:
     for event, item, version, meeting, source, document in store.source_feed_rows(name, config.feeds.max_entries):
         row = Row(item, version, meeting, source, document)
         opening = Markup(escape(_first_words(version)))
-        seen = _Seen(event.kind, event.decision_added, event.created_at, event)
-        feed.entries.append(_entry(config, slug, seen, row, opening, ()))
+        seen = Seen(event.kind, event.decision_added, event)
+        feed.entries.append(build_entry(config, slug, seen, row, opening, ()))
     return feed
 
 
@@ -163,12 +183,11 @@ class Row:
 
 
 @dataclass(frozen=True)
-class _Seen:
-    """What the bot saw happen to the item, and when."""
+class Seen:
+    """What the bot saw happen to the item."""
 
     kind: str
     decision_added: bool
-    at: datetime
     event: Event | None
 
 
@@ -201,39 +220,44 @@ def entry_label(kind: str, decision_added: bool, event: Event | None) -> str:
     return "Opdateret: "
 
 
-def web_link(url: str | None) -> str | None:
-    """A link from the minutes, only if it is a web address (never ``javascript:`` and the like)."""
-    return url if url and url.startswith(("https://", "http://")) else None
+def published_of(config: Config, row: Row) -> Published:
+    """When the item's document came out (see :mod:`bot.published`): never when the bot matched
+    it, so an entry's date changes only with its document."""
+    return published(row.document.published_at, row.document.fetched_at, row.meeting.meeting_date, config.bot.zone)
 
 
-def _entry(
+def build_entry(
     config: Config,
     feed_slug: str,
-    seen: _Seen,
+    seen: Seen | None,
     row: Row,
     snippet: Markup,
     terms: tuple[str, ...],
     found_in: dict[str, str | None] | None = None,
 ) -> Entry:
-    prefix = entry_label(seen.kind, seen.decision_added, seen.event)
+    """An entry of a feed; ``seen``: what happened to the item (None: no label, as in a search)."""
+    prefix = entry_label(seen.kind, seen.decision_added, seen.event) if seen is not None else ""
     day = row.meeting.meeting_date.strftime("%d.%m.%Y")
     where = f"{row.source.kommune} · {row.meeting.committee} {day}"
     title = _clean(f"{prefix}{where} · Punkt {row.item.number}: {row.version.title}")
-    event = seen.event
+    event = seen.event if seen is not None else None
+    when = published_of(config, row)
     diff = [_clean_diff(entry) for entry in event.diff] if event is not None and event.kind == "changed" else []
     html = _TEMPLATES.get_template("entry.html.j2").render(
         kommune=_clean(row.source.kommune),
         committee=_clean(row.meeting.committee),
         meeting_date=day,
+        published=when.phrase(row.version.doc_kind, config.bot.zone),
         number=row.item.number,
         case_number=_clean(row.version.case_number or ""),
-        doc_kind=row.version.doc_kind,
         snippet=snippet,
         decision=[_clean(p) for p in (row.version.decision or "").split("\n\n") if p.strip()],
         diff=diff,
         terms=terms,
         found_in=found_in,
         attachments=attachment_news(event if event is not None and event.kind == "changed" else None),
+        page=page_url(config, row.item.uid),
+        own_page=own_page(row),
     )
     summary = _clean(str(snippet.striptags()) if snippet else "")
     if found_in is not None and summary:
@@ -241,56 +265,28 @@ def _entry(
     return Entry(
         guid=f"urn:referatvagt:{feed_slug}:{row.item.uid}:v{row.version.version}",
         title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
-        link=entry_link(config, row),
-        published=seen.at,
+        link=page_url(config, row.item.uid),
+        published=when.at,
         categories=tuple(_clean(c) for c in (row.source.kommune, row.meeting.committee, *terms)),
         summary=summary,
         html=html,
     )
 
 
+def own_page(row: Row) -> str | None:
+    """The item, else its meeting, on the kommune's own site (None for a folder source)."""
+    return web_link(row.version.url) or web_link(row.meeting.url)
+
+
 def entry_link(config: Config, row: Row) -> str:
-    """The item on the municipality's site when the source has one, else the published document.
-
-    A folder source's document is published beside the feeds: a PDF as it is, any other
-    format as a UTF-8 HTML page of its text with an anchor per item (whatever the original
-    encoding), so every link opens in a browser and the text can never run as markup.
-    """
-    version, document = row.version, row.document
-    if version.url and version.url.startswith(("https://", "http://")):
-        return version.url
-    archived = config.bot.state_dir / "archive" / document.raw_sha256[:2] / document.raw_sha256
-    is_pdf = PurePosixPath(document.key).suffix.lower() == ".pdf"
-    name = f"documents/{document.raw_sha256}{'.pdf' if is_pdf else '.html'}"
-    target = config.bot.state_dir / "feeds" / name
-    if not target.exists() and archived.exists():
-        data = archived.read_bytes() if is_pdf else _document_page(archived.read_bytes(), row, config).encode()
-        write_if_changed(target, data)
-    return f"{config.feeds.base_url}{name}" + ("" if is_pdf else f"#punkt-{row.item.number}")
+    """The item on the kommune's site when it has one there, else the item's own page."""
+    return own_page(row) or page_url(config, row.item.uid)
 
 
-def _document_page(raw: bytes, row: Row, config: Config) -> str:
-    try:
-        text = extract_text(raw, row.document.key).text
-    except BotError as exc:
-        text = str(exc)
-    lines = []
-    for line in text.split("\n"):
-        plain = line.strip().strip("#").replace("**", "").strip()
-        number = item_number(plain)
-        lines.append((f"punkt-{number}" if number is not None else "", plain))
-    return _TEMPLATES.get_template("document.html.j2").render(
-        name=row.document.key,
-        kommune=row.source.kommune,
-        fetched=row.document.fetched_at.astimezone(config.bot.zone).strftime("%d.%m.%Y %H:%M"),
-        sha256=row.document.raw_sha256,
-        lines=lines,
-    )
-
-
-def _highlighted(text: str, highlights: Sequence[tuple[int, int]]) -> Markup:
-    out, last = Markup(), 0
-    for start, end in highlights:
+def highlighted(snippet: Snippet) -> Markup:
+    """A snippet as HTML, its hits in bold."""
+    out, last, text = Markup(), 0, snippet.text
+    for start, end in snippet.highlights:
         out += escape(_clean(text[last:start])) + Markup("<b>") + escape(_clean(text[start:end])) + Markup("</b>")
         last = end
     return out + escape(_clean(text[last:]))
@@ -319,16 +315,18 @@ def _generator(feed: Feed, config: Config, suffix: str) -> FeedGenerator:
     generator.id(f"urn:referatvagt:feed:{feed.slug}")
     generator.title(_clean(feed.title))
     generator.subtitle(_clean(feed.description))
+    own, page = feed.links or (f"{base}{feed.path}{suffix}", f"{base}index.html#{feed.slug}" if feed.public else base)
     # The RSS channel <link> is the last link added: self first, the page for people last.
-    generator.link(href=f"{base}{feed.path}{suffix}", rel="self")
-    generator.link(href=f"{base}index.html#{feed.slug}" if feed.public else base, rel="alternate")
+    generator.link(href=own, rel="self")
+    generator.link(href=page, rel="alternate")
     generator.language("da")
     generator.generator("referatvagt", __version__)
-    newest = max((entry.published for entry in feed.entries), default=_NO_ENTRIES)
+    newest = max((entry.published for entry in feed.entries), default=NO_ENTRIES)
     generator.lastBuildDate(newest)
     generator.updated(newest)
     generator.ttl(TTL_MINUTES)
-    for entry in feed.entries:  # newest first, as stored
+    # Newest document first; entries of one date stay in stored order (newest match first)
+    for entry in sorted(feed.entries, key=lambda entry: entry.published, reverse=True):
         item = generator.add_entry(order="append")
         item.id(entry.guid)
         item.guid(entry.guid, permalink=False)

@@ -33,6 +33,7 @@ from bot.config import EmailSettings
 from bot.errors import BotError, ConfigError
 from bot.models import Outbox
 from bot.store import Store
+from bot.wording import plural
 
 MAX_ATTEMPTS = 10
 MIN_GAP = timedelta(seconds=60)
@@ -62,9 +63,9 @@ class SendReport:
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        line = f"{self.built} digests built; {self.sent} sent; {self.failed + self.gave_up} failed"
+        line = f"{plural(self.built, 'digest')} built; {self.sent} sent; {self.failed + self.gave_up} failed"
         if self.retried:
-            line += f"; {self.retried} failed digest(s) given new attempts"
+            line += f"; {plural(self.retried, 'failed digest')} given new attempts"
         if self.held:
             gap = int(MIN_GAP.total_seconds())
             line += f"; {self.held} not tried again yet (each digest is tried at most once every {gap} s)"
@@ -225,7 +226,8 @@ def send_pending(
             except RelayError:
                 report.waiting = _wait_for_relay(store, outbox_id, list(queue))
                 if report.waiting:
-                    report.errors.append(f"email: {report.waiting} more digest(s) wait for the relay's next try")
+                    waiting = plural(report.waiting, "more digest")
+                    report.errors.append(f"email: {waiting} waiting for the relay's next try")
                 break
             if report.sent and not revived:  # the relay accepts mail again: failed digests too
                 revived = True

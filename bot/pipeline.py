@@ -40,6 +40,7 @@ from bot.sources.base import HttpSource
 from bot.store import Store, utcnow
 from bot.versions import record_meeting
 from bot.watchlists import Watchlist
+from bot.wording import plural
 
 # Told after each document a source delivers: (source name, documents so far, listed or None).
 Progress = Callable[[str, int, int | None], None]
@@ -59,18 +60,27 @@ class RunReport:
     mail: SendReport | None = None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # not failures, but worth a look
+    watchlist_errors: int = 0  # how many of ``errors`` are broken watchlist files
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a document, the feeds or an email failed; 3 when only watchlist files have errors
+        (the cycle ran with the others); else 0."""
+        if len(self.errors) > self.watchlist_errors:
+            return 1
+        return 3 if self.watchlist_errors else 0
 
     def summary(self) -> str:
         email = ""
         if self.mail is not None:
             failed = self.mail.failed + self.mail.gave_up
-            email = f"{self.mail.sent} email{'s' if self.mail.sent != 1 else ''} sent"
+            email = f"{plural(self.mail.sent, 'email')} sent"
             email += f" ({failed} failed); " if failed else "; "
         return (
-            f"{self.documents} documents read ({self.unchanged} unchanged): "
+            f"{plural(self.documents, 'document')} read ({self.unchanged} unchanged): "
             f"{self.new} new, {self.changed} changed, {self.removed} removed items; "
-            f"{self.matches} new match{'es' if self.matches != 1 else ''}; {email}"
-            f"{len(self.errors)} error{'s' if len(self.errors) != 1 else ''}"
+            f"{plural(self.matches, 'new match', 'new matches')}; {email}"
+            f"{plural(len(self.errors), 'error')}"
         )
 
 
@@ -101,6 +111,7 @@ def run_cycle(
     now = now or utcnow()
     report = RunReport()
     watchlists, report.errors = effective_watchlists(store, config.bot.watchlists_dir)
+    report.watchlist_errors = len(report.errors)
     report.matches += sync_watchlists(store, watchlists, now)
     own = fetcher is None
     # One HTTP client per cycle unless the caller keeps one.

@@ -3,6 +3,7 @@
 A *word* is a run of letters and digits; everything else separates words. Terms:
 
     kontanthjælp        a word that starts with it (kontanthjælpen, kontanthjælpssystem)
+    kontanthjælp*       the same: a trailing '*' (every search engine's prefix) changes nothing
     *ledighed           anywhere inside a word (bruttoledigheden)
     =bil                the whole word only (bil, not bilag)
     IGU, KL             an acronym: case-sensitive, only lower-case letters may follow (KLs, KL's)
@@ -72,19 +73,37 @@ def parse_term(raw: str, fold_aa: bool = False) -> Term:
     if quoted:
         text = text[1:-1].strip()
     marker = text[0] if text[:1] in ("*", "=") else ""
-    body = text[len(marker) :]
+    body = _without_trailing_star(raw, text[len(marker) :], marker)
     tokens = list(_WORD.finditer(body))
     if not tokens:
-        raise TermError(f"{raw!r}: no letters or digits to match")
-    if any(ch in body for ch in "*=") or (marker and len(tokens) > 1):
+        raise TermError(f"{raw!r}: no letters or digits to match; write a word, e.g. 'kontanthjælp'")
+    if any(ch in body for ch in "*="):
         raise TermError(f"{raw!r}: '*' and '=' go once, in front of a single word (e.g. '*ledighed', '=bil')")
+    if marker and len(tokens) > 1:
+        phrase = " ".join(token.group() for token in tokens)
+        raise TermError(f"{raw!r}: '*' and '=' go once, in front of a single word; a phrase is written '\"{phrase}\"'")
     if _junk(body, tokens):
-        raise TermError(f"{raw!r}: only letters, digits, spaces and hyphens can be matched")
+        plain = " ".join(token.group() for token in tokens)
+        raise TermError(
+            f"{raw!r}: only letters, digits, spaces and hyphens can be matched; write {plain!r} "
+            "(or each word as a term of its own)"
+        )
     words = tuple(_word(token.group(), marker, fold_aa) for token in tokens)
     if len(words) == 1 and words[0].kind == "prefix" and len(words[0].text) < _MIN_PREFIX:
         raise TermError(f"{raw!r}: too short to match as a prefix; write '={body}' for the whole word")
     hyphens = tuple("-" in body[a.end() : b.start()] for a, b in zip(tokens, tokens[1:], strict=False))
     return Term(raw=raw, words=words, hyphens=hyphens)
+
+
+def _without_trailing_star(raw: str, body: str, marker: str) -> str:
+    """``word*`` is what ``word`` already means (a word start), so the '*' is dropped; on a
+    whole word (``=bil*``) it contradicts the '=' and is refused."""
+    if not body.endswith("*") or body.endswith("**"):
+        return body
+    stripped = body[:-1]
+    if marker == "=":
+        raise TermError(f"{raw!r}: '=' means the whole word and '*' more after it; write '={stripped}' or '{stripped}'")
+    return stripped
 
 
 def _junk(body: str, tokens: list[re.Match[str]]) -> bool:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -42,6 +43,26 @@ from bot.store import Store, utcnow
 log = logging.getLogger("referatvagt")
 GRACE_SECONDS = 3600
 RECONCILE_EVERY = timedelta(minutes=1)
+
+
+class ZoneFormatter(logging.Formatter):
+    """Log lines stamped in ``[bot] timezone`` with the offset, as `status` and the feeds show
+    times, not in the machine's zone (a server often runs in UTC)."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's name)
+        return datetime.fromtimestamp(record.created, self.zone).strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def configure_logging(zone: ZoneInfo, verbose: bool) -> None:
+    """One line per step on stderr, in the configured time zone (``--verbose``: debug lines too)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(ZoneFormatter(zone))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def spread(every: timedelta, name: str, web: list[str]) -> timedelta:

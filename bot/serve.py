@@ -21,6 +21,10 @@ A big file (a folder source's PDF) must not let a few readers exhaust the machin
   Only a request being answered holds a slot; an idle keep-alive connection does not.
 - A connection idle for ``timeout`` seconds is closed, and a reader that takes longer than that
   to accept one chunk is dropped, freeing its slot: a stalled or trickling client cannot keep one.
+
+Pages computed on request (``pages``: the search page, :mod:`bot.search_web`) answer their exact
+paths before any file is looked for; a ``200`` carries an ETag of its bytes and gets ``304`` by the
+same rules as a file.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import socket
 import socketserver
 import sys
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timezone
 from email.utils import parsedate_to_datetime
@@ -63,13 +68,30 @@ class Limits:
     timeout: float = 15.0  # seconds of idleness, or to accept one chunk, before a connection is dropped
 
 
+@dataclass(frozen=True)
+class Page:
+    """A reply computed on request (the search page), not read from a file: sent with an ETag of its
+    bytes, and a ``200`` with the same ``304`` rules as a file."""
+
+    status: int
+    content_type: str
+    body: bytes
+    cache: str = "no-cache"  # Cache-Control
+    modified: float | None = None  # Last-Modified as a timestamp; None: validated by the ETag alone
+    headers: tuple[tuple[str, str], ...] = ()  # more headers, e.g. Retry-After
+
+
+Pages = Mapping[str, Callable[[str], Page]]  # request path → what computes the page from the request target
+
+
 class FeedServer(ThreadingHTTPServer):
     """A threading HTTP server that knows its folder; idle keep-alive connections never block closing."""
 
     block_on_close = False
 
-    def __init__(self, folder: Path, host: str, port: int, quiet: bool, limits: Limits) -> None:
+    def __init__(self, folder: Path, host: str, port: int, quiet: bool, limits: Limits, pages: Pages) -> None:
         self.folder = folder.resolve()
+        self.pages = pages
         self.quiet = quiet
         self.limits = limits
         self.slots = threading.BoundedSemaphore(limits.requests)
@@ -114,6 +136,9 @@ class FeedHandler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def _answer(self) -> None:
+        compute = cast(FeedServer, self.server).pages.get(self.path.split("?", 1)[0])
+        if compute is not None:
+            return self._send_page(compute(self.path))
         path = self._locate(self.path)
         if isinstance(path, int):
             return self._reply(path)
@@ -131,6 +156,19 @@ class FeedHandler(BaseHTTPRequestHandler):
             self._send_head(200, {**content, **headers})
             if self.command == "GET":
                 self._send_body(file, stat.st_size)
+
+    def _send_page(self, page: Page) -> None:
+        headers = {"Cache-Control": page.cache, **dict(page.headers)}
+        if page.status == 200:
+            headers["ETag"] = f'"{hashlib.sha256(page.body).hexdigest()[:32]}"'
+            if page.modified is not None:
+                headers["Last-Modified"] = self.date_time_string(page.modified)
+            if self._not_modified(headers["ETag"], page.modified):
+                return self._reply(304, headers)
+        content = {"Content-Type": page.content_type, "Content-Length": str(len(page.body))}
+        self._send_head(page.status, {**content, **headers})
+        if self.command == "GET":
+            self.wfile.write(page.body)
 
     def _send_body(self, file: BinaryIO, size: int) -> None:
         """Send ``size`` bytes of ``file`` a chunk at a time, so memory per request stays constant.
@@ -168,13 +206,13 @@ class FeedHandler(BaseHTTPRequestHandler):
             return 404
         return real if real.is_file() and real.suffix in CONTENT_TYPES else 404
 
-    def _not_modified(self, etag: str, mtime: float) -> bool:
+    def _not_modified(self, etag: str, mtime: float | None) -> bool:
         if_none_match = self.headers.get("If-None-Match")
         if if_none_match is not None:  # takes precedence over If-Modified-Since (RFC 9110 13.2.2)
             tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
             return "*" in tags or etag in tags
         since = self.headers.get("If-Modified-Since")
-        if since is None:
+        if since is None or mtime is None:
             return False
         try:
             date = parsedate_to_datetime(since)
@@ -218,18 +256,24 @@ def _etag(stat: os.stat_result) -> str:
 
 
 def make_server(
-    folder: Path, host: str = "127.0.0.1", port: int = 8080, quiet: bool = False, limits: Limits = Limits()
+    folder: Path,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    quiet: bool = False,
+    limits: Limits = Limits(),
+    pages: Pages | None = None,
 ) -> ThreadingHTTPServer:
-    """A server for ``folder``, bound but not yet serving; port 0 picks a free port."""
-    return FeedServer(folder, host, port, quiet, limits)
+    """A server for ``folder``, bound but not yet serving; port 0 picks a free port. ``pages``
+    are computed on request at their paths (the search page), before any file is looked for."""
+    return FeedServer(folder, host, port, quiet, limits, pages or {})
 
 
-def serve(folder: Path, host: str, port: int) -> None:
-    """Serve ``folder`` until Ctrl-C."""
+def serve(folder: Path, host: str, port: int, pages: Pages | None = None) -> None:
+    """Serve ``folder`` (and ``pages``) until Ctrl-C."""
     if not folder.is_dir():
         raise BotError(f"no feed folder {folder} yet: run `referatvagt ingest` first to write the feeds")
     try:
-        server = make_server(folder, host, port)
+        server = make_server(folder, host, port, pages=pages)
     except OSError as exc:
         raise BotError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     shown = f"[{host}]" if ":" in host else host

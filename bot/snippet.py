@@ -1,11 +1,17 @@
 """A snippet: about thirty words of an item around the first hit of a watchlist's terms, with
-the hits and the other occurrences of the found terms highlighted (feeds, email, ``matches``)."""
+the hits and the other occurrences of the found terms highlighted (feeds, email, ``matches``).
+
+A hit inside a table (a window mostly of numbers: "Kontanthjælp 12.345 13.456 …") makes a poor
+snippet; a later occurrence of the terms in prose is shown instead, when there is one.
+"""
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from bot.query import Hit, Term, Words, occurrences
 
@@ -33,6 +39,10 @@ _BEFORE = 12
 _LONGEST = 80
 _WHITESPACE = re.compile(r"\s+")
 _NO_MARKUP = str.maketrans("", "", "*_#~`")
+# A window with at least this share of words holding a digit is a table's, not prose
+_TABLE_SHARE = 0.4
+# Later occurrences tried for a prose window: bounds the cost on a long table full of the term
+_CANDIDATES = 40
 
 
 def _word(text: str) -> str:
@@ -63,12 +73,15 @@ def _window(words: Words, first: int) -> list[int]:
 
 
 def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) -> Snippet:
-    """A window of words around the first hit; the hits and every occurrence of ``terms`` inside
+    """A window of words around the first hit (or, when that is in a table, around the first
+    later occurrence of ``terms`` in prose); the hits and every occurrence of ``terms`` inside
     it are highlighted."""
     first = min(hit.at for hit in hits) if hits else words.next_word(0)
     if first is None:
         return Snippet("", ())
     starts = _window(words, first)
+    if terms and _is_table(words, starts):
+        starts = _prose_window(words, terms, first) or starts
     text, shown = _render(words, starts)
     covered = [(hit.at, hit.length) for hit in hits]
     for term in terms:
@@ -82,6 +95,42 @@ def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) 
             if not highlights or span[0] >= highlights[-1][1]:
                 highlights.append(span)
     return Snippet(text, tuple(highlights))
+
+
+def _is_number(words: Words, start: int) -> bool:
+    return any(c.isdigit() for c in words.scan[start : words.word_end(start)])
+
+
+def _is_table(words: Words, starts: Sequence[int]) -> bool:
+    return sum(_is_number(words, start) for start in starts) >= _TABLE_SHARE * len(starts)
+
+
+def _prose_window(words: Words, terms: Sequence[Term], first: int) -> list[int] | None:
+    """The window of the first later occurrence of ``terms`` that is prose, if any is found
+    among the next ``_CANDIDATES`` occurrences."""
+    following = words.next_word(words.word_end(first))
+    if following is None:
+        return None
+    end = len(words.scan) - 1
+    found = heapq.merge(*(occurrences(term, words, following, end) for term in terms))
+    for at in islice(found, _CANDIDATES):
+        starts = _after_numbers(words, _window(words, at), at)
+        if not _is_table(words, starts):
+            return starts
+    return None
+
+
+def _after_numbers(words: Words, starts: list[int], at: int) -> list[int]:
+    """The window from the end of the last run of numbers before the hit (the table the prose
+    follows), filled up with the words after it; a lone number ("i 2026") is prose."""
+    numeric = [_is_number(words, start) for start in starts[: starts.index(at)]]
+    runs = [index for index in range(2, len(numeric)) if all(numeric[index - 2 : index + 1])]
+    if not runs:
+        return starts
+    starts = starts[runs[-1] + 1 :]
+    while len(starts) < SNIPPET_WORDS and (after := words.next_word(words.word_end(starts[-1]))) is not None:
+        starts.append(after)
+    return starts
 
 
 def _render(words: Words, starts: list[int]) -> tuple[str, list[tuple[int, int]]]:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 from urllib.parse import urlsplit
 
 from lxml.cssselect import CSSSelector, SelectorError
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from bot.catalogue import Kommune, find, fold, load_catalogue, site_defaults, slug
 from bot.settings import SLUG, Frozen, check_duration, web_url
@@ -65,7 +65,7 @@ class HttpIndexSource(_SourceBase):
     url: str = Field(description="The page that links to the minutes documents.")
     link_pattern: str | None = Field(None, description="Regular expression a link must match (searched).")
     link_selector: str | None = Field(None, description="CSS selector of the links (instead of link_pattern).")
-    min_interval: float = Field(1.0, ge=0, le=600, description="Seconds between two requests to the site.")
+    min_interval: StrictFloat = Field(1.0, ge=0, le=600, description="Seconds between two requests to the site.")
 
     _url = field_validator("url")(web_url)
 
@@ -105,16 +105,16 @@ class PortalSource(_SourceBase):
     url: str = Field(description="The site's address (scheme, host, port); default: the catalogue's host.")
     committees: tuple[str, ...] = Field((), description="Only committees whose name contains one of these.")
     since: date | None = Field(None, description="Only meetings on or after this day; default: the last 180 days.")
-    min_interval: float = Field(1.0, ge=0, le=600, description="Seconds between two requests to the site.")
+    min_interval: StrictFloat = Field(1.0, ge=0, le=600, description="Seconds between two requests to the site.")
     # Per source, not under [bot]: what a bilag weighs differs by site, and a ``kommuner`` block
     # still sets them for all its sites at once.
-    attachments: bool = Field(
+    attachments: StrictBool = Field(
         False, description="Fetch the items' attachments (bilag) that are PDFs and keep their text, for watchlists."
     )
-    attachment_max_mb: float = Field(
+    attachment_max_mb: StrictFloat = Field(
         20, gt=0, le=200, description="An attachment larger than this many megabytes is not downloaded."
     )
-    attachment_max_pages: int = Field(
+    attachment_max_pages: StrictInt = Field(
         300, ge=1, le=10_000, description="Only this many pages of an attachment are read."
     )
 
@@ -125,6 +125,14 @@ class PortalSource(_SourceBase):
             if "url" not in data:
                 return {**site_defaults(data["kommune"], data["type"]), **data}
         return data
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        # A date or "YYYY-MM-DD"; pydantic would read a number as seconds since 1970.
+        if value is not None and not isinstance(value, str | date):
+            raise ValueError('must be a day, e.g. since = "2026-01-01" or since = 2026-01-01')
+        return value
 
     @field_validator("url")
     @classmethod
@@ -172,7 +180,7 @@ class AalborgSource(PortalSource):
     """Aalborg's own minutes app: the meetings of each committee id; minutes only."""
 
     type: Literal["aalborg"]
-    committee_ids: tuple[int, ...] = Field(
+    committee_ids: tuple[StrictInt, ...] = Field(
         min_length=1, description="The app's committee ids (they change with each new council)."
     )
 

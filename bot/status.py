@@ -10,8 +10,10 @@ from sqlmodel import Session, col, select
 
 from bot.config import Config
 from bot.mailer import UNSENT
+from bot.matches import effective_watchlists
 from bot.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
 from bot.store import Store
+from bot.wording import plural
 
 
 def render_status(store: Store, config: Config) -> str:
@@ -21,6 +23,8 @@ def render_status(store: Store, config: Config) -> str:
         return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M") if moment else "never"
 
     lines = ["sources:"]
+    watchlists, _ = effective_watchlists(store, config.bot.watchlists_dir)
+    emailed = [watchlist.slug for watchlist in watchlists if watchlist.deliver.email]
     with store.session() as session:
         counts = dict(
             session.exec(
@@ -40,18 +44,21 @@ def render_status(store: Store, config: Config) -> str:
                 f"next run {when(state.next_run_at)}, {counts.get(state.id or 0, 0)} items stored"
             )
             if state.failures or state.last_error:
-                lines.append(f"    {state.failures} failures in a row; last error: {state.last_error}")
+                lines.append(f"    {plural(state.failures, 'failure')} in a row; last error: {state.last_error}")
         lines.append("watchlists:")
         last_match = dict(
             session.exec(select(Match.watchlist, func.max(col(Match.created_at))).group_by(col(Match.watchlist))).all()
         )
-        for watchlist in session.exec(select(WatchlistState).order_by(col(WatchlistState.slug))):
-            lines.append(f"  {watchlist.slug}: last match {when(last_match.get(watchlist.slug))}")
-        lines += _email(session, when)
+        in_force = {watchlist.slug for watchlist in watchlists}
+        for listed in session.exec(select(WatchlistState).order_by(col(WatchlistState.slug))):
+            gone = "" if listed.slug in in_force else " (its file is gone: no longer matched)"
+            lines.append(f"  {listed.slug}: last match {when(last_match.get(listed.slug))}{gone}")
+        lines += _email(session, when, emailed)
     return "\n".join(lines)
 
 
-def _email(session: Session, when: Callable[[datetime | None], str]) -> list[str]:
+def _email(session: Session, when: Callable[[datetime | None], str], emailed: list[str]) -> list[str]:
+    """``emailed``: the watchlists with recipients; the matches of the others never wait for a digest."""
     lines = ["email:"]
     pending = session.exec(
         select(Outbox.recipient, func.count(col(Outbox.id)))
@@ -60,20 +67,22 @@ def _email(session: Session, when: Callable[[datetime | None], str]) -> list[str
     ).all()
     waiting = session.exec(
         select(func.count(col(Match.id))).where(
-            col(Match.mail).is_(True), ~select(DigestItem.id).where(DigestItem.match_id == Match.id).exists()
+            col(Match.mail).is_(True),
+            col(Match.watchlist).in_(emailed),
+            ~select(DigestItem.id).where(DigestItem.match_id == Match.id).exists(),
         )
     ).one()
     failed = list(session.exec(select(Outbox).where(Outbox.state == "failed").order_by(col(Outbox.id))))
-    lines += [f"  {recipient}: {count} digest(s) waiting to be sent" for recipient, count in pending]
-    lines.append(f"  {waiting} matches not yet in a digest; {len(failed)} failed digest(s)")
+    lines += [f"  {recipient}: {plural(count, 'digest')} waiting to be sent" for recipient, count in pending]
+    lines.append(f"  {plural(waiting, 'match', 'matches')} not yet in a digest; {plural(len(failed), 'failed digest')}")
     if failed:
         lines.append(
             "  failed digests keep their matches and go out when the relay next accepts a message, "
             "or now with `referatvagt digest --retry-failed`:"
         )
     lines += [
-        f"    {outbox.recipient} {outbox.period}: {outbox.items} item(s), {outbox.attempts} attempts, "
-        f"last try {when(outbox.last_attempt_at)}: {outbox.last_error}"
+        f"    {outbox.recipient} {outbox.period}: {plural(outbox.items, 'item')}, "
+        f"{plural(outbox.attempts, 'attempt')}, last try {when(outbox.last_attempt_at)}: {outbox.last_error}"
         for outbox in failed
     ]
     return lines

@@ -1,11 +1,7 @@
-"""The store: sessions, named schema migrations, the raw archive, and the reads other stages need.
+"""The store: sessions, the raw archive, and the reads other stages need.
 
-The engine (SQLite settings, read-only opening, masked URLs) comes from :mod:`bot.engine`.
-
-Migrations are named steps recorded in ``schema_migration``. A new database is created from
-the models and stamped with every known step (Alembic's "create_all, then stamp head"); an
-existing database runs the steps it has not recorded, each in its own transaction, so an
-upgrade never needs a rebuilt database.
+The engine (SQLite settings, read-only opening, masked URLs) comes from :mod:`bot.engine`; the
+schema and its upgrades from :mod:`bot.migrations`.
 """
 
 from __future__ import annotations
@@ -14,128 +10,34 @@ import hashlib
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, inspect
+from sqlalchemy import and_
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
 
-from bot.engine import cannot_open, describe, make_engine
+from bot.engine import cannot_open, make_engine
 from bot.errors import StoreError, os_reason
+from bot.migrations import check_schema, migrate
 from bot.models import (
-    AttachmentContent,
-    AttachmentFetch,
     Document,
     Event,
     Item,
     ItemVersion,
     Match,
     Meeting,
-    Outbox,
-    SchemaMigration,
     SourceState,
     WatchlistState,
-)
-
-Migration = Callable[[Connection], None]
-
-
-def _initial(connection: Connection) -> None:
-    """0001: the first release's schema (created from the models on a new database)."""
-
-
-def _add_column(model: Any, name: str) -> Migration:
-    """A step that adds one nullable column of ``model`` as the model declares it."""
-
-    def step(connection: Connection) -> None:
-        column = model.__table__.c[name]
-        kind = column.type.compile(dialect=connection.dialect)
-        table = connection.dialect.identifier_preparer.quote(model.__tablename__)  # "match" is a keyword somewhere
-        connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-
-    return step
-
-
-def _attachments(connection: Connection) -> None:
-    """0004: attachment texts by hash, the last download of each attachment, and where an event's
-    attachments changed and a match's snippet comes from."""
-    tables = [AttachmentContent.__table__, AttachmentFetch.__table__]  # type: ignore[attr-defined]
-    SQLModel.metadata.create_all(connection, tables=tables)
-    for model, name in ((Event, "attachment_changes"), (Match, "attachment"), (Match, "attachment_url")):
-        _add_column(model, name)(connection)
-
-
-MIGRATIONS: tuple[tuple[str, Migration], ...] = (
-    ("0001_initial", _initial),
-    # when each document was published, so documents of one meeting may arrive in any order
-    ("0002_document_published_at", _add_column(Document, "published_at")),
-    # when each digest was last tried, so no digest is tried twice within a minute
-    ("0003_outbox_last_attempt_at", _add_column(Outbox, "last_attempt_at")),
-    # attachments (bilag): their texts, their downloads, and the events and matches about them
-    ("0004_attachments", _attachments),
 )
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def migrate(engine: Engine) -> list[str]:
-    """Bring the schema up to date; returns the names of the steps applied."""
-    try:
-        if _pending(engine) == []:
-            return []  # the common case, settled without a write lock
-        with engine.connect().execution_options(immediate=True) as connection, connection.begin():
-            fresh = not inspect(connection).has_table("schema_migration")
-            if fresh:
-                SQLModel.metadata.create_all(connection)
-                _stamp(connection, [name for name, _ in MIGRATIONS])
-                return [name for name, _ in MIGRATIONS]
-        applied = []
-        for name, step in MIGRATIONS:
-            with engine.connect().execution_options(immediate=True) as connection, connection.begin():
-                done = connection.execute(select(SchemaMigration.name).where(SchemaMigration.name == name))
-                if done.first() is None:
-                    step(connection)
-                    _stamp(connection, [name])
-                    applied.append(name)
-        return applied
-    except SQLAlchemyError as exc:
-        raise StoreError(cannot_open(engine, exc, "open or upgrade")) from exc
-
-
-def check_schema(engine: Engine) -> None:
-    """For read-only commands, which cannot migrate: the store must exist at the newest schema."""
-    try:
-        pending = _pending(engine)
-    except SQLAlchemyError as exc:
-        raise StoreError(cannot_open(engine, exc, "read")) from exc
-    if pending is None:
-        raise StoreError(f"no store yet at {describe(engine)}: run `referatvagt ingest` first")
-    if pending:
-        raise StoreError(
-            f"the store at {describe(engine)} is from an older version: run `referatvagt ingest` once to upgrade it"
-        )
-
-
-def _pending(engine: Engine) -> list[str] | None:
-    """The migration steps not applied yet; None when there is no schema at all."""
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("schema_migration"):
-            return None
-        done = {row[0] for row in connection.execute(select(SchemaMigration.name))}
-    return [name for name, _ in MIGRATIONS if name not in done]
-
-
-def _stamp(connection: Connection, names: list[str]) -> None:
-    now = utcnow()
-    for name in names:
-        connection.execute(SchemaMigration.__table__.insert().values(name=name, applied_at=now))  # type: ignore[attr-defined]
 
 
 class Store:
@@ -286,6 +188,83 @@ class Store:
     def watchlist_state(self, slug: str) -> WatchlistState | None:
         with self.session() as session:
             return session.get(WatchlistState, slug)
+
+    # --- the search page ----------------------------------------------------------------------
+
+    def kommuner(self) -> list[str]:
+        """Every source's kommune, sorted."""
+        with self.session() as session:
+            return sorted(set(session.exec(select(SourceState.kommune))))
+
+    def committees(self) -> list[str]:
+        """Every committee name a meeting has, sorted."""
+        with self.session() as session:
+            return sorted(set(session.exec(select(Meeting.committee).distinct())))
+
+    def search_version_ids(
+        self,
+        kommuner: Sequence[str] | None,
+        committees: Sequence[str] | None,
+        since: date | None,
+        until: date | None,
+        limit: int,
+    ) -> list[int]:
+        """The current versions of the items within the filters (None: any), newest meeting first,
+        at most ``limit``. Ids only: sorting whole rows with their texts would cost far more."""
+        current = and_(col(ItemVersion.item_id) == col(Item.id), col(ItemVersion.version) == col(Item.current_version))
+        query = (
+            sa_select(col(ItemVersion.id))
+            .join(Item, current)
+            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
+            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
+        )
+        if kommuner is not None:
+            query = query.where(col(SourceState.kommune).in_(kommuner))
+        if committees is not None:
+            query = query.where(col(Meeting.committee).in_(committees))
+        if since is not None:
+            query = query.where(col(Meeting.meeting_date) >= since)
+        if until is not None:
+            query = query.where(col(Meeting.meeting_date) <= until)
+        query = query.order_by(col(Meeting.meeting_date).desc(), col(Item.id).desc()).limit(limit)
+        with self.session() as session:
+            return [row[0] for row in session.execute(query)]
+
+    def texts_by_id(self, ids: Sequence[int]) -> list[tuple[int, str, str, str | None, str, list[list[str]]]]:
+        """What a watchlist reads of these item versions: ``(id, kommune, committee, case number,
+        title, sections)``, in the order given. Plain columns: building whole rows cost as much as matching."""
+        query = (
+            sa_select(
+                col(ItemVersion.id),
+                col(SourceState.kommune),
+                col(Meeting.committee),
+                col(ItemVersion.case_number),
+                col(ItemVersion.title),
+                col(ItemVersion.sections),
+            )
+            .join(Item, col(Item.id) == col(ItemVersion.item_id))
+            .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
+            .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
+        )
+        found = {}
+        for start in range(0, len(ids), _IN_LIST):
+            for row in self._rows(query.where(col(ItemVersion.id).in_(ids[start : start + _IN_LIST]))):
+                found[row[0]] = row
+        return [found[id] for id in ids if id in found]
+
+    def versions_by_id(self, ids: Sequence[int]) -> list[tuple[Item, ItemVersion, Meeting, SourceState, Document]]:
+        """The item versions with these ids and where they were published, in the order given."""
+        found: dict[int, tuple[Item, ItemVersion, Meeting, SourceState, Document]] = {}
+        query = _where_published(
+            sa_select(Item, ItemVersion, Meeting, SourceState, Document).join(
+                ItemVersion, col(ItemVersion.item_id) == col(Item.id)
+            )
+        )
+        for start in range(0, len(ids), _IN_LIST):
+            chunk = ids[start : start + _IN_LIST]
+            for row in self._rows(query.where(col(ItemVersion.id).in_(chunk))):
+                found[row[1].id] = row
+        return [found[id] for id in ids if id in found]
 
 
 def write_atomically(target: Path, data: bytes, durable: bool = False, mode: int | None = None) -> None:

@@ -9,16 +9,24 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from bot.addresses import EmailAddress
-from bot.config import describe_validation_error
 from bot.errors import ConfigError
 from bot.query import Term, TermError, parse_term
+from bot.toml_errors import decode_toml, describe_validation_error, parse_toml
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 RESERVED_PREFIXES = ("source-", "_")
@@ -46,7 +54,7 @@ class _Frozen(BaseModel):
 class Deliver(_Frozen):
     """The ``[deliver]`` table: where matches go."""
 
-    feed: bool = Field(True, description="Publish an RSS/Atom feed of the matches.")
+    feed: StrictBool = Field(True, description="Publish an RSS/Atom feed of the matches.")
     email: tuple[EmailAddress, ...] = Field((), description="Addresses that get email digests.")
     digest: Literal["immediate", "daily", "weekly"] = Field("daily", description="How often email is sent.")
 
@@ -65,13 +73,15 @@ class Watchlist(_Frozen):
     committees: tuple[str, ...] = Field((), description="Only committees whose name contains one of these.")
     sections: tuple[str, ...] = Field((), description="Only text in these sections (empty: the whole item).")
     cases: tuple[str, ...] = Field((), description="Case numbers followed through every committee and meeting.")
-    only_new_text: bool = Field(False, description="A change matches only when a term is in the added text.")
-    attachments: bool = Field(
+    only_new_text: StrictBool = Field(False, description="A change matches only when a term is in the added text.")
+    attachments: StrictBool = Field(
         False, description="Terms also match in the item's attachments (bilag), where its source fetches them."
     )
-    backfill_days: int = Field(30, ge=0, description="A new or edited watchlist is run on items this recent.")
-    fold_aa: bool = Field(False, description="Treat å and aa as the same letter (Aabenraa = Åbenrå).")
-    public: bool = Field(True, description="Listed on the index page and in the OPML; false: an unguessable feed path.")
+    backfill_days: StrictInt = Field(30, ge=0, description="A new or edited watchlist is run on items this recent.")
+    fold_aa: StrictBool = Field(False, description="Treat å and aa as the same letter (Aabenraa = Åbenrå).")
+    public: StrictBool = Field(
+        True, description="Listed on the index page and in the OPML; false: an unguessable feed path."
+    )
     deliver: Deliver = Deliver()
 
     @model_validator(mode="after")
@@ -105,12 +115,10 @@ def load_watchlist(path: Path) -> Watchlist:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB; split it into several watchlists")
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read watchlist ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({exc})") from exc
-    return watchlist_from_text(text, path)
+    return watchlist_from_text(decode_toml(raw, path), path)
 
 
 def watchlist_from_text(text: str, path: Path) -> Watchlist:
@@ -122,10 +130,7 @@ def watchlist_from_text(text: str, path: Path) -> Watchlist:
         raise ConfigError(f"{path}: the file name must be a slug: lower-case letters, digits, '-' and '_'")
     if slug.startswith(RESERVED_PREFIXES):
         raise ConfigError(f"{path}: names starting with {' or '.join(RESERVED_PREFIXES)} are reserved for the bot")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data = parse_toml(text, path)
     for reserved in ("slug", "path", "text"):
         if reserved in data:
             raise ConfigError(f"{path}: {reserved}: unknown key (the slug is the file name)")

@@ -91,9 +91,7 @@ def test_items_wrapped_in_their_own_elements_are_read_the_same() -> None:
 def test_the_app_is_ingested_end_to_end_and_a_second_run_changes_nothing(tmp_path: Path, server: Server) -> None:
     council().install(server)
     config = write_portal_config(tmp_path, source(server.url))
-    assert (
-        ingest(config) == "1 documents read (0 unchanged): 3 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (0 unchanged): 3 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
     items = json_lines(config, "items")
     key = query(15, "Byrådet", Meeting(5821, RECENT, ()))
     assert [(i["number"], i["title"], i["closed"]) for i in items] == [
@@ -111,9 +109,7 @@ def test_the_app_is_ingested_end_to_end_and_a_second_run_changes_nothing(tmp_pat
         "url": f"{server.url}/dagsordenreferat/bilag?id=9912",
     }
 
-    assert (
-        ingest(config) == "1 documents read (1 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (1 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
     assert len(json_lines(config, "events")) == 3
     lists = [seen for seen in server.requests if seen.path == LIST]
     views = [seen for seen in server.requests if seen.path == VIEW]
@@ -153,7 +149,7 @@ def test_a_committee_id_without_meetings_raises_the_alarm(tmp_path: Path, server
     council().add(99, "Udvalget").install(server)
     config = write_portal_config(tmp_path, source(server.url, ids="[15, 99]"))
     result = run_cli(config, "ingest")
-    assert result.exit_code == 0 and result.stdout.startswith("1 documents read (0 unchanged): 3 new,")
+    assert result.exit_code == 0 and result.stdout.startswith("1 document read (0 unchanged): 3 new,")
     assert (
         f"warning: {LABEL}: committee id 99 lists no meetings ({server.url}{LIST}?Id=99) – has the site changed, "
         "or has a new council new committee ids?"
@@ -170,7 +166,7 @@ def test_committee_and_since_filters(tmp_path: Path, server: Server) -> None:
     app.meetings[15].append(Meeting(5700, RECENT - timedelta(days=40), council_items()))
     app.install(server)
     config = write_portal_config(tmp_path, source(server.url, ids="[15, 31]", extra='committees = ["økonomi"]'))
-    assert ingest(config).startswith("1 documents read")
+    assert ingest(config).startswith("1 document read")
     assert [seen.query for seen in server.requests if seen.path == VIEW] == [
         query(31, "Økonomiudvalget", app.meetings[31][0])
     ]

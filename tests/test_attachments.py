@@ -19,8 +19,9 @@ from bot.attachments import attachment_news
 from bot.config import load_config
 from bot.fetch import FetchSettings
 from bot.http_cache import store_fetcher
+from bot.migrations import MIGRATIONS, migrate
 from bot.pipeline import RunReport, open_store, run_cycle
-from bot.store import MIGRATIONS, Store, migrate
+from bot.store import Store
 
 from .helpers import json_lines, run_cli
 from .pdfmaker import make_pdf
@@ -279,7 +280,7 @@ def test_a_digest_says_in_words_which_attachment_matched_and_which_was_added(tmp
     plain, html = (part.get_content() for part in message.iter_parts())
     link = f"{server.url}/vis/pdf/bilag/b2?redirectDirectlyToPdf=true"
     assert "* Nyt bilag: Punkt 1: Punkt nummer 1" in plain
-    assert f"i bilag Høringssvar ({link}): Foreningen er imod **havvind** ved kysten." in plain
+    assert f"I bilag Høringssvar ({link}): Foreningen er imod havvind ved kysten." in plain
     assert f"Nyt bilag: Høringssvar ({link})" in plain and "Ændret:" not in plain
     assert f'<em>i bilag <a href="{link}"' in html and "<strong>Nyt bilag:</strong>" in html
 

@@ -97,7 +97,23 @@ def test_settings_are_frozen() -> None:
             r":2: source\[1\]\.name: .*not a valid name",
         ),
         ("[bots]\n", r"config\.toml:1: bots: unknown key"),
-        ("[bot\n", r"config\.toml: not valid TOML"),
+        ("[bot\n", r"config\.toml:1: not valid TOML: Expected ']' at the end of a table declaration \(column 5\)"),
+        ('[bot]\nalert_after_failures = "3"\n', r":2: bot\.alert_after_failures: must be a whole number"),
+        ("[feeds]\nmax_entries = 1.5\n", r":2: feeds\.max_entries: must be a whole number"),
+        (
+            '[email]\nfrom = "a@example.org"\ntimeout = "30"\n',
+            r"config\.toml:3: email\.timeout: must be a number, without quotes",
+        ),
+        (
+            '[[source]]\nkommune = "Billund"\nattachments = "yes"\n',
+            r"config\.toml:3: source\[1\]\.attachments: must be true or false",
+        ),
+        (
+            '[[source]]\nkommune = "Billund"\nmin_interval = "2"\n',
+            r"config\.toml:3: source\[1\]\.min_interval: must be a number",
+        ),
+        ('[[source]]\nkommune = "Aalborg"\ncommittee_ids = "15"\n', r":3: source\[1\]\.committee_ids: must be a list"),
+        ('[[source]]\nkommune = "Billund"\nsince = 20260101\n', r":3: source\[1\]\.since: must be a day"),
     ],
 )
 def test_mistakes_name_the_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -142,3 +158,10 @@ def test_config_example_names_every_key() -> None:
     for key in _keys(EmailSettings):
         assert re.search(rf"^\s*#?\s*{key}\s*=", text, re.MULTILINE), f"[email] {key} missing from config.example.toml"
     assert _keys(Config) == {"bot", "feeds", "email", "source"}
+
+
+def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes('[bot]\nstate_dir = "tilstand"\ncontact = "søren@example.org"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"config\.toml:3: not UTF-8 text \(byte 0xf8\): save the file as UTF-8$"):
+        load_config(path)

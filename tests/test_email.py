@@ -127,10 +127,12 @@ def test_an_immediate_digest_arrives_once_with_both_parts_and_correct_danish(tmp
     assert report.mail.sent == 1 and report.errors == []
     ((rcpts, message),) = smtp.inbox.messages
     assert rcpts == ["laeser@example.org"]
-    assert message["Subject"] == "referatvagt: 1 nyt punkt – Busser og bæredygtig transport"
+    assert message["Subject"] == "referatvagt: 1 punkt med beslutning – Busser og bæredygtig transport"
     assert message.get_content_type() == "multipart/alternative"
     text, html = parts(message)
-    assert "Beslutning: Punkt 3: Busplan 2027" in text and "Testrup" in text and "Økonomiudvalget 02.11.2026" in text
+    assert (
+        "Beslutning: Punkt 3: Busplan 2027" in text and "Testrup" in text and "Økonomiudvalget, møde 02.11.2026" in text
+    )
     assert "Beslutning: Godkendt." in text
     assert "watchlists/busser.toml" in text.replace("\n", " ") or "busser.toml" in text
     assert "<strong>" in html and "Busplan 2027" in html and "bæredygtig" in html
@@ -223,9 +225,11 @@ def test_digest_now_and_dry_run(tmp_path: Path, smtp: Server) -> None:
     put(tmp_path, "dagsorden.md", standard_agenda())
     cycle(config, T0, send_backfill=True)
     result = run_cli(config, "digest", "--now", "--dry-run", str(tmp_path / "eml"))
-    assert result.exit_code == 0 and result.stdout.strip() == f"1 digests written to {tmp_path / 'eml'}; nothing sent"
+    assert result.exit_code == 0 and result.stdout.strip() == f"1 digest written to {tmp_path / 'eml'}; nothing sent"
     (eml,) = (tmp_path / "eml").glob("*.eml")
-    assert message_from_bytes(eml.read_bytes(), policy=policy.default)["Subject"].startswith("referatvagt: 1 nyt punkt")
+    assert message_from_bytes(eml.read_bytes(), policy=policy.default)["Subject"].startswith(
+        "referatvagt: 1 ældre punkt"
+    )
     assert smtp.inbox.messages == []
     result = run_cli(config, "digest", "--now")
     assert result.exit_code == 0 and "1 sent" in result.stdout
@@ -245,7 +249,7 @@ def test_headers_are_safe_from_injection_and_long_digests_are_cut(tmp_path: Path
     assert rcpts == ["a@example.org"] and message["Bcc"] is None
     assert (
         "\n" not in message["Subject"]
-        and message["Subject"] == "referatvagt: 7 nye punkter – Evil Bcc: spion@example.org"
+        and message["Subject"] == "referatvagt: 7 ældre punkter – Evil Bcc: spion@example.org"
     )
     text, _ = parts(message)
     assert "… og 4 punkter mere: http://127.0.0.1:8080/evil.xml" in text

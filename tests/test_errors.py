@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
-from bot import store as store_module
+from bot import migrations as migrations_module
 from bot.engine import masked_url
-from bot.store import MIGRATIONS
+from bot.migrations import MIGRATIONS
 from tests.helpers import Result, run_cli, standard_agenda, write_config
 
 _PR_CAPBSET_DROP = 24
@@ -298,7 +298,7 @@ def test_a_read_only_command_does_not_migrate_an_older_store(tmp_path: Path, mon
     def newer(connection: Connection) -> None:
         steps.append("ran")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, ("9999_newer", newer)))
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", (*MIGRATIONS, ("9999_newer", newer)))
     result = run_cli(config, "items")
     one_line_error(result, "is from an older version: run `referatvagt ingest` once to upgrade it")
     assert steps == []

@@ -75,9 +75,9 @@ def test_every_feed_is_valid_and_has_the_right_entries(tmp_path: Path) -> None:
     assert "ny <b>busplan</b> med" in newest.content[0].value, "the snippet, terms in bold (readers keep <b>)"
     assert "Godkendt." in newest.content[0].value
     assert [tag.term for tag in newest.tags] == ["Testrup", "Økonomiudvalget", "busplan"]
-    assert newest.link.startswith("http://127.0.0.1:8080/documents/") and newest.link.endswith(".html#punkt-3")
-    page = feeds_dir(tmp_path) / newest.link.removeprefix("http://127.0.0.1:8080/").split("#")[0]
-    assert '<h2 id="punkt-3">Punkt 3: Busplan 2027</h2>' in page.read_text(encoding="utf-8")
+    assert newest.link.startswith("http://127.0.0.1:8080/items/") and newest.link.endswith(".html")
+    page = feeds_dir(tmp_path) / newest.link.removeprefix("http://127.0.0.1:8080/")
+    assert "<h1>Punkt 3: Busplan 2027</h1>" in page.read_text(encoding="utf-8")
     assert newest.id.startswith("urn:referatvagt:bus:") and newest.id.endswith(":v2")
 
     budget = parse(feeds_dir(tmp_path) / "budget.atom")

@@ -99,7 +99,7 @@ def test_a_portal_is_ingested_end_to_end_and_a_second_run_changes_nothing(tmp_pa
     source = portal_source("hvidovre", server.url, 'committees = ["økonomi"]').replace("2020-01-01", "2026-05-01")
     config = write_portal_config(tmp_path, source)
     assert (
-        ingest(config) == "1 documents read (0 unchanged): 24 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+        ingest(config) == "1 document read (0 unchanged): 24 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
     )
     items = json_lines(config, "items")
     assert {i["kommune"] for i in items} == {"Hvidovre"} and {i["doc_kind"] for i in items} == {"dagsorden"}
@@ -139,9 +139,7 @@ def test_the_minutes_of_a_meeting_add_decisions_to_its_agenda_items(tmp_path: Pa
                 entry.update(Navn="Referat", Afsluttet=True, ReleasedDate="2026-05-20T09:00:00.1234567+02:00")
     server.json(LISTING, relisted)
 
-    assert (
-        ingest(config) == "1 documents read (0 unchanged): 0 new, 2 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (0 unchanged): 0 new, 2 changed, 0 removed items; 0 new matches; 0 errors"
     changed = [e for e in json_lines(config, "events") if e["kind"] == "changed"]
     assert [(e["number"], e["decision_added"], e["changed_sections"]) for e in changed] == [
         (3, True, ["Beslutning i Økonomiudvalget den 18-05-2026"]),
@@ -159,7 +157,7 @@ def test_a_portal_that_wants_a_session_cookie_is_read(tmp_path: Path) -> None:
     with running(Server(session_cookie=True)) as srv:
         small_portal(srv)
         config = write_portal_config(tmp_path, portal_source("testrup", srv.url))
-        assert ingest(config).startswith("1 documents read (0 unchanged): 3 new,")
+        assert ingest(config).startswith("1 document read (0 unchanged): 3 new,")
         assert srv.paths() == ["/", LISTING, agenda_path("m1")]
     items = json_lines(config, "items")
     assert [(i["number"], i["title"], i["closed"]) for i in items] == [
@@ -181,7 +179,7 @@ def test_an_expired_session_is_opened_again(tmp_path: Path) -> None:
         # The first API answer is the app's front page (what a lost session looks like).
         srv.script(LISTING, Reply(body=b"<html>app</html>", headers={"Content-Type": "text/html"}))
         config = write_portal_config(tmp_path, portal_source("testrup", srv.url))
-        assert ingest(config).startswith("1 documents read (0 unchanged): 3 new,")
+        assert ingest(config).startswith("1 document read (0 unchanged): 3 new,")
         assert srv.paths()[:4] == ["/", LISTING, "/", LISTING]
 
 
@@ -264,7 +262,7 @@ def test_a_broken_agenda_is_reported_and_the_other_meetings_are_stored(tmp_path:
         f"error: source 't' (T): {server.url}/vis?id=bad (Økonomiudvalget 19.05.2026): not a FirstAgenda agenda"
         in result.stderr
     )
-    assert result.stdout.startswith("1 documents read (0 unchanged): 1 new,")
+    assert result.stdout.startswith("1 document read (0 unchanged): 1 new,")
 
 
 def test_an_item_marked_not_open_is_closed_whatever_its_title(tmp_path: Path, server: Server) -> None:

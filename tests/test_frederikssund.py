@@ -143,9 +143,7 @@ def test_the_site_is_ingested_end_to_end_and_a_second_run_changes_nothing(tmp_pa
     pages, agenda = site()
     pages.install(server)
     config = write_portal_config(tmp_path, source(server.url))
-    assert (
-        ingest(config) == "1 documents read (0 unchanged): 3 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (0 unchanged): 3 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
     items = json_lines(config, "items")
     assert [(i["number"], i["title"], i["closed"]) for i in items] == [
         (1, "Godkendelse af dagsorden", False),
@@ -164,9 +162,7 @@ def test_the_site_is_ingested_end_to_end_and_a_second_run_changes_nothing(tmp_pa
     assert plan["attachments"][1] == {"name": "Tidsplan", "url": f"{server.url}/media/41235/tidsplan.pdf"}
     assert plan["document"]["key"] == agenda.path
 
-    assert (
-        ingest(config) == "1 documents read (1 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (1 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
     assert len(json_lines(config, "events")) == 3
     pages_read = [seen for seen in server.requests if seen.path == agenda.path]
     assert len(pages_read) == 2 and "if-none-match" in pages_read[1].headers, "a recent meeting: a conditional GET"
@@ -184,9 +180,7 @@ def test_the_minutes_add_decisions_to_the_agenda_items(tmp_path: Path, server: S
     ingest(config)
     minutes = pages.publish_minutes(agenda, agenda_items(decided=True))
     pages.install(server)
-    assert (
-        ingest(config) == "1 documents read (0 unchanged): 0 new, 2 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (0 unchanged): 0 new, 2 changed, 0 removed items; 0 new matches; 0 errors"
     changed = [e for e in json_lines(config, "events") if e["kind"] == "changed"]
     assert [(e["number"], e["decision_added"], e["changed_sections"]) for e in changed] == [
         (1, True, ["Beslutning"]),

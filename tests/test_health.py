@@ -50,7 +50,7 @@ def test_a_failing_source_is_counted_reported_and_recovers(tmp_path: Path) -> No
             f"error: source 'bad' (Bad): {bad.url}{LISTING}: HTTP 500 Internal Server Error (4 attempts)"
             in first.stderr
         )
-        assert first.stdout.startswith("1 documents read (0 unchanged): 3 new,"), "the other source is ingested"
+        assert first.stdout.startswith("1 document read (0 unchanged): 3 new,"), "the other source is ingested"
         assert {i["source"] for i in json_lines(config, "items")} == {"good"}
         assert source_state(tmp_path, "bad") == (1, f"{bad.url}{LISTING}: HTTP 500 Internal Server Error (4 attempts)")
         assert health(tmp_path).entries == [], "one failure is not yet an alert"

@@ -87,9 +87,7 @@ def test_the_minutes_replace_the_agenda_and_add_decisions(tmp_path: Path, server
     ingest(config)
 
     standard_site(minutes=True).install(server)  # the list now links the minutes as well
-    assert (
-        ingest(config) == "1 documents read (0 unchanged): 0 new, 2 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (0 unchanged): 0 new, 2 changed, 0 removed items; 0 new matches; 0 errors"
     changed = [e for e in json_lines(config, "events") if e["kind"] == "changed"]
     assert [(e["number"], e["decision_added"], e["changed_sections"]) for e in changed] == [
         (1, True, ["Beslutning"]),
@@ -196,7 +194,7 @@ def test_one_committee_failing_is_a_warning_and_the_others_are_read(tmp_path: Pa
     server.routes[site.committees[1].path] = FAILING
     result = run_cli(write_portal_config(tmp_path, source(server.url)), "ingest")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith("1 documents read (0 unchanged): 3 new,")
+    assert result.stdout.startswith("1 document read (0 unchanged): 3 new,")
     assert (
         f"warning: {LABEL}a committee's meetings could not be listed: {server.url}{site.committees[1].path}: HTTP 500"
         in result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.store import MIGRATIONS
+from bot.migrations import MIGRATIONS
 
 from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config
 
@@ -26,9 +26,7 @@ def ingest(config: Path) -> str:
 def test_an_agenda_creates_one_new_event_per_item(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     put(tmp_path, "dagsorden.md", standard_agenda())
-    assert (
-        ingest(config) == "1 documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (0 unchanged): 4 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
     events = json_lines(config, "events")
     assert [(e["kind"], e["number"]) for e in events] == [("new", 1), ("new", 2), ("new", 3), ("new", 4)]
     assert all(e["backfill"] for e in events), "the first ingest of a source is a backfill"
@@ -101,9 +99,7 @@ def test_rewrapped_text_and_emphasis_are_no_change(tmp_path: Path) -> None:
     ingest(config)
     rewrapped = decided(standard_agenda()).text().replace("merforbrug på 2,4", "**merforbrug**\npå   2,4")
     put(tmp_path, "referat.md", rewrapped.replace("\n\n", "\n\n\n"))
-    assert (
-        ingest(config) == "1 documents read (0 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (0 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
 
 
 def test_ingesting_twice_reports_zero_changes(tmp_path: Path) -> None:

@@ -164,9 +164,7 @@ def test_the_minutes_add_decisions_to_the_agenda_items(tmp_path: Path, server: S
     ingest(config)
     serve(server, [OLD, decided(BR), ECONOMY, AMAGER])
 
-    assert (
-        ingest(config) == "1 documents read (0 unchanged): 0 new, 3 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (0 unchanged): 0 new, 3 changed, 0 removed items; 0 new matches; 0 errors"
     changed = [e for e in json_lines(config, "events") if e["kind"] == "changed"]
     assert [(e["committee"], e["number"], e["decision_added"], e["changed_sections"]) for e in changed] == [
         ("Borgerrepræsentationen", 1, True, ["Beslutning"]),

@@ -193,7 +193,7 @@ def test_a_broken_watchlist_is_reported_and_the_others_still_match(tmp_path: Pat
     config = setup(tmp_path, broken='terms = ["a"]\n', good='terms = ["busplan"]\n')
     put(tmp_path, "dagsorden.md", standard_agenda())
     result = run_cli(config, "ingest")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert f"error: {tmp_path / 'watchlists' / 'broken.toml'}:1: terms[1]: 'a': too short" in result.stderr
     assert result.stdout.strip().endswith("1 new match; 1 error")
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from bot.config import load_config
@@ -176,6 +177,20 @@ def test_a_site_is_ingested_end_to_end_and_a_second_poll_changes_nothing(tmp_pat
         seen = [s for s in server.requests if s.path == path]
         assert len(seen) == 2 and "if-none-match" not in seen[0].headers and "if-none-match" in seen[1].headers
     assert server.count("/attachments/90121") == 0, "bilag are linked, not fetched"
+
+
+def test_a_backfill_from_a_site_without_dates_is_dated_by_its_meetings_not_today(
+    tmp_path: Path, server: Server
+) -> None:
+    """Meetings+ says nothing about when it published a meeting: minutes fetched months after
+    their meeting are dated on the meeting day in the source feed, and claim no publication date."""
+    serve(server, billund())
+    config = write_portal_config(tmp_path, source(server.url))
+    ingest(config)
+    feed = feedparser.parse((tmp_path / "state" / "feeds" / "source-billund.xml").read_bytes())
+    days = {date(*entry.published_parsed[:3]) for entry in feed.entries}
+    assert days == {date(2026, 4, 7), date(2026, 5, 18), date(2026, 5, 20)}
+    assert not any("offentliggjort" in entry.content[0].value for entry in feed.entries)
 
 
 def test_the_minutes_add_decisions_to_the_agenda_items(tmp_path: Path, server: Server) -> None:

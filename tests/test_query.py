@@ -91,3 +91,30 @@ def test_a_snippet_is_about_thirty_words_around_the_first_hit_with_hits_highligh
     assert len(snippet.text.strip("… ").split()) == 30
     assert [snippet.text[a:b] for a, b in snippet.highlights] == ["kontanthjælp", "kontanthjælpen"]
     assert "**kontanthjælp** og mere **kontanthjælpen**" in snippet.marked()
+
+
+@pytest.mark.parametrize(("written", "same_as"), [("daginstitution*", "daginstitution"), ("*ledighed*", "*ledighed")])
+def test_a_trailing_star_is_the_word_start_a_plain_term_already_matches(written: str, same_as: str) -> None:
+    assert parse_term(written).words == parse_term(same_as).words
+    engine = Engine([parse_term(written)])
+    assert engine.search(engine.words("Nye daginstitutioner og bruttoledigheden"))
+
+
+@pytest.mark.parametrize(
+    ("term", "instead"),
+    [
+        ("=bil*", "write '=bil' or 'bil'"),
+        ("*nyt system", "a phrase is written '\"nyt system\"'"),
+        ("løn (fast)", "write 'løn fast'"),
+        ("!!!", "write a word, e.g. 'kontanthjælp'"),
+        ("a*", "write '=a' for the whole word"),
+    ],
+)
+def test_a_refused_term_says_what_to_write_instead(term: str, instead: str) -> None:
+    with pytest.raises(TermError) as refused:
+        parse_term(term)
+    assert instead in str(refused.value)
+
+
+def test_words_without_quotes_are_a_phrase_too() -> None:
+    assert parse_term("nyt kontanthjælpssystem").words == parse_term('"nyt kontanthjælpssystem"').words

@@ -105,9 +105,7 @@ def test_the_minutes_at_the_same_address_add_decisions(tmp_path: Path, server: S
     ingest(config)
 
     standard_site(minutes=True).install(server)  # the row says "Referat" now; same AgendaID
-    assert (
-        ingest(config) == "1 documents read (0 unchanged): 0 new, 2 changed, 0 removed items; 0 new matches; 0 errors"
-    )
+    assert ingest(config) == "1 document read (0 unchanged): 0 new, 2 changed, 0 removed items; 0 new matches; 0 errors"
     changed = [e for e in json_lines(config, "events") if e["kind"] == "changed"]
     assert [(e["number"], e["decision_added"], e["changed_sections"]) for e in changed] == [
         (1, True, ["Beslutning"]),
@@ -200,7 +198,7 @@ def test_one_committee_failing_is_a_warning_and_the_byraad_is_read(tmp_path: Pat
     server.routes[ECONOMY] = FAILING
     result = run_cli(write_portal_config(tmp_path, source(server.url)), "ingest")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith("1 documents read (0 unchanged): 1 new,")
+    assert result.stdout.startswith("1 document read (0 unchanged): 1 new,")
     assert (
         f"warning: {LABEL}a committee's meetings could not be listed: {server.url}{ECONOMY}: HTTP 500" in result.stderr
     )

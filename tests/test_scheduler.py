@@ -125,7 +125,7 @@ def test_run_once_is_one_full_cycle(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert (
         result.stdout.strip()
-        == "1 documents read (0 unchanged): 4 new, 0 changed, 0 removed items; 1 new match; 0 errors"
+        == "1 document read (0 unchanged): 4 new, 0 changed, 0 removed items; 1 new match; 0 errors"
     )
     assert (tmp_path / "state" / "feeds" / "bus.xml").exists()
 
@@ -160,6 +160,6 @@ def test_a_broken_edit_keeps_the_last_valid_watchlist_in_force(tmp_path: Path) -
     (tmp_path / "watchlists" / "bus.toml").write_text('terms = ["busplan", "a"]\n', encoding="utf-8")
     (tmp_path / "minutes" / "referat.md").write_text(decided(standard_agenda()).text(), encoding="utf-8")
     result = run_cli(config, "ingest")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "the last valid version of bus.toml stays in force" in result.stderr
     assert [m["event"] for m in json_lines(config, "matches")] == ["new", "changed"]

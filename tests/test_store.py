@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import Connection, inspect, text
 from sqlmodel import select
 
-from bot import store as store_module
+from bot import migrations as migrations_module
+from bot.engine import make_engine
+from bot.migrations import MIGRATIONS, migrate
 from bot.models import SourceState
-from bot.store import MIGRATIONS, Store, migrate
+from bot.store import Store
 
 
 def test_a_new_database_is_created_at_the_newest_schema_and_stamped(tmp_path: Path) -> None:
@@ -36,8 +38,8 @@ def test_an_existing_database_runs_only_the_steps_it_has_not_recorded(
     def add_note(connection: Connection) -> None:
         connection.execute(text("ALTER TABLE source ADD COLUMN note VARCHAR"))
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, ("0002_source_note", add_note)))
-    engine = store_module.make_engine(url)
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", (*MIGRATIONS, ("0002_source_note", add_note)))
+    engine = make_engine(url)
     assert migrate(engine) == ["0002_source_note"]
     assert "note" in {column["name"] for column in inspect(engine).get_columns("source")}
     assert migrate(engine) == []

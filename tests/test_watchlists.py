@@ -156,7 +156,15 @@ def test_the_slug_is_the_file_name_and_defaults_fill_the_rest(tmp_path: Path) ->
             r"w\.toml:3: deliver\.email\[1\]: 'ikke en adresse' is not one plain email address",
         ),
         ('terms = ["ok"]\nbackfill_days = -1\n', r"w\.toml:2: backfill_days: "),
-        ("terms = [\n", r"w\.toml: not valid TOML"),
+        ("terms = [\n", r"w\.toml:1: not valid TOML: "),
+        ('terms = ["ok"]\ntitle = \n', r"w\.toml:2: not valid TOML: Invalid value \(column 9\)"),
+        ('terms = "skybrud"\n', r'w\.toml:1: terms: must be a list, e\.g\. terms = \["skybrud"\]$'),
+        ('terms = ["ok"]\nfold_aa = "yes"\n', r"w\.toml:2: fold_aa: must be true or false, without quotes"),
+        ('terms = ["ok"]\nbackfill_days = "30"\n', r"w\.toml:2: backfill_days: must be a whole number, .*= 30$"),
+        ('terms = ["ok"]\npublic = 0\n', r"w\.toml:2: public: must be true or false"),
+        ('terms = ["ok"]\n\n[deliver]\nfeed = "no"\n', r"w\.toml:4: deliver\.feed: must be true or false"),
+        ('terms = ["ok"]\n[deliver]\nemail = "a@example.org"\n', r'email: must be a list, e\.g\. email = \["a@'),
+        ('terms = ["ok", 7]\n', r"w\.toml:1: terms\[2\]: must be text in quotes"),
     ],
 )
 def test_mistakes_name_the_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -181,3 +189,12 @@ def test_file_names_must_be_slugs_and_not_reserved(tmp_path: Path, name: str) ->
     write(tmp_path, name, 'terms = ["IGU"]\n')
     watchlists, errors = load_watchlists(tmp_path)
     assert watchlists == [] and len(errors) == 1 and name in errors[0]
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_bytes('title = "Skoler"\nterms = ["børn"]\n'.encode("cp1252"))
+    _, errors = load_watchlists(tmp_path)
+    assert errors == [f"{path}:2: not UTF-8 text (byte 0xf8): save the file as UTF-8"]
+    path.write_bytes('\ufeffterms = ["børn"]\n'.encode())
+    assert load_watchlist(path).terms == ("børn",), "a byte order mark is fine"

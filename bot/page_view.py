@@ -1,0 +1,178 @@
+"""One item's stored data as the item page template shows it: Danish labels, local dates, safe HTML.
+
+The page splits the version's sections three ways: this meeting's decision (set apart at the
+top), earlier committees' decisions (their own block, from ``ItemVersion.decisions``), and the
+other sections in the order the minutes give them. The ``Bilag`` section is left out when the
+attachments are listed with their links, since it only names them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from bot.config import Config
+from bot.extract import clean_text
+from bot.page_data import PageData, ReadAttachment, Step
+from bot.page_text import section_html
+from bot.published import published
+from bot.sections import is_decision_heading, section_kind
+
+DOC_KINDS = {"dagsorden": "Dagsorden", "tillægsdagsorden": "Tillægsdagsorden", "referat": "Referat"}
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """A public feed as item pages link it: ``slug`` is the watchlist's, or ``source-<name>``."""
+
+    slug: str
+    path: str  # under the feed folder, without extension
+    title: str
+
+
+def page_context(
+    config: Config,
+    page: PageData,
+    read: Mapping[str, ReadAttachment],
+    feeds: Mapping[str, FeedLink],
+    original: str | None,
+) -> dict[str, Any]:
+    version, meeting, document = page.version, page.meeting, page.document
+    decision, sections = _split(version.sections, version.decision, bool(version.attachments))
+    return {
+        "kommune": clean_text(page.source.kommune),
+        "committee": clean_text(meeting.committee),
+        "meeting_date": _day(meeting.meeting_date),
+        "start_time": meeting.start_time,
+        "place": clean_text(meeting.place or ""),
+        "doc_kind": DOC_KINDS.get(version.doc_kind, version.doc_kind),
+        "number": page.item.number,
+        "title": clean_text(version.title),
+        "case_number": clean_text(version.case_number or ""),
+        "version": version.version,
+        "closed": version.closed,
+        "removed": page.item.removed,
+        "own_link": web_link(version.url) or web_link(meeting.url),
+        "original": original,
+        "decision": decision,
+        "sections": sections,
+        "earlier": _earlier(version.decisions, version.decision),
+        "attachments": [_attachment(entry, read) for entry in version.attachments],
+        "history": [_step(config, step, meeting.meeting_date) for step in reversed(page.history)],
+        "feeds": _feeds(page, feeds),
+        "document": {
+            "name": clean_text(document.key),
+            "published": _published(config, document.published_at, document.fetched_at, meeting.meeting_date),
+            "sha256": document.raw_sha256,
+        },
+    }
+
+
+def _split(
+    stored: list[list[str]], own: str | None, listed_attachments: bool
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """This meeting's decision, and the sections shown under their headings."""
+    decisions = [index for index, (heading, text) in enumerate(stored) if is_decision_heading(heading)]
+    mine = next((index for index in reversed(decisions) if own is not None and stored[index][1] == own), None)
+    decision = None
+    if mine is not None:
+        decision = {"heading": clean_text(stored[mine][0]), "html": section_html(stored[mine][1])}
+    sections = [
+        {"heading": clean_text(heading), "html": section_html(text)}
+        for index, (heading, text) in enumerate(stored)
+        if index not in decisions and not (listed_attachments and section_kind(heading) == "bilag")
+    ]
+    return decision, sections
+
+
+def _earlier(decisions: list[dict[str, Any]], own: str | None) -> list[dict[str, Any]]:
+    """Every decision but this meeting's own (the first with its text), labelled by committee and date."""
+    earlier, skipped = [], own is None
+    for decided in decisions:
+        if not skipped and decided.get("text") == own:
+            skipped = True
+            continue
+        day = decided.get("date")
+        label = clean_text(str(decided.get("committee") or "Beslutning"))
+        if day:
+            label += f" den {_day(date.fromisoformat(day))}"
+        earlier.append({"label": label, "html": section_html(str(decided.get("text") or ""))})
+    return earlier
+
+
+def _attachment(entry: Any, read: Mapping[str, ReadAttachment]) -> dict[str, Any]:
+    stored = {"name": entry, "url": None} if isinstance(entry, str) else dict(entry)
+    notes = []
+    sha256 = stored.get("sha256")
+    found = read.get(sha256) if isinstance(sha256, str) else None
+    if found is not None and found.pages:
+        notes.append("1 side" if found.pages == 1 else f"{found.pages} sider")
+    error = stored.get("error") or (found.error if found is not None and not found.has_text else None)
+    if error:
+        notes.append(f"teksten kunne ikke læses: {error}")
+    return {
+        "name": clean_text(str(stored.get("name") or "")),
+        "url": web_link(stored.get("url")),
+        "note": "; ".join(notes),
+    }
+
+
+def _step(config: Config, step: Step, meeting_date: date) -> dict[str, Any]:
+    event = step.event
+    if event.kind == "new":
+        label = "Nyt punkt"
+    elif event.kind == "removed":
+        label = "Udgået"
+    else:
+        label = "Beslutning tilføjet" if event.decision_added else "Ændret"
+    return {
+        "label": label,
+        "when": _published(config, step.published_at, step.fetched_at, meeting_date),
+        "version": step.version if event.kind != "removed" else None,
+        "doc_kind": DOC_KINDS.get(step.doc_kind or "", step.doc_kind),
+        "sections": [clean_text(s) for s in event.changed_sections] if event.kind == "changed" else [],
+        "diff": [
+            {"section": clean_text(str(entry["section"])), "ops": [(op, clean_text(text)) for op, text in entry["ops"]]}
+            for entry in (event.diff if event.kind == "changed" else [])
+        ],
+        "attachments": [
+            {
+                "label": "Nyt bilag" if news.get("change") == "added" else "Ændret bilag",
+                "name": clean_text(str(news.get("name") or "")),
+                "url": web_link(news.get("url")),
+            }
+            for news in event.attachment_changes or []
+        ],
+    }
+
+
+def _feeds(page: PageData, feeds: Mapping[str, FeedLink]) -> list[dict[str, str]]:
+    """The public feeds that carry the item: each watchlist feed that matched it, then its source's."""
+    slugs = [*sorted(page.watchlists), f"source-{page.source.name}"]
+    return [
+        {
+            "title": feed.title,
+            "rss": f"../{feed.path}.xml",
+            "atom": f"../{feed.path}.atom",
+            "about": f"../index.html#{feed.slug}",
+        }
+        for feed in (feeds.get(slug) for slug in slugs)
+        if feed is not None
+    ]
+
+
+def _day(day: date) -> str:
+    return day.strftime("%d.%m.%Y")
+
+
+def _published(config: Config, published_at: datetime | None, fetched_at: datetime, meeting_date: date) -> str:
+    """ "Offentliggjort 02.11.2026", "Hentet …", or that the kommune gave no date (bot.published)."""
+    label = published(published_at, fetched_at, meeting_date, config.bot.zone).label(config.bot.zone)
+    return label.capitalize() if label else "Udgivelsesdato ukendt"
+
+
+def web_link(url: Any) -> str | None:
+    """A link from the minutes, only if it is a web address (never ``javascript:`` and the like)."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None

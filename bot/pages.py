@@ -1,0 +1,141 @@
+"""Item pages: one static HTML page per stored item, ``items/<uid>.html`` in the feed folder.
+
+A page shows everything the store knows of one agenda item: where and when it was handled,
+its sections, this meeting's decision set apart, earlier committees' decisions, its
+attachments, its version history with the diffs, a link to the item on the kommune's own site
+and the public feeds that matched it. Feed entries link here. Links inside a page are relative,
+so the folder can be served from anywhere.
+
+Pages are written with the feeds, but a national year is ~160,000 items, so :func:`write_item_pages`
+renders only the pages that can have changed since the last publish: items with a newer event
+or match, items matched by a feed whose title or address changed, items of a source whose feed
+changed, and items whose page file is missing. What the last publish saw is kept in
+``<state_dir>/pages.json`` (outside the served folder); a new page format (the template or
+:data:`PAGE_FORMAT`) or a rebuilt store renders every page again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bot.config import Config
+from bot.errors import PublishError, os_reason
+from bot.page_data import Marks, PageData, all_items, items_touched, marks, pages_of
+from bot.page_view import FeedLink, page_context, web_link
+from bot.store import Store, write_atomically
+
+PAGE_FORMAT = 2  # raise when what a page shows changes outside the template: every page is rendered again
+FOLDER = "items"
+STATE_FILE = "pages.json"
+_TEMPLATES = Environment(loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]))
+
+
+def page_url(config: Config, uid: str) -> str:
+    """Where an item's page is published."""
+    return f"{config.feeds.base_url}{FOLDER}/{uid}.html"
+
+
+@dataclass(frozen=True)
+class _State:
+    fingerprint: str
+    marks: Marks
+    feeds: dict[str, str]  # feed slug → signature of how pages link it
+
+
+def write_item_pages(
+    config: Config, store: Store, feeds: Sequence[FeedLink], write: Callable[[Path, bytes], bool]
+) -> int:
+    """Render the pages that may have changed (see the module docstring); returns how many were written.
+
+    ``write`` writes one file if its bytes changed (the feeds' atomic writer)."""
+    folder = config.bot.state_dir / "feeds"
+    links = {feed.slug: feed for feed in feeds}
+    now = _State(_fingerprint(), marks(store), {feed.slug: _signature(feed) for feed in feeds})
+    before = _load(config.bot.state_dir / STATE_FILE)
+    uids = all_items(store)
+    if before is None or before.fingerprint != now.fingerprint or _rebuilt(before.marks, now.marks):
+        wanted = set(uids)
+    else:
+        changed = {
+            slug for slug in now.feeds.keys() | before.feeds.keys() if now.feeds.get(slug) != before.feeds.get(slug)
+        }
+        watchlists = {slug for slug in changed if not slug.startswith("source-")}
+        sources = {slug.removeprefix("source-") for slug in changed if slug.startswith("source-")}
+        wanted = items_touched(store, before.marks, watchlists, sources)
+        present = _names(folder / FOLDER)
+        wanted |= {item_id for item_id, uid in uids.items() if f"{uid}.html" not in present}
+    written = 0
+    for chunk, read in pages_of(store, sorted(wanted)):
+        for page in chunk:
+            original = _original_pdf(store, page, folder, write)
+            html = _TEMPLATES.get_template("item.html.j2").render(page_context(config, page, read, links, original))
+            written += write(folder / FOLDER / f"{page.item.uid}.html", html.encode())
+    _save(config.bot.state_dir / STATE_FILE, now)
+    return written
+
+
+def _fingerprint() -> str:
+    """What every page depends on: the template and the page format."""
+    template = Path(__file__).with_name("templates") / "item.html.j2"
+    return hashlib.sha256(f"{PAGE_FORMAT}\n".encode() + template.read_bytes()).hexdigest()
+
+
+def _signature(feed: FeedLink) -> str:
+    return hashlib.sha256(f"{feed.path}\n{feed.title}".encode()).hexdigest()[:16]
+
+
+def _rebuilt(before: Marks, now: Marks) -> bool:
+    """Ids going backwards mean another store (rebuilt or restored): trust nothing seen before."""
+    return now.event < before.event or now.match < before.match
+
+
+def _names(folder: Path) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except FileNotFoundError:
+        return set()
+
+
+def _original_pdf(store: Store, page: PageData, folder: Path, write: Callable[[Path, bytes], bool]) -> str | None:
+    """A PDF the kommune's site does not link (a folder source's file) is published beside the
+    pages as it is, so the page can link the original; its address relative to the page."""
+    document = page.document
+    if web_link(page.version.url) or PurePosixPath(document.key).suffix.lower() != ".pdf":
+        return None
+    name = f"documents/{document.raw_sha256}.pdf"
+    target, archived = folder / name, store.archive_path(document.raw_sha256)
+    if not target.exists():
+        if not archived.exists():
+            return None
+        write(target, archived.read_bytes())
+    return f"../{name}"
+
+
+def _load(path: Path) -> _State | None:
+    """The record of the last publish; None (render every page) when missing or unreadable."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        return _State(str(data["fingerprint"]), Marks(int(data["event"]), int(data["match"])), dict(data["feeds"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save(path: Path, state: _State) -> None:
+    data = {
+        "fingerprint": state.fingerprint,
+        "event": state.marks.event,
+        "match": state.marks.match,
+        "feeds": state.feeds,
+    }
+    try:
+        write_atomically(path, json.dumps(data, sort_keys=True).encode())
+    except OSError as exc:
+        raise PublishError(f"cannot write {path} ({os_reason(exc)}): check the state folder's permissions") from exc
