@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import threading
 import urllib.request
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -13,11 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.serve import make_server
-
 from .helpers import run_cli, standard_agenda, write_config
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from .webtools import chromium, feed_server, free_port, needs_chromium
 
 
 class _Links(HTMLParser):
@@ -35,15 +28,9 @@ class _Links(HTMLParser):
         self.text.append(data)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}/"
     config = write_config(tmp_path)
     with config.open("a", encoding="utf-8") as handle:
@@ -54,42 +41,15 @@ def site(tmp_path: Path) -> Iterator[str]:
     (watchlists / "hemmelig.toml").write_text('title = "Hemmelig"\nterms = ["budget"]\npublic = false\n', "utf-8")
     (tmp_path / "minutes" / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
     assert run_cli(config, "ingest").exit_code == 0
-    server = make_server(tmp_path / "state" / "feeds", port=port, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with feed_server(tmp_path / "state" / "feeds", port):
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+@needs_chromium
 def test_the_index_page_loads_in_a_browser_lists_public_feeds_and_every_link_resolves(
     site: str, tmp_path: Path
 ) -> None:
-    assert CHROMIUM is not None
-    profile = tmp_path / "chromium-profile"
-    dom = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            f"{site}index.html",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    dom = chromium(tmp_path / "chromium-profile", "--dump-dom", f"{site}index.html")
     page = _Links()
     page.feed(dom)
     text = " ".join(page.text)

@@ -3,9 +3,6 @@ feed entry opens, at a phone's width, with its headings, its decision block and 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,18 +12,15 @@ import feedparser
 import lxml.html
 import pytest
 
-from bot.serve import make_server
-
 from .helpers import decided, run_cli, standard_agenda, write_config
-from .test_browser import _free_port
+from .webtools import chromium, feed_server, free_port, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}/"
     config = write_config(tmp_path)
     with config.open("a", encoding="utf-8") as handle:
@@ -39,32 +33,8 @@ def site(tmp_path: Path) -> Iterator[str]:
     minutes = decided(standard_agenda()).text().replace("2,4 mio. kr.", "2,6 mio. kr.")
     (tmp_path / "minutes" / "referat.md").write_text(minutes, encoding="utf-8")
     assert run_cli(config, "ingest").exit_code == 0
-    server = make_server(tmp_path / "state" / "feeds", port=port, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with feed_server(tmp_path / "state" / "feeds", port):
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def chromium(tmp_path: Path, *args: str) -> str:
-    assert CHROMIUM is not None
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
 
 
 def test_the_item_page_a_feed_entry_opens_reads_well_on_a_phone_and_its_links_resolve(
@@ -76,10 +46,10 @@ def test_the_item_page_a_feed_entry_opens_reads_well_on_a_phone_and_its_links_re
     assert page_url.startswith(f"{site}items/")
 
     shot = tmp_path / "item.png"
-    chromium(tmp_path, f"--screenshot={shot}", "--window-size=412,1400", "--hide-scrollbars", page_url)
+    chromium(tmp_path / "profile", f"--screenshot={shot}", "--window-size=412,1400", page_url)
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000, "a page was drawn"
 
-    page = lxml.html.fromstring(chromium(tmp_path, "--dump-dom", page_url))
+    page = lxml.html.fromstring(chromium(tmp_path / "profile", "--dump-dom", page_url))
     assert " ".join(page.findtext(".//h1").split()) == "Punkt 2: Budgetopfølgning 3. kvartal"
     headings = [" ".join(h.text_content().split()) for h in page.iter("h2")]
     assert headings[:3] == ["Beslutning", "Indstilling", "Økonomiske konsekvenser"]

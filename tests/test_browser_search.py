@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import threading
 import urllib.request
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -16,12 +12,11 @@ import pytest
 from bot.config import load_config
 from bot.pipeline import open_store
 from bot.search_web import SearchApp
-from bot.serve import make_server
 
 from .helpers import Doc, decided, run_cli, standard_agenda, write_config
+from .webtools import chromium, feed_server, free_port, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = needs_chromium
 
 
 class _Page(HTMLParser):
@@ -57,15 +52,9 @@ class _Page(HTMLParser):
             self.ids[ident] = self.ids.get(ident, "") + data
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}/"
     config_path = write_config(tmp_path)
     with config_path.open("a", encoding="utf-8") as handle:
@@ -78,42 +67,20 @@ def site(tmp_path: Path) -> Iterator[str]:
     assert run_cli(config_path, "ingest").exit_code == 0
     config = load_config(config_path)
     app = SearchApp(config, lambda: open_store(config, read_only=True))
-    server = make_server(config.bot.state_dir / "feeds", port=port, quiet=True, pages=app.pages())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
     try:
-        yield base
+        with feed_server(config.bot.state_dir / "feeds", port, pages=app.pages()):
+            yield base
     finally:
-        server.shutdown()
-        server.server_close()
         app.close()
-
-
-def _chromium(profile: Path, *args: str) -> str:
-    assert CHROMIUM is not None
-    common = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-    ]
-    return subprocess.run([*common, *args], capture_output=True, text=True, timeout=120, check=True).stdout
 
 
 def test_the_search_page_shows_results_with_highlights_a_feed_and_a_watchlist(site: str, tmp_path: Path) -> None:
     url = f"{site}search?q=busplan&udvalg=udvalg"
     shot = tmp_path / "search.png"
     # A phone's width: the page must be readable there
-    _chromium(tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=412,1400", url)
+    chromium(tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=412,1400", url)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
-    dom = _chromium(tmp_path / "profile-dom", "--dump-dom", url)
+    dom = chromium(tmp_path / "profile-dom", "--dump-dom", url)
     page = _Page()
     page.feed(dom)
     assert "Søg i punkterne" in page.headings
@@ -131,7 +98,7 @@ def test_the_search_page_shows_results_with_highlights_a_feed_and_a_watchlist(si
 
 
 def test_the_index_page_searches_through_its_form(site: str, tmp_path: Path) -> None:
-    dom = _chromium(tmp_path / "profile", "--dump-dom", f"{site}index.html")
+    dom = chromium(tmp_path / "profile", "--dump-dom", f"{site}index.html")
     assert '<form class="search" method="get" action="search"' in dom
     with urllib.request.urlopen(f"{site}search?q=busplan", timeout=10) as response:
         assert response.status == 200 and "Busplan 2027" in response.read().decode()

@@ -53,8 +53,9 @@ from .portal import (
     running,
     write_portal_config,
 )
-from .test_email import Inbox, free_port
+from .test_email import Inbox
 from .test_email import Server as SmtpServer
+from .webtools import free_port
 
 RUNS = int(os.environ.get("REFERATVAGT_CRASH_RUNS", "3"))
 SEED = int(os.environ.get("REFERATVAGT_CRASH_SEED", "11"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -21,15 +20,10 @@ from bot.config import load_config
 from bot.pipeline import open_store, run_cycle
 
 from .helpers import Doc, decided, run_cli, standard_agenda, write_config
+from .webtools import free_port
 
 T0 = datetime(2026, 11, 2, 18, 0, tzinfo=timezone.utc)
 CASES = Path(__file__).parent / "cases"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -26,7 +26,8 @@ from bot.store import utcnow
 from bot.watchlists import load_watchlist, load_watchlists
 
 from .helpers import decided, run_cli, standard_agenda
-from .test_email import BUSSER, T0, Inbox, Server, cycle, free_port, put, setup
+from .test_email import BUSSER, T0, Inbox, Server, cycle, put, setup
+from .webtools import free_port
 
 # Three items of the standard agenda match, for two readers: six (recipient, match) pairs.
 THREE_ITEMS_TWO_READERS = (

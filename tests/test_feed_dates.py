@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .helpers import Doc, run_cli
-from .test_email import T0, Inbox, Server, cycle, free_port, parts, setup
+from .test_email import T0, Inbox, Server, cycle, parts, setup
 from .test_feeds import feeds_dir, parse
+from .webtools import free_port
 
 WATCHLIST = 'title = "Busser"\nterms = ["busplan"]\n'
 MAIL = '[deliver]\nemail = ["a@example.org"]\ndigest = "immediate"\n'

@@ -18,7 +18,8 @@ from bot.query import parse_term
 from bot.snippet import make_snippet
 
 from .helpers import Doc, decided, standard_agenda
-from .test_email import T0, Inbox, Server, cycle, free_port, parts, put, setup
+from .test_email import T0, Inbox, Server, cycle, parts, put, setup
+from .webtools import free_port
 
 BUSSER = 'title = "Busser"\nterms = ["busplan", "budget"]\n[deliver]\nemail = ["a@example.org"]\ndigest = "immediate"\n'
 TRAFIK = 'title = "Trafik"\nterms = ["busplan"]\n[deliver]\nemail = ["a@example.org"]\ndigest = "immediate"\n'

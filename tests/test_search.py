@@ -22,11 +22,11 @@ from bot.matches import item_text
 from bot.pipeline import open_store
 from bot.search import SearchError, SearchLimits, SearchQuery, parse_query, run_search, split_terms
 from bot.search_web import SearchApp
-from bot.serve import make_server
 from bot.store import Store
 from bot.watchlists import load_watchlist
 
 from .helpers import Doc, decided, run_cli, standard_agenda, write_config
+from .webtools import feed_server
 
 
 @dataclass
@@ -68,15 +68,10 @@ def serving(
     config: Config, limits: SearchLimits | None = None, opener: Callable[[], Store] | None = None
 ) -> Iterator[int]:
     app = SearchApp(config, opener or (lambda: open_store(config, read_only=True)), limits)
-    server = make_server(config.bot.state_dir / "feeds", port=0, quiet=True, pages=app.pages())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
     try:
-        yield int(server.server_address[1])
+        with feed_server(config.bot.state_dir / "feeds", pages=app.pages()) as port:
+            yield port
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
         app.close()
 
 

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,9 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.errors import BotError
-from bot.serve import CHUNK, Limits, make_server, serve
+from bot.serve import CHUNK, Limits, serve
+
+from .webtools import feed_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = Limits()
@@ -60,23 +61,9 @@ def feeds(tmp_path: Path) -> Path:
     return make_feeds(tmp_path)
 
 
-@contextmanager
-def running(folder: Path, limits: Limits = DEFAULTS) -> Iterator[int]:
-    """A server for ``folder`` in a thread of this process; yields its port."""
-    server = make_server(folder, port=0, quiet=True, limits=limits)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 @pytest.fixture
 def port(feeds: Path) -> Iterator[int]:
-    with running(feeds) as port:
+    with feed_server(feeds) as port:
         yield port
 
 
@@ -385,7 +372,7 @@ def test_requests_beyond_the_cap_wait_briefly_then_get_503(feeds: Path) -> None:
     big_file = feeds / "big.pdf"
     sparse(big_file, BIG)
     limits = Limits(requests=2, slot_wait=0.2, timeout=60)  # the timeout plays no part here
-    with running(feeds, limits) as port:
+    with feed_server(feeds, limits=limits) as port:
         stalled = [stalled_download(port, "/big.pdf") for _ in range(limits.requests)]
         try:
             with ThreadPoolExecutor(4) as pool:
@@ -412,7 +399,7 @@ def eventually_ok(port: int) -> bool:
 
 def test_a_stalled_reader_is_dropped_and_frees_its_slot(feeds: Path, capfd: pytest.CaptureFixture[str]) -> None:
     sparse(feeds / "big.pdf", BIG)
-    with running(feeds, Limits(requests=1, slot_wait=0.1, timeout=0.5)) as port:
+    with feed_server(feeds, limits=Limits(requests=1, slot_wait=0.1, timeout=0.5)) as port:
         with stalled_download(port, "/big.pdf") as sock:
             assert eventually_ok(port), "a client that stopped reading kept the only slot"
             received = 0
@@ -423,7 +410,7 @@ def test_a_stalled_reader_is_dropped_and_frees_its_slot(feeds: Path, capfd: pyte
 
 
 def test_idle_and_half_sent_requests_are_closed_and_hold_no_slot(feeds: Path) -> None:
-    with running(feeds, Limits(requests=1, slot_wait=0.1, timeout=0.5)) as port:
+    with feed_server(feeds, limits=Limits(requests=1, slot_wait=0.1, timeout=0.5)) as port:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as half:
                 half.sendall(b"GET /a.xml HTTP/1.1\r\nHost: test\r\n")  # the blank line never comes
@@ -434,7 +421,7 @@ def test_idle_and_half_sent_requests_are_closed_and_hold_no_slot(feeds: Path) ->
 
 def test_a_file_replaced_while_it_is_sent_arrives_whole_in_its_old_version(feeds: Path) -> None:
     old = write_random(feeds / "doc.pdf", 4 * 2**20)
-    with running(feeds) as port:
+    with feed_server(feeds) as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
             connection.request("GET", "/doc.pdf")
