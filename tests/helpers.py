@@ -88,3 +88,26 @@ def json_lines(config: Path, command: str) -> list[dict[str, Any]]:
     result = run_cli(config, command, "--json")
     assert result.exit_code == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def put(tmp_path: Path, name: str, doc: Doc | str) -> Path:
+    """Publish ``doc`` as ``minutes/<name>`` (the folder source of :func:`write_config`)."""
+    path = tmp_path / "minutes" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc if isinstance(doc, str) else doc.text(), encoding="utf-8")
+    return path
+
+
+def add_watchlists(tmp_path: Path, **watchlists: str) -> None:
+    """Write ``watchlists/<slug>.toml`` files with the given texts."""
+    folder = tmp_path / "watchlists"
+    folder.mkdir(exist_ok=True)
+    for slug, text in watchlists.items():
+        (folder / f"{slug}.toml").write_text(text, encoding="utf-8")
+
+
+def ingest(config: Path, expect: int = 0) -> str:
+    """``referatvagt ingest``, which must exit with ``expect``; returns its summary line."""
+    result = run_cli(config, "ingest")
+    assert result.exit_code == expect, result.stderr
+    return result.stdout.strip()

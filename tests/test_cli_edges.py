@@ -21,7 +21,7 @@ from bot.lock import writer_lock
 from bot.scheduler import ZoneFormatter
 from bot.serve import make_server
 
-from .helpers import Doc, run_cli, standard_agenda, write_config
+from .helpers import Doc, add_watchlists, put, run_cli, standard_agenda, write_config
 from .test_cli import _commands
 
 SHELL = {"|", ">", ">>", "&&", ";"}
@@ -29,11 +29,8 @@ SHELL = {"|", ">", ">>", "&&", ";"}
 
 def setup(tmp_path: Path, **watchlists: str) -> Path:
     config = write_config(tmp_path)
-    folder = tmp_path / "watchlists"
-    folder.mkdir(exist_ok=True)
-    for slug, text in watchlists.items():
-        (folder / f"{slug}.toml").write_text(text, encoding="utf-8")
-    (tmp_path / "minutes" / "dagsorden.md").write_text(standard_agenda().text(), encoding="utf-8")
+    add_watchlists(tmp_path, **watchlists)
+    put(tmp_path, "dagsorden.md", standard_agenda())
     return config
 
 

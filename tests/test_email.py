@@ -19,7 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from bot.config import load_config
 from bot.pipeline import open_store, run_cycle
 
-from .helpers import Doc, decided, run_cli, standard_agenda, write_config
+from .helpers import Doc, decided, put, run_cli, standard_agenda, write_config
 from .webtools import free_port
 
 T0 = datetime(2026, 11, 2, 18, 0, tzinfo=timezone.utc)
@@ -94,10 +94,6 @@ def cycle(config: Path, now: datetime, send_backfill: bool = False) -> Any:
     loaded = load_config(config)
     with open_store(loaded) as store:
         return run_cycle(loaded, store, now, send_backfill=send_backfill)
-
-
-def put(tmp_path: Path, name: str, doc: Doc | str) -> None:
-    (tmp_path / "minutes" / name).write_text(doc if isinstance(doc, str) else doc.text(), encoding="utf-8")
 
 
 BUSSER = 'title = "Busser og bæredygtig transport"\nterms = ["busplan"]\n[deliver]\nemail = ["laeser@example.org"]\ndigest = "immediate"\n'

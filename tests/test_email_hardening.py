@@ -25,8 +25,8 @@ from bot.pipeline import open_store
 from bot.store import utcnow
 from bot.watchlists import load_watchlist, load_watchlists
 
-from .helpers import decided, run_cli, standard_agenda
-from .test_email import BUSSER, T0, Inbox, Server, cycle, put, setup
+from .helpers import decided, put, run_cli, standard_agenda
+from .test_email import BUSSER, T0, Inbox, Server, cycle, setup
 from .webtools import free_port
 
 # Three items of the standard agenda match, for two readers: six (recipient, match) pairs.

@@ -9,27 +9,15 @@ import feedparser
 import pytest
 from lxml import etree
 
-from .helpers import Doc, decided, run_cli, standard_agenda, write_config
+from .helpers import Doc, add_watchlists, decided, ingest, put, run_cli, standard_agenda, write_config
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def setup(tmp_path: Path, **watchlists: str) -> Path:
     config = write_config(tmp_path)
-    folder = tmp_path / "watchlists"
-    folder.mkdir()
-    for slug, text in watchlists.items():
-        (folder / f"{slug}.toml").write_text(text, encoding="utf-8")
+    add_watchlists(tmp_path, **watchlists)
     return config
-
-
-def put(tmp_path: Path, name: str, doc: Doc | str) -> None:
-    (tmp_path / "minutes" / name).write_text(doc if isinstance(doc, str) else doc.text(), encoding="utf-8")
-
-
-def ingest(config: Path) -> None:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == 0, result.stderr
 
 
 def feeds_dir(tmp_path: Path) -> Path:

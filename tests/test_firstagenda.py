@@ -17,7 +17,7 @@ from bot.source_config import FirstAgendaSource
 from bot.sources.firstagenda import ListedMeeting, parse_agenda, parse_listing, select_meetings
 
 from .conftest import FIRSTAGENDA
-from .helpers import json_lines, run_cli
+from .helpers import ingest, json_lines, run_cli
 from .portal import (
     LISTING,
     Server,
@@ -43,12 +43,6 @@ def captured(name: str) -> bytes:
 def listed(meeting_id: str = MEETING) -> ListedMeeting:
     found = [m for m in parse_listing(captured("udvalgsliste.json"), "udvalgsliste").meetings if m.id == meeting_id]
     return found[0]
-
-
-def ingest(config: Path, expect: int = 0) -> str:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == expect, result.stderr
-    return result.stdout.strip()
 
 
 # --- the captured responses ---------------------------------------------------------------------

@@ -7,20 +7,7 @@ from pathlib import Path
 
 from bot.migrations import MIGRATIONS
 
-from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config
-
-
-def put(tmp_path: Path, name: str, doc: Doc | str) -> Path:
-    path = tmp_path / "minutes" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc if isinstance(doc, str) else doc.text(), encoding="utf-8")
-    return path
-
-
-def ingest(config: Path) -> str:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
+from .helpers import Doc, decided, ingest, json_lines, put, standard_agenda, write_config
 
 
 def test_an_agenda_creates_one_new_event_per_item(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from bot.match import Engine
 from bot.query import parse_term
 from bot.snippet import make_snippet
 
-from .helpers import Doc, decided, standard_agenda
-from .test_email import T0, Inbox, Server, cycle, parts, put, setup
+from .helpers import Doc, decided, put, standard_agenda
+from .test_email import T0, Inbox, Server, cycle, parts, setup
 from .webtools import free_port
 
 BUSSER = 'title = "Busser"\nterms = ["busplan", "budget"]\n[deliver]\nemail = ["a@example.org"]\ndigest = "immediate"\n'

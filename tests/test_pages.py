@@ -21,7 +21,7 @@ from bot.page_text import section_html
 from bot.pipeline import open_store
 from bot.watchlists import load_watchlists
 
-from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config
+from .helpers import Doc, add_watchlists, decided, ingest, json_lines, put, standard_agenda, write_config
 from .pdfmaker import make_pdf
 from .portal import Server, portal_source, write_portal_config
 from .test_attachments import bilag, pdf, portal, run, serve_pdf
@@ -31,20 +31,8 @@ BASE = "http://127.0.0.1:8080/"
 
 def setup(tmp_path: Path, **watchlists: str) -> Path:
     config = write_config(tmp_path)
-    folder = tmp_path / "watchlists"
-    folder.mkdir(exist_ok=True)
-    for slug, text in watchlists.items():
-        (folder / f"{slug}.toml").write_text(text, encoding="utf-8")
+    add_watchlists(tmp_path, **watchlists)
     return config
-
-
-def put(tmp_path: Path, name: str, doc: Doc | str) -> None:
-    (tmp_path / "minutes" / name).write_text(doc if isinstance(doc, str) else doc.text(), encoding="utf-8")
-
-
-def ingest(config: Path) -> None:
-    result = run_cli(config, "ingest")
-    assert result.exit_code == 0, result.stderr
 
 
 def items_dir(tmp_path: Path) -> Path:
