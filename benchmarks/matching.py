@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from benchmarks import grep
 from benchmarks.baseline import compile_terms, matched_terms
 from benchmarks.generate import documents, term_lists
-from bot.match import Engine
+from bot.automaton import Engine
 from bot.query import Hit, Term, Words, found_text, parse_term
 
 T = TypeVar("T")

@@ -28,11 +28,11 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from bot.automaton import Engine
 from bot.config import Config, EmailSettings
 from bot.digest_words import ChangeLine, change_lines, count_text, one_line, plain, subject_counts
 from bot.extract import BIDI_CONTROLS
 from bot.feeds import Row, attachment_news, entry_label, entry_link, feed_path, found_in_attachment, published_of
-from bot.match import Engine
 from bot.models import Event, Match
 from bot.query import TermError, parse_term
 from bot.sections import is_decision_heading

@@ -18,8 +18,8 @@ from benchmarks.generate import ADJECTIVES, COMMON_TERMS, PARTS, documents, stem
 from benchmarks.grep import plain
 from benchmarks.matching import SCALES, run
 from benchmarks.year import YearSize, year
+from bot.automaton import Engine
 from bot.extract import extract_text
-from bot.match import Engine
 from bot.parse import parse_minutes
 from bot.query import is_acronym, parse_term
 

@@ -19,7 +19,7 @@ from types import FrameType
 
 import pytest
 
-from bot.match import Engine
+from bot.automaton import Engine
 from bot.query import Term, found_text, parse_term
 from bot.snippet import SNIPPET_WORDS, Snippet, make_snippet
 

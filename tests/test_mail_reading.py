@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.automaton import Engine
 from bot.digest_words import count_text, plain
-from bot.match import Engine
 from bot.query import parse_term
 from bot.snippet import make_snippet
 

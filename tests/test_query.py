@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.match import Engine
+from bot.automaton import Engine
 from bot.query import TermError, found_text, parse_term
 from bot.snippet import make_snippet
 

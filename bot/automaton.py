@@ -1,0 +1,210 @@
+"""The matching engine: every term of every watchlist in one Aho-Corasick automaton.
+
+The automaton (ahocorasick-rs, native code) runs once over a text's case-folded characters with
+every character outside a word blanked (:attr:`bot.query.Words.scan`), with a blank in front of
+every key that must start a word, so one pass finds every candidate whatever the number of
+terms and no Python code runs per word; the word, phrase and case rules of :mod:`bot.query` are
+then checked on the few hits that need it. Suspended compounds ("Førtids- og seniorpension") are
+found by a regex and looked up in a sorted list of the plain terms.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, NamedTuple, TypeVar
+
+from ahocorasick_rs import AhoCorasick
+
+from bot.query import Hit, Term, Words, is_acronym, phrase_at, suspended_compounds, word_matches
+
+_MIN_SHARED_TAIL = 3
+_CHUNK = 1 << 16  # characters searched at once: "*aa" in a 10 MB "aaaa…" held 1.5 GB of hits
+
+
+class _Key(NamedTuple):
+    """What a hit of one automaton key means."""
+
+    infix: bool  # the key may start inside a word (else it starts with the blank before one)
+    proven: tuple[int, ...]  # one-word prefix and infix terms: the hit proves them
+    checked: tuple[int, ...]  # whole words and acronyms: the word needs a check
+    phrases: tuple[tuple[int, int], ...]  # (term, position of the key word in it)
+
+    def word_of(self, words: Words, start: int) -> int:
+        """Where the word of a hit that starts at ``start`` starts."""
+        return words.word_start(start) if self.infix else start + 1
+
+
+@dataclass
+class _Meanings:
+    """A key's terms while the engine is built (frozen into a :class:`_Key`)."""
+
+    proven: list[int] = field(default_factory=list)
+    checked: list[int] = field(default_factory=list)
+    phrases: list[tuple[int, int]] = field(default_factory=list)
+
+
+M = TypeVar("M")
+
+
+class _Automaton(Generic[M]):
+    """Keys and what each means, searched in chunks: a chunk's hits are held, never a text's."""
+
+    def __init__(self, keys: dict[str, M]) -> None:
+        self.keys = tuple(keys.values())
+        self._automaton = AhoCorasick(list(keys)) if keys else None
+        # Consecutive chunks overlap by a key's length less one: every occurrence lies whole in one.
+        self._overlap = max(map(len, keys), default=1) - 1
+
+    def hits(self, text: str) -> Iterator[tuple[int, list[tuple[int, int, int]]]]:
+        """Per chunk of ``text``: its offset, and (key, start, end) of every occurrence of every key
+        in it, relative to the offset, in order of their ends. An occurrence in the overlap of two
+        chunks is reported by both."""
+        if self._automaton is not None:
+            for offset in range(0, len(text), _CHUNK):
+                chunk = text[offset : offset + _CHUNK + self._overlap]
+                yield offset, self._automaton.find_matches_as_indexes(chunk, overlapping=True)
+
+
+class Engine:
+    """Finds every occurrence of a fixed set of terms in a text."""
+
+    def __init__(self, terms: Sequence[Term], fold_aa: bool = False) -> None:
+        self.terms = tuple(terms)
+        self.fold_aa = fold_aa
+        self._lengths = tuple(len(term.words) for term in self.terms)
+        keys: tuple[dict[str, _Meanings], dict[str, _Meanings]] = ({}, {})
+        for index, term in enumerate(self.terms):
+            # A phrase is found through its longest word (the rarest, usually:
+            # "kontanthjælpssystem", not "nyt"), then checked around each place that word occurs.
+            anchor = max(
+                range(len(term.words)), key=lambda at: (term.words[at].kind != "infix", len(term.words[at].text))
+            )
+            word = term.words[anchor]
+            # Acronyms are searched in the original case: " KL" never fires at "klima".
+            table = keys[is_acronym(word.text)]
+            key = word.text if word.kind == "infix" else f" {word.text}"
+            if len(term.words) > 1:
+                table.setdefault(key, _Meanings()).phrases.append((index, anchor))
+            elif word.kind in ("prefix", "infix"):
+                table.setdefault(key, _Meanings()).proven.append(index)
+            else:
+                # A blank ends every word of the scanned text, so " bil " proves the whole word;
+                # an acronym also stands with endings ("KLs"), which " KL" finds and a check proves.
+                table.setdefault(f"{key} ", _Meanings()).proven.append(index)
+                if word.kind == "acronym":
+                    table.setdefault(key, _Meanings()).checked.append(index)
+        self._folded, self._cased = (
+            _Automaton(
+                {
+                    key: _Key(not key.startswith(" "), tuple(m.proven), tuple(m.checked), tuple(m.phrases))
+                    for key, m in table.items()
+                }
+            )
+            for table in keys
+        )
+        plain = sorted((term.key, index) for index, term in enumerate(self.terms) if term.is_plain_word)
+        self._plain_keys = [key for key, _ in plain]
+        self._plain_index = [index for _, index in plain]
+        self._tails: dict[str, _Automaton[tuple[int, ...]] | None] = {}
+
+    def words(self, text: str) -> Words:
+        return Words(text, self.fold_aa)
+
+    def search(self, words: Words) -> list[Hit]:
+        """The first hit of every term found in the text, in order of position.
+
+        Only the first hit of a term counts: whether a term is in an item decides a match, and
+        a snippet finds the other occurrences in its own window (:func:`make_snippet`).
+        """
+        if not self.terms or not words:
+            return []
+        found: dict[int, int] = {}  # term → where the word of its first hit starts
+        self._scan(self._folded, words.scan, words, found)
+        if self._cased.keys:
+            self._scan(self._cased, words.cased_scan, words, found)
+        covered: dict[int, int] = {}  # a suspended-compound hit covers the whole group
+        for hit in self._compound_hits(words):
+            if hit.term not in found or hit.at < found[hit.term]:
+                found[hit.term], covered[hit.term] = hit.at, hit.length
+        lengths = self._lengths
+        # tuple.__new__ skips the NamedTuple's Python-level constructor: a search at 10,000 terms
+        # makes ~25 Hits per text, and the constructor was a sixth of its time.
+        return [
+            tuple.__new__(Hit, (term, at, covered.get(term) or lengths[term]))
+            for at, term in sorted(zip(found.values(), found, strict=True))
+        ]
+
+    def _scan(self, automaton: _Automaton[_Key], text: str, words: Words, found: dict[int, int]) -> None:
+        settled: set[int] = set()  # keys whose terms are all found: their later hits change nothing
+        for offset, hits in automaton.hits(text):
+            # Most keys only prove terms and only their first hit counts: one dict, built in C.
+            first = {key: start for key, start, _ in reversed(hits)}
+            pending = set()  # keys to check, in order of position, each until all of its terms are found
+            for key, start in first.items():
+                if key in settled:
+                    continue
+                meaning = automaton.keys[key]
+                for index in meaning.proven:
+                    found.setdefault(index, meaning.word_of(words, offset + start))
+                if meaning.checked or meaning.phrases:
+                    pending.add(key)
+                else:
+                    settled.add(key)
+            for key, start, _ in hits if pending else ():
+                if key in pending:
+                    meaning = automaton.keys[key]
+                    if self._check(meaning, words, meaning.word_of(words, offset + start), found):
+                        pending.discard(key)
+                        settled.add(key)
+
+    def _check(self, meaning: _Key, words: Words, start: int, found: dict[int, int]) -> bool:
+        """Record the terms of a checked or phrase key that match at the word starting at ``start``;
+        whether all of them are found now."""
+        done = True
+        for index in meaning.checked:
+            # An acronym may already be found standing alone (" KL "), perhaps later in the text.
+            if found.get(index, start + 1) > start:
+                if word_matches(self.terms[index].words[0], words, start, words.word_end(start)):
+                    found[index] = start
+                else:
+                    done = False
+        for index, anchor in meaning.phrases:
+            if index in found:
+                continue
+            first: int | None = start
+            for _ in range(anchor):
+                first = words.previous_word(first) if first is not None else None
+            if first is not None and phrase_at(self.terms[index], words, first):
+                found[index] = first
+            else:
+                done = False
+        return done
+
+    def _compound_hits(self, words: Words) -> Iterable[Hit]:
+        # A plain term T matches a group when T starts with one of its hyphenated parts and the
+        # rest of T (three letters or more) occurs inside the shared final word, after its start:
+        # førtidspension ~ "Førtids- og seniorpension", but not sociale ~ "Social- og Sundhedsudvalget"
+        # nor børneskole ~ "Børne- og Skoleudvalget" (the shared tail there is "udvalget").
+        # Each distinct part searches the final word once, and a tail counts once however often it
+        # occurs there (a search per part and a hit per occurrence made long groups quadratic).
+        for parts, final, first in suspended_compounds(words):
+            terms: set[int] = set()
+            for tails in filter(None, map(self._tails_of, set(parts))):
+                keys = {key for _, hits in tails.hits(final[1:]) for key, _, _ in hits}
+                terms.update(index for key in keys for index in tails.keys[key])
+            yield from (Hit(index, first, len(parts) + 2) for index in sorted(terms))
+
+    def _tails_of(self, part: str) -> _Automaton[tuple[int, ...]] | None:
+        """An automaton of the rests of the plain terms that start with ``part`` (built once)."""
+        if part not in self._tails:
+            low = bisect_left(self._plain_keys, part)
+            high = bisect_right(self._plain_keys, part + "\uffff")
+            rests: dict[str, list[int]] = {}
+            for position in range(low, high):
+                rest = self._plain_keys[position][len(part) :]
+                if len(rest) >= _MIN_SHARED_TAIL:
+                    rests.setdefault(rest, []).append(self._plain_index[position])
+            self._tails[part] = _Automaton({rest: tuple(v) for rest, v in rests.items()}) if rests else None
+        return self._tails[part]
