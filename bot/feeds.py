@@ -28,7 +28,7 @@ from bot.errors import PublishError, os_reason
 from bot.extract import clean_text
 from bot.health import health_notes
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState, WatchlistState
-from bot.page_view import FeedLink, web_link
+from bot.page_view import FeedLink, own_page, web_link
 from bot.pages import page_url, write_item_pages
 from bot.published import Published, published
 from bot.snippet import Snippet
@@ -257,7 +257,7 @@ def build_entry(
         found_in=found_in,
         attachments=attachment_news(event if event is not None and event.kind == "changed" else None),
         page=page_url(config, row.item.uid),
-        own_page=own_page(row),
+        own_page=own_page(row.version, row.meeting),
     )
     summary = _clean(str(snippet.striptags()) if snippet else "")
     if found_in is not None and summary:
@@ -273,14 +273,9 @@ def build_entry(
     )
 
 
-def own_page(row: Row) -> str | None:
-    """The item, else its meeting, on the kommune's own site (None for a folder source)."""
-    return web_link(row.version.url) or web_link(row.meeting.url)
-
-
 def entry_link(config: Config, row: Row) -> str:
     """The item on the kommune's site when it has one there, else the item's own page."""
-    return own_page(row) or page_url(config, row.item.uid)
+    return own_page(row.version, row.meeting) or page_url(config, row.item.uid)
 
 
 def highlighted(snippet: Snippet) -> Markup:

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.extract import clean_text
+from bot.models import ItemVersion, Meeting
 from bot.page_data import PageData, ReadAttachment, Step
 from bot.page_text import section_html
 from bot.published import published
@@ -54,7 +55,7 @@ def page_context(
         "version": version.version,
         "closed": version.closed,
         "removed": page.item.removed,
-        "own_link": web_link(version.url) or web_link(meeting.url),
+        "own_link": own_page(version, meeting),
         "original": original,
         "decision": decision,
         "sections": sections,
@@ -171,6 +172,11 @@ def _published(config: Config, published_at: datetime | None, fetched_at: dateti
     """ "Offentliggjort 02.11.2026", "Hentet …", or that the kommune gave no date (bot.published)."""
     label = published(published_at, fetched_at, meeting_date, config.bot.zone).label(config.bot.zone)
     return label.capitalize() if label else "Udgivelsesdato ukendt"
+
+
+def own_page(version: ItemVersion, meeting: Meeting) -> str | None:
+    """The item, else its meeting, on the kommune's own site (None for a folder source)."""
+    return web_link(version.url) or web_link(meeting.url)
 
 
 def web_link(url: Any) -> str | None:
