@@ -31,6 +31,7 @@ import lxml.html
 from lxml.etree import ParserError
 from sqlmodel import Session, col, select
 
+from bot.coordination import insert_ignoring
 from bot.errors import ExtractError, FetchError, Stopping
 from bot.fetch import Fetcher, Response
 from bot.minutes import Attachment, ParsedItem, ParsedMeeting
@@ -88,6 +89,9 @@ class AttachmentReader:
         caps: Caps,
     ) -> None:
         self.fetcher, self.store, self.source, self.where, self.caps = fetcher, store, source, where, caps
+        # Called after each download: renews the worker's claim on the poll (one meeting's
+        # attachments may take longer than the claim lasts).
+        self.keep_claim: Callable[[], object] = lambda: None
 
     def read(
         self, meeting: ParsedMeeting, published_at: datetime | None, digest: str
@@ -111,6 +115,7 @@ class AttachmentReader:
                 found[key] = Bilag(key, row.sha256, row.error)
                 continue
             bilag, notes = self._fetch(key, attachment, url)
+            self.keep_claim()
             where = f"{meeting.committee} {meeting.date:%d.%m.%Y}, item {item.number} ({item.title})"
             what = f"{where}: attachment {attachment.name!r} ({url})"
             if bilag.sha256 is None and row is not None and row.sha256 is not None:
@@ -145,9 +150,8 @@ class AttachmentReader:
         if stored is not None:  # the same file, attached elsewhere or before: read once
             return Bilag(key, digest, stored.error), []
         content, notes = self._read_pdf(digest, download.content, attachment.name)
-        with self.store.session() as session:
-            if session.get(AttachmentContent, digest) is None:
-                session.add(content)
+        with self.store.session() as session:  # another worker may have read the same file meanwhile
+            insert_ignoring(session, AttachmentContent, [content.model_dump()], ["sha256"])
         return Bilag(key, digest, content.error), notes
 
     def _download(self, url: str) -> _Download:

@@ -258,7 +258,7 @@ def serve(ctx: _Context, host: str, port: int) -> None:
     config = ctx.config
     search = SearchApp(config, lambda: open_store(config, read_only=True))
     try:
-        serve_feeds(config.bot.state_dir / "feeds", host, port, pages=search.pages())
+        serve_feeds(config.feed_folder, host, port, pages=search.pages())
     finally:
         search.close()
 

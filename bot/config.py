@@ -26,10 +26,19 @@ DEFAULT_CONFIG_NAME = "config.toml"
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
 
+def empty_is_default(value: object) -> object:
+    """``""`` (as the example config writes it) leaves an optional path at its default."""
+    return None if value == "" else value
+
+
 class BotSettings(Frozen):
     """The ``[bot]`` table."""
 
     state_dir: Path = Field(Path("state"), description="Folder for the database, raw archive and feeds.")
+    archive_dir: Path | None = Field(
+        None,
+        description="The raw archive of fetched documents; default <state_dir>/archive (share it between workers).",
+    )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<state_dir>/referatvagt.db.")
     timezone: str = Field("Europe/Copenhagen", description="Time zone for meeting times and schedules.")
     watchlists_dir: Path = Field(Path("watchlists"), description="Folder of watchlist files (*.toml).")
@@ -43,7 +52,13 @@ class BotSettings(Frozen):
         pattern=r"^[^\x00-\x1f()]*$",
         description="An email address or URL sent with every request, so a portal's operator can reach you.",
     )
-    _every = field_validator("every")(check_duration)
+    lease: str = Field(
+        "2m",
+        description="How long a worker's claim on a poll holds without a sign of life; then another worker takes over.",
+    )
+    tick: str = Field("15s", description="How often each `run` worker looks in the store for due polls and emails.")
+    _every = field_validator("every", "lease", "tick")(check_duration)
+    _archive_dir = field_validator("archive_dir", mode="before")(empty_is_default)
 
     @field_validator("database_url")
     @classmethod
@@ -79,6 +94,10 @@ class BotSettings(Frozen):
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'referatvagt.db'}"
 
+    @property
+    def archive(self) -> Path:
+        return self.archive_dir or self.state_dir / "archive"
+
 
 class FeedSettings(Frozen):
     """The ``[feeds]`` table."""
@@ -87,6 +106,10 @@ class FeedSettings(Frozen):
         "http://127.0.0.1:8080/", description="Public URL where the feed folder is served (self links, OPML)."
     )
     max_entries: StrictInt = Field(100, ge=1, le=10_000, description="Newest entries kept in each feed.")
+    dir: Path | None = Field(
+        None, description="Folder the feeds, item pages and index are written to; default <state_dir>/feeds."
+    )
+    _dir = field_validator("dir", mode="before")(empty_is_default)
 
     @field_validator("base_url")
     @classmethod
@@ -158,6 +181,11 @@ class Config(Frozen):
                 raise ValueError(f"two sources are named {source.name!r}; names must be unique")
             seen.add(source.name)
         return self
+
+    @property
+    def feed_folder(self) -> Path:
+        """Where the feeds, item pages and index are published."""
+        return self.feeds.dir or self.bot.state_dir / "feeds"
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -234,8 +262,13 @@ def _resolve_paths(config: Config, path: Path) -> Config:
         update={
             "state_dir": _absolute(config.bot.state_dir, base),
             "watchlists_dir": _absolute(config.bot.watchlists_dir, base),
+            "archive_dir": config.bot.archive_dir and _absolute(config.bot.archive_dir, base),
         }
     )
+    if config.feeds.dir is not None:
+        config = config.model_copy(
+            update={"feeds": config.feeds.model_copy(update={"dir": _absolute(config.feeds.dir, base)})}
+        )
     sources = tuple(
         s.model_copy(update={"path": _absolute(s.path, base)}) if isinstance(s, FolderSource) else s
         for s in config.sources

@@ -18,6 +18,7 @@ from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from bot.config import Config, EmailSettings
+from bot.coordination import lock
 from bot.digest_render import Pending, compose, wire_format
 from bot.errors import ConfigError
 from bot.feeds import Row
@@ -90,16 +91,32 @@ def plan_digests(
 ) -> list[Planned]:
     """The digests that would be built now, one per recipient with pending matches (read only)."""
     settings = require_email(config)
-    planned = []
     with store.session() as session:
-        for recipient, theirs in recipients(watchlists, frequencies).items():
-            if session.exec(select(Outbox).where(Outbox.recipient == recipient, Outbox.period == period)).first():
-                continue  # this period's digest exists: its matches were taken then
-            pending = pending_matches(store, session, recipient, [w.slug for w in theirs])
-            if pending:  # no matches: no email
-                message = compose(config, settings, recipient, theirs, pending, period, now)
-                planned.append(Planned(recipient, period, message, pending))
-    return planned
+        plans = (
+            _plan(store, session, config, settings, recipient, theirs, period, now)
+            for recipient, theirs in recipients(watchlists, frequencies).items()
+        )
+        return [plan for plan in plans if plan is not None]
+
+
+def _plan(
+    store: Store,
+    session: Session,
+    config: Config,
+    settings: EmailSettings,
+    recipient: str,
+    theirs: Sequence[Watchlist],
+    period: str,
+    now: datetime,
+) -> Planned | None:
+    """The digest of ``recipient`` for ``period``; None when it exists already (its matches were
+    taken then) or there is nothing to tell (no matches: no email)."""
+    if session.exec(select(Outbox.id).where(Outbox.recipient == recipient, Outbox.period == period)).first():
+        return None
+    pending = pending_matches(store, session, recipient, [w.slug for w in theirs])
+    if not pending:
+        return None
+    return Planned(recipient, period, compose(config, settings, recipient, theirs, pending, period, now), pending)
 
 
 def build_digests(
@@ -110,29 +127,38 @@ def build_digests(
     period: str,
     now: datetime,
 ) -> list[Outbox]:
-    """Put the planned digests into the outbox, each with the matches it carries, in one
-    transaction per digest; returns them."""
+    """Put each recipient's digest into the outbox with the matches it carries, planned and
+    stored in one transaction per recipient, with the recipient locked: two workers building at
+    once never put one match into two digests. Returns them."""
+    settings = require_email(config)
     built = []
-    for plan in plan_digests(store, config, watchlists, frequencies, period, now):
+    for recipient, theirs in recipients(watchlists, frequencies).items():
         with store.session() as session:
-            outbox = Outbox(
-                recipient=plan.recipient,
-                period=plan.period,
-                subject=str(plan.message["Subject"]),
-                message=wire_format(plan.message),
-                message_id=str(plan.message["Message-ID"]),
-                items=len({item.match.item_id for item in plan.pending}),  # as the subject counts
-                next_attempt_at=now,
-                created_at=now,
-            )
-            session.add(outbox)
-            session.flush()
-            assert outbox.id is not None
-            for item in plan.pending:
-                assert item.match.id is not None
-                session.add(DigestItem(outbox_id=outbox.id, match_id=item.match.id, recipient=plan.recipient))
-            built.append(outbox)
+            lock(session, f"recipient:{recipient}")
+            plan = _plan(store, session, config, settings, recipient, theirs, period, now)
+            if plan is not None:
+                built.append(_put(session, plan, now))
     return built
+
+
+def _put(session: Session, plan: Planned, now: datetime) -> Outbox:
+    outbox = Outbox(
+        recipient=plan.recipient,
+        period=plan.period,
+        subject=str(plan.message["Subject"]),
+        message=wire_format(plan.message),
+        message_id=str(plan.message["Message-ID"]),
+        items=len({item.match.item_id for item in plan.pending}),  # as the subject counts
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(outbox)
+    session.flush()
+    assert outbox.id is not None
+    for item in plan.pending:
+        assert item.match.id is not None
+        session.add(DigestItem(outbox_id=outbox.id, match_id=item.match.id, recipient=plan.recipient))
+    return outbox
 
 
 def require_email(config: Config) -> EmailSettings:

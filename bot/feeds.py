@@ -24,6 +24,7 @@ from sqlmodel import select
 
 from bot import __version__
 from bot.config import Config
+from bot.coordination import exclusive
 from bot.errors import PublishError, os_reason
 from bot.extract import clean_text
 from bot.health import health_notes
@@ -75,8 +76,16 @@ class FeedReport:
 
 
 def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> FeedReport:
-    """Regenerate every feed, the index page and the OPML; write only files that changed."""
-    folder = config.bot.state_dir / "feeds"
+    """Regenerate every feed, the index page and the OPML; write only files that changed.
+
+    Workers sharing one feed folder publish one at a time (each file is written atomically,
+    so a reader never sees half a file either)."""
+    with exclusive(store.engine, "publish"):
+        return _publish(config, store, watchlists)
+
+
+def _publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> FeedReport:
+    folder = config.feed_folder
     feeds = [_watchlist_feed(config, store, w) for w in watchlists if w.deliver.feed]
     feeds += [_source_feed(config, store, source.name, source.kommune) for source in config.sources]
     report = FeedReport()

@@ -7,6 +7,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bot.coordination import insert_ignoring
 from bot.fetch import Cached, Fetcher, FetchSettings
 from bot.models import HttpCache
 from bot.store import Store, write_atomically
@@ -33,10 +34,13 @@ class StoreCache:
         if keep_body:
             self._keep(digest, content)
         with self.store.session() as session:
-            row = session.get(HttpCache, url)
-            if row is None:
-                row = HttpCache(url=url, sha256=digest, checked_at=datetime.now(timezone.utc))
-            elif row.sha256 != digest and keep_body:
+            row = session.get(HttpCache, url, with_for_update=True)
+            if row is None:  # another worker may insert it at the same time: then its row stays
+                row = HttpCache(url=url, etag=etag, last_modified=last_modified, sha256=digest)
+                row.checked_at = datetime.now(timezone.utc)
+                insert_ignoring(session, HttpCache, [row.model_dump()], ["url"])
+                return
+            if row.sha256 != digest and keep_body:
                 (self.folder / row.sha256[:2] / row.sha256).unlink(missing_ok=True)
             row.etag, row.last_modified, row.sha256 = etag, last_modified, digest
             row.checked_at = datetime.now(timezone.utc)

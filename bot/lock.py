@@ -1,4 +1,7 @@
-"""One writer per state folder: `run`, `ingest` and `digest` hold a lock file while they write.
+"""One writer per SQLite store: `run`, `ingest` and `digest` hold a lock file while they write.
+
+On PostgreSQL there is no such lock: any number of workers, on any number of machines, share the
+work through the database itself (:mod:`bot.workers`, :mod:`bot.coordination`).
 
 filelock uses an OS lock (fcntl/msvcrt), which the OS releases when the process dies, so a
 crashed bot never leaves a stale lock behind. Read-only commands (items, status) need none: they
@@ -11,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
+from sqlalchemy import make_url
 
 from bot.config import Config
 from bot.errors import BotError, StoreError, os_reason
@@ -24,6 +28,9 @@ class LockedError(BotError):
 
 @contextmanager
 def writer_lock(config: Config) -> Iterator[None]:
+    if make_url(config.bot.database).get_backend_name() != "sqlite":
+        yield
+        return
     folder = config.bot.state_dir
     lock = FileLock(str(folder / LOCK_NAME))
     try:

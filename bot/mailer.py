@@ -1,8 +1,12 @@
 """SMTP delivery of the outbox: exactly the stored message, once, with retries and backoff.
 
-A digest is claimed (pending → sending, committed) before it is sent, and marked sent only
-after the server accepted it. A crash between the two leaves it "sending": the next run
-sends it again, with the same Message-ID, so the one possible duplicate is recognisable.
+A digest is claimed (pending → sending, committed, with a lease of ``LEASE_TIMEOUTS`` ×
+``[email] timeout``: longer than any one send can take) before it is sent, and marked sent only
+after the server accepted it, and only by the worker that claimed it. Several workers may send
+at once: each claims a digest with one conditional UPDATE, so only one of them gets it. A crash
+between claim and "sent" leaves it "sending": once its lease has run out (on SQLite, where one
+process writes at a time, at once: its claimer is gone), the next run sends it again, with
+the same Message-ID, so the one possible duplicate is recognisable.
 
 A failure puts it back to pending with a later ``next_attempt_at``. After ``MAX_ATTEMPTS`` it
 is ``failed``, which is not the end: it keeps its matches (so they go into no other digest)
@@ -27,19 +31,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import Session, col, select
 
 from bot.config import EmailSettings
+from bot.coordination import is_postgresql
 from bot.errors import BotError, ConfigError
 from bot.models import Outbox
 from bot.store import Store
 from bot.wording import plural
+from bot.workers import identity
 
 MAX_ATTEMPTS = 10
 MIN_GAP = timedelta(seconds=60)
 _FIRST_RETRY = timedelta(minutes=2)
 _LONGEST_WAIT = timedelta(hours=6)
 UNSENT = ("pending", "sending")  # outbox states of a digest not yet accepted by the relay
+# An SMTP send is at most this many exchanges (connect, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT,
+# DATA, the message), each waiting at most [email] timeout: a claim outlives any send.
+LEASE_TIMEOUTS = 10
 _CLOSING = 421  # RFC 5321: the server is shutting the connection down
 
 
@@ -218,11 +228,12 @@ def send_pending(
         report.retried = len(retry_failed_digests(store, now))
     queue = deque(_due(store, now, right_now))
     revived = retry_failed
+    claims = _Claims(store, now, timedelta(seconds=settings.timeout * LEASE_TIMEOUTS))
     with Mailer(settings) as mailer:
         while queue:
             outbox_id = queue.popleft()
             try:
-                _deliver(store, mailer, settings, outbox_id, now, report)
+                _deliver(claims, mailer, settings, outbox_id, report)
             except RelayError:
                 report.waiting = _wait_for_relay(store, outbox_id, list(queue))
                 if report.waiting:
@@ -248,59 +259,95 @@ def retry_failed_digests(store: Store, now: datetime) -> list[int]:
 
 
 def _due(store: Store, now: datetime, right_now: bool) -> list[int]:
+    """Pending digests past their backoff (with ``right_now``, every pending one), and digests
+    whose sender's claim ran out."""
     with store.session() as session:
-        query = select(Outbox.id).where(col(Outbox.state).in_(UNSENT))
+        pending = col(Outbox.state) == "pending"
         if not right_now:
-            query = query.where(col(Outbox.next_attempt_at) <= now)
+            pending = and_(pending, col(Outbox.next_attempt_at) <= now)
+        query = select(Outbox.id).where(or_(pending, _abandoned(store, now)))
         return [outbox_id for outbox_id in session.exec(query.order_by(col(Outbox.id))) if outbox_id is not None]
 
 
-def _deliver(
-    store: Store, mailer: Mailer, settings: EmailSettings, outbox_id: int, now: datetime, report: SendReport
-) -> None:
+def _abandoned(store: Store, now: datetime) -> ColumnElement[bool]:
+    """Claimed for sending by a worker that did not finish: it died, or is from before leases.
+    On SQLite every such claim is: the one process that writes is this one (:mod:`bot.lock`)."""
+    if not is_postgresql(store.engine):
+        return col(Outbox.state) == "sending"
+    return and_(col(Outbox.state) == "sending", or_(col(Outbox.lease_until).is_(None), col(Outbox.lease_until) < now))
+
+
+@dataclass
+class _Claims:
+    """This worker's claims on digests, each written by one conditional UPDATE."""
+
+    store: Store
+    now: datetime
+    lease: timedelta
+    owner: str = field(default_factory=identity)
+
+    def claim(self, outbox_id: int) -> Outbox | None:
+        """Mark the digest as being sent by this worker (a crash from here on leaves it to be
+        resent after the lease); None when another worker has it, or it was tried less than
+        ``MIN_GAP`` ago."""
+        rested = or_(col(Outbox.last_attempt_at).is_(None), col(Outbox.last_attempt_at) <= self.now - MIN_GAP)
+        free = or_(and_(col(Outbox.state) == "pending", rested), _abandoned(self.store, self.now))
+        with self.store.session() as session:
+            claimed = session.execute(
+                update(Outbox)
+                .where(col(Outbox.id) == outbox_id, free)
+                .values(
+                    state="sending",
+                    attempts=col(Outbox.attempts) + 1,
+                    last_attempt_at=self.now,
+                    lease_owner=self.owner,
+                    lease_until=self.now + self.lease,
+                )
+            )
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                return None
+            return _get(session, outbox_id)
+
+    def sent(self, outbox_id: int) -> None:
+        self._finish(outbox_id, state="sent", sent_at=self.now, last_error=None)
+
+    def failed(self, outbox_id: int, error: str, report: SendReport) -> None:
+        with self.store.session() as session:
+            attempts = _get(session, outbox_id).attempts
+        state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+        if self._finish(outbox_id, state=state, last_error=error, next_attempt_at=self.now + backoff(attempts)):
+            if state == "failed":
+                report.gave_up += 1
+            else:
+                report.failed += 1
+
+    def _finish(self, outbox_id: int, **values: object) -> bool:
+        """Record how the send ended, if the claim is still this worker's."""
+        with self.store.session() as session:
+            done = session.execute(
+                update(Outbox)
+                .where(col(Outbox.id) == outbox_id, col(Outbox.lease_owner) == self.owner)
+                .values(lease_owner=None, lease_until=None, **values)
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def _deliver(claims: _Claims, mailer: Mailer, settings: EmailSettings, outbox_id: int, report: SendReport) -> None:
     """Claim, send and record one digest; a :class:`RelayError` is recorded, then raised."""
-    outbox = _claim(store, outbox_id, now)
+    outbox = claims.claim(outbox_id)
     if outbox is None:
         report.held += 1
         return
     try:
         mailer.send(settings.sender, outbox.recipient, outbox.message)
     except DeliveryError as exc:
-        _record_failure(store, outbox_id, str(exc), now, report)
+        claims.failed(outbox_id, str(exc), report)
         report.errors.append(f"email {outbox.period} to {exc}")
         if isinstance(exc, RelayError):
             raise
         return
-    with store.session() as session:
-        outbox = _get(session, outbox_id)
-        outbox.state, outbox.sent_at, outbox.last_error = "sent", now, None
-        session.add(outbox)
+    claims.sent(outbox_id)
     report.sent += 1
-
-
-def _claim(store: Store, outbox_id: int, now: datetime) -> Outbox | None:
-    """Mark the digest as being sent (a crash from here on leaves it to be resent), unless it
-    was tried less than ``MIN_GAP`` ago: then None."""
-    with store.session() as session:
-        outbox = _get(session, outbox_id)
-        if outbox.last_attempt_at is not None and now - outbox.last_attempt_at < MIN_GAP:
-            return None
-        outbox.state, outbox.attempts, outbox.last_attempt_at = "sending", outbox.attempts + 1, now
-        session.add(outbox)
-        return outbox
-
-
-def _record_failure(store: Store, outbox_id: int, error: str, now: datetime, report: SendReport) -> None:
-    with store.session() as session:
-        outbox = _get(session, outbox_id)
-        outbox.last_error, outbox.next_attempt_at = error, now + backoff(outbox.attempts)
-        if outbox.attempts >= MAX_ATTEMPTS:
-            outbox.state = "failed"
-            report.gave_up += 1
-        else:
-            outbox.state = "pending"
-            report.failed += 1
-        session.add(outbox)
 
 
 def _wait_for_relay(store: Store, failed_id: int, untried: list[int]) -> int:

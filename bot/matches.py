@@ -3,6 +3,10 @@
 Two ways in: every change event is matched once by the watchlists that exist when it is
 processed (its ``matched`` flag is set in the same transaction as its matches), and a new or
 edited watchlist is run over the items stored in its last ``backfill_days`` days.
+
+Several workers share the work: each takes a batch of unmatched events no other worker holds
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), one worker at a time runs the watchlists' look back,
+and a match another worker recorded a moment earlier is left out (``ON CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.attachments import load_texts
+from bot.coordination import exclusive, insert_ignoring
 from bot.errors import ConfigError
 from bot.match import AttachmentText, ItemText, Matcher, WatchlistMatch
 from bot.models import Event, Item, ItemVersion, Match, Meeting, SourceState, WatchlistState
@@ -88,6 +92,7 @@ def match_pending_events(store: Store, matcher: Matcher, now: datetime, send_bac
                 .where(col(Event.matched).is_(False))
                 .order_by(col(Event.id))
                 .limit(BATCH)
+                .with_for_update(of=Event, skip_locked=True)
             ).all()
             if not rows:
                 return created
@@ -101,14 +106,28 @@ def match_pending_events(store: Store, matcher: Matcher, now: datetime, send_bac
                 session.add(event)
 
 
+def has_unmatched_events(store: Store) -> bool:
+    with store.session() as session:
+        return session.exec(select(Event.id).where(col(Event.matched).is_(False)).limit(1)).first() is not None
+
+
 def sync_watchlists(store: Store, watchlists: Sequence[Watchlist], now: datetime) -> int:
     """Run the new and edited watchlists over recent items (feed only); returns new matches."""
     digests = {watchlist.slug: watchlist.digest() for watchlist in watchlists}
+    if not _changed(store, watchlists, digests):
+        return 0
+    with exclusive(store.engine, "watchlists"):  # looked at again once it is this worker's turn
+        changed = _changed(store, watchlists, digests)
+        return _sync(store, changed, digests, now) if changed else 0
+
+
+def _changed(store: Store, watchlists: Sequence[Watchlist], digests: dict[str, str]) -> list[Watchlist]:
     with store.session() as session:
         known = {state.slug: state.digest for state in session.exec(select(WatchlistState))}
-    changed = [w for w in watchlists if known.get(w.slug) != digests[w.slug]]
-    if not changed:
-        return 0
+    return [w for w in watchlists if known.get(w.slug) != digests[w.slug]]
+
+
+def _sync(store: Store, changed: Sequence[Watchlist], digests: dict[str, str], now: datetime) -> int:
     # The states are written after the look back: if it is cut short, the next run does it again
     # (the matches it already made are not made twice).
     created = _backfill(store, changed, now)
@@ -229,8 +248,6 @@ def _record(
                 "created_at": now,
             }
         )
-    if rows:
-        # One INSERT for the event's matches, without building ORM objects (with 1,000 watchlists
-        # their constructors were a fifth of matching); a broken uniqueness fails here, at its event.
-        session.execute(sa_insert(Match), rows)
-    return len(rows)
+    # One INSERT for the event's matches, without building ORM objects (with 1,000 watchlists
+    # their constructors were a fifth of matching).
+    return insert_ignoring(session, Match, rows, ["watchlist", "version_id"])

@@ -2,7 +2,9 @@
 
 A new database is created from the models and stamped with every known step (Alembic's
 "create_all, then stamp head"); an existing database runs the steps it has not recorded, each in
-its own transaction, so an upgrade never needs a rebuilt database.
+its own transaction, so an upgrade never needs a rebuilt database. Processes starting at once
+take turns: SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's advisory lock; each checks again what is
+applied once it has its turn.
 """
 
 from __future__ import annotations
@@ -15,9 +17,20 @@ from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, select
 
+from bot.coordination import exclusive
 from bot.engine import cannot_open, describe
 from bot.errors import StoreError
-from bot.models import AttachmentContent, AttachmentFetch, Document, Event, Match, Outbox, SchemaMigration
+from bot.models import (
+    AttachmentContent,
+    AttachmentFetch,
+    Document,
+    Event,
+    Match,
+    Outbox,
+    SchemaMigration,
+    SourceState,
+    Worker,
+)
 
 Migration = Callable[[Connection], None]
 
@@ -47,6 +60,14 @@ def _attachments(connection: Connection) -> None:
         _add_column(model, name)(connection)
 
 
+def _workers(connection: Connection) -> None:
+    """0005: several workers on one database: who they are, and the leases on polls and emails."""
+    SQLModel.metadata.create_all(connection, tables=[Worker.__table__])  # type: ignore[attr-defined]
+    for model in (SourceState, Outbox):
+        _add_column(model, "lease_owner")(connection)
+        _add_column(model, "lease_until")(connection)
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_initial", _initial),
     # when each document was published, so documents of one meeting may arrive in any order
@@ -55,6 +76,8 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0003_outbox_last_attempt_at", _add_column(Outbox, "last_attempt_at")),
     # attachments (bilag): their texts, their downloads, and the events and matches about them
     ("0004_attachments", _attachments),
+    # several workers on one PostgreSQL database
+    ("0005_workers", _workers),
 )
 
 
@@ -63,23 +86,29 @@ def migrate(engine: Engine) -> list[str]:
     try:
         if _pending(engine) == []:
             return []  # the common case, settled without a write lock
-        with engine.connect().execution_options(immediate=True) as connection, connection.begin():
-            fresh = not inspect(connection).has_table("schema_migration")
-            if fresh:
-                SQLModel.metadata.create_all(connection)
-                _stamp(connection, [name for name, _ in MIGRATIONS])
-                return [name for name, _ in MIGRATIONS]
-        applied = []
-        for name, step in MIGRATIONS:
-            with engine.connect().execution_options(immediate=True) as connection, connection.begin():
-                done = connection.execute(select(SchemaMigration.name).where(SchemaMigration.name == name))
-                if done.first() is None:
-                    step(connection)
-                    _stamp(connection, [name])
-                    applied.append(name)
-        return applied
+        with exclusive(engine, "migrations"):
+            return _apply(engine)
     except SQLAlchemyError as exc:
         raise StoreError(cannot_open(engine, exc, "open or upgrade")) from exc
+
+
+def _apply(engine: Engine) -> list[str]:
+    """Every step not applied yet, each checked again in its own (on SQLite: immediate) transaction."""
+    with engine.connect().execution_options(immediate=True) as connection, connection.begin():
+        fresh = not inspect(connection).has_table("schema_migration")
+        if fresh:
+            SQLModel.metadata.create_all(connection)
+            _stamp(connection, [name for name, _ in MIGRATIONS])
+            return [name for name, _ in MIGRATIONS]
+    applied = []
+    for name, step in MIGRATIONS:
+        with engine.connect().execution_options(immediate=True) as connection, connection.begin():
+            done = connection.execute(select(SchemaMigration.name).where(SchemaMigration.name == name))
+            if done.first() is None:
+                step(connection)
+                _stamp(connection, [name])
+                applied.append(name)
+    return applied
 
 
 def check_schema(engine: Engine) -> None:

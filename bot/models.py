@@ -62,7 +62,22 @@ class SourceState(SQLModel, table=True):
     last_success_at: datetime | None = _when(nullable=True)
     last_error: str | None = None
     failures: int = 0
-    next_run_at: datetime | None = _when(nullable=True)  # the scheduler's plan, kept across restarts
+    next_run_at: datetime | None = _when(nullable=True)  # when the next poll is due: the plan every worker reads
+    # The worker polling it now and until when its claim holds unless renewed (see bot.workers)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = _when(nullable=True)
+
+
+class Worker(SQLModel, table=True):
+    """A `run` process: what `status` shows of it. ``last_seen_at`` is renewed at every tick."""
+
+    __tablename__ = "worker"
+
+    id: str = Field(primary_key=True, max_length=200)
+    host: str = Field(max_length=200)
+    pid: int
+    started_at: datetime = _when()
+    last_seen_at: datetime = _when()
 
 
 class HealthEvent(SQLModel, table=True):
@@ -277,9 +292,10 @@ class Match(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """One email digest, stored with its rendered message before it is sent.
 
-    A retry resends exactly this message (same Message-ID); ``state`` goes pending → sending →
-    sent, or back to pending with a later ``next_attempt_at`` when the server fails, or to
-    ``failed`` when its attempts are used up, from where it is retried (see :mod:`bot.mailer`).
+    A retry resends exactly this message (same Message-ID); ``state`` goes pending → sending
+    (claimed by one worker, with a lease) → sent, or back to pending with a later
+    ``next_attempt_at`` when the server fails, or to ``failed`` when its attempts are used up,
+    from where it is retried (see :mod:`bot.mailer`).
     """
 
     __tablename__ = "outbox"
@@ -299,6 +315,9 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
+    # The worker sending it and until when: only it may mark it sent; after that, any worker resends it
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = _when(nullable=True)
 
 
 class DigestItem(SQLModel, table=True):

@@ -56,7 +56,7 @@ def write_item_pages(
     """Render the pages that may have changed (see the module docstring); returns how many were written.
 
     ``write`` writes one file if its bytes changed (the feeds' atomic writer)."""
-    folder = config.bot.state_dir / "feeds"
+    folder = config.feed_folder
     links = {feed.slug: feed for feed in feeds}
     now = _State(_fingerprint(), marks(store), {feed.slug: _signature(feed) for feed in feeds})
     before = _load(config.bot.state_dir / STATE_FILE)

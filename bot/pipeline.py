@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from bot.attachments import AttachmentReader, Bilag, Caps
 from bot.config import Config
+from bot.coordination import insert_ignoring, retrying
 from bot.digest import deliver, recipients
 from bot.errors import BotError, OutOfTime, PublishError, SourceError, Stopping
 from bot.extract import extract_text
@@ -29,7 +30,7 @@ from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
 from bot.mailer import SendReport
 from bot.match import Matcher
-from bot.matches import effective_watchlists, match_pending_events, sync_watchlists
+from bot.matches import effective_watchlists, has_unmatched_events, match_pending_events, sync_watchlists
 from bot.minutes import ParsedMeeting
 from bot.models import Document, Meeting, SourceState
 from bot.parse import parse_minutes
@@ -41,6 +42,7 @@ from bot.store import Store, utcnow
 from bot.versions import record_meeting
 from bot.watchlists import Watchlist
 from bot.wording import plural
+from bot.workers import Leases, jittered, source_row
 
 # Told after each document a source delivers: (source name, documents so far, listed or None).
 Progress = Callable[[str, int, int | None], None]
@@ -100,36 +102,86 @@ def run_cycle(
     only: Sequence[str] | None = None,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
+    leases: Leases | None = None,
 ) -> RunReport:
     """One cycle: new or edited watchlists first, then every source, then match what changed,
     publish the feeds, and send immediate email digests (and retries that are due).
 
     Watchlists go first so that items ingested after a watchlist exists are matched as
     changes (and may be emailed), while a new watchlist's look back over stored items is not.
-    ``only`` limits the sources polled (the scheduler polls each on its own interval).
+    ``only`` limits the sources polled (the scheduler polls each on its own interval). Each
+    source is claimed before it is polled (see :mod:`bot.workers`): one another worker is
+    polling is skipped with a warning.
     """
     now = now or utcnow()
     report = RunReport()
     watchlists, report.errors = effective_watchlists(store, config.bot.watchlists_dir)
     report.watchlist_errors = len(report.errors)
-    report.matches += sync_watchlists(store, watchlists, now)
+    report.matches += retrying(lambda: sync_watchlists(store, watchlists, now), "watchlists")
     own = fetcher is None
     # One HTTP client per cycle unless the caller keeps one.
     fetcher = fetcher or store_fetcher(store, FetchSettings(contact=config.bot.contact), stop=stop)
+    leases = leases or Leases(store, parse_duration(config.bot.lease))
     try:
         for source in config.sources:
             if (only is None or source.name in only) and not (stop is not None and stop.is_set()):
-                ingest_source(source, store, report, now, fetcher=fetcher, stop=stop, progress=progress)
+                _claimed_poll(config, source, store, report, now, fetcher, stop, progress, leases)
     finally:
         if own:
             fetcher.close()
-    report.matches += match_pending_events(store, Matcher(watchlists), now, send_backfill)
+    matcher = Matcher(watchlists)
+    report.matches += retrying(lambda: match_pending_events(store, matcher, now, send_backfill), "matching")
     try:
         report.feeds = publish(config, store, watchlists)
     except PublishError as exc:  # the items and matches are stored; the feeds are written next time
         report.errors.append(str(exc))
     _email(config, store, watchlists, now, report)
     return report
+
+
+def finish_leftovers(config: Config, store: Store, watchlists: list[Watchlist]) -> RunReport:
+    """What a worker that died left undone: changes stored but not matched (then the feeds are
+    published again), matches not yet in an immediate digest, digests due or left unsent."""
+    now, report = utcnow(), RunReport()
+    if has_unmatched_events(store):
+        matcher = Matcher(watchlists)
+        report.matches = retrying(lambda: match_pending_events(store, matcher, now), "matching")
+        try:
+            report.feeds = publish(config, store, watchlists)
+        except PublishError as exc:
+            report.errors.append(str(exc))
+    if config.email is not None and recipients(watchlists, ("immediate", "daily", "weekly")):
+        _email(config, store, watchlists, now, report)
+    return report
+
+
+def _claimed_poll(
+    config: Config,
+    source: SourceConfig,
+    store: Store,
+    report: RunReport,
+    now: datetime,
+    fetcher: Fetcher,
+    stop: threading.Event | None,
+    progress: Progress | None,
+    leases: Leases,
+) -> None:
+    """Poll ``source`` under this worker's claim; then plan its next poll (unless stopping:
+    then it stays due, for whichever worker looks next)."""
+    holder = leases.claim(source)
+    if holder is not None:
+        report.warnings.append(f"{source_label(source)}: skipped: {holder} is polling it now")
+        return
+    try:
+        ingest_source(source, store, report, now, fetcher, stop, progress, keep_claim=lambda: leases.renew(source.name))
+    finally:
+        stopping = stop is not None and stop.is_set()
+        leases.release(source.name, None if stopping else utcnow() + jittered(interval(config, source)))
+
+
+def interval(config: Config, source: SourceConfig) -> timedelta:
+    """How often ``source`` is polled."""
+    return parse_duration(source.every or config.bot.every)
 
 
 def _email(config: Config, store: Store, watchlists: list[Watchlist], now: datetime, report: RunReport) -> None:
@@ -150,15 +202,20 @@ def ingest_source(
     fetcher: Fetcher | None = None,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
+    keep_claim: Callable[[], bool] | None = None,
 ) -> None:
     """Poll one source. Each document is parsed and stored as it arrives, in its own
     transaction: memory does not grow with a backlog, and a kill loses at most the document in
-    hand. A poll that uses up the source's ``budget`` stops; the rest is fetched next time."""
+    hand. A poll that uses up the source's ``budget`` stops; the rest is fetched next time.
+    ``keep_claim`` renews this worker's claim after each document; when it says the claim is
+    lost (it ran out and another worker took over), the poll stops."""
     state = _source_state(store, config, now)
     source = make_source(config, SourceContext(fetcher, store, now, state.first_ingest_at))
     label = source_label(config)
     poll = _Poll(store, state, now, report, label, backfill=state.first_ingest_at is None)
     poll.attachments = _attachment_reader(config, source, store, fetcher)
+    if poll.attachments is not None and keep_claim is not None:
+        poll.attachments.keep_claim = keep_claim
     budget = parse_duration(config.budget).total_seconds()
     watch = fetcher.polling(getattr(config, "url", None), budget) if fetcher is not None else nullcontext()
     give_up_at = time.monotonic() + budget
@@ -172,6 +229,10 @@ def ingest_source(
                 if progress is not None:
                     progress(config.name, poll.attempted, source.listed)
                 if stop is not None and stop.is_set():
+                    cut_short = True
+                    break
+                if keep_claim is not None and not keep_claim():
+                    report.warnings.append(f"{label}: its claim ran out mid-poll; another worker goes on with it")
                     cut_short = True
                     break
                 if time.monotonic() >= give_up_at:
@@ -294,10 +355,10 @@ def _check_listed(
 
 
 def _source_state(store: Store, config: SourceConfig, now: datetime) -> SourceState:
+    """The source's row, with what the config now says of it."""
     with store.session() as session:
-        state = session.exec(select(SourceState).where(SourceState.name == config.name)).first()
-        if state is None:
-            state = SourceState(name=config.name, kommune=config.kommune, type=config.type)
+        insert_ignoring(session, SourceState, [source_row(config, None)], ["name"])
+        state = session.exec(select(SourceState).where(SourceState.name == config.name)).one()
         state.kommune, state.type, state.last_attempt_at = config.kommune, config.type, now
         session.add(state)
     return state
@@ -366,18 +427,17 @@ def _store(
 
 def _finish(store: Store, state: SourceState, now: datetime, error: str | None) -> None:
     with store.session() as session:
-        stored = session.get(SourceState, state.id)
+        stored = session.get(SourceState, state.id, with_for_update=True)
         assert stored is not None
         record_outcome(session, stored, now, error)  # the health log, before the count changes
         if error is None:
             stored.first_ingest_at = stored.first_ingest_at or now
             stored.last_success_at, stored.last_error, stored.failures = now, None, 0
         else:
-            stored.last_error, stored.failures = error, stored.failures + 1
+            stored.last_error, stored.failures = error, col(SourceState.failures) + 1  # type: ignore[assignment]
         session.add(stored)
 
 
 def open_store(config: Config, read_only: bool = False) -> Store:
     """The configured store; ``read_only`` for commands that only read (see :class:`Store`)."""
-    state_dir = config.bot.state_dir
-    return Store(config.bot.database, state_dir / "archive", read_only)
+    return Store(config.bot.database, config.bot.archive, read_only)

@@ -1,12 +1,16 @@
 """The unattended bot (``referatvagt run``): APScheduler 3.x drives the pipeline.
 
-Each source is polled on its own interval (``every``, default ``[bot] every``) with jitter, so
-sources do not all fire at once; each poll stores, diffs, matches, publishes the feeds and sends
-immediate digests. Daily and weekly digests run on cron triggers in ``[bot] timezone``. Jobs
-run one at a time (one worker thread: one writer to the store), with ``coalesce`` and a
-generous misfire grace time; the plan (next run per source) is kept in the store, so a restart
-runs a missed poll once, not many times. The config and the watchlists are re-read at every
-poll. SIGTERM/SIGINT only set an event, which also cuts short every wait of the fetcher
+The store holds the plan (each source's next poll, see :mod:`bot.workers`); the scheduler only
+says when to look at it. Every ``[bot] tick`` a worker claims the polls that are due, one at a
+time, and runs each (store, diff, match, publish the feeds, send immediate digests); with no
+poll due it finishes what another worker left (unmatched changes, unsent digests). Any number
+of workers may share one PostgreSQL store this way; on SQLite one `run` works per state folder.
+New web sources are first polled spread over one interval instead of all at once; a poll
+missed while the bot was down is due, so it runs once, soon. Daily and weekly digests run on
+cron triggers in ``[bot] timezone`` in every worker; the recipient's lock and the (recipient,
+period) key make one digest of them. Jobs run one at a time (one worker thread), with
+``coalesce`` and a generous misfire grace time. The config and the watchlists are re-read at
+every tick. SIGTERM/SIGINT only set an event, which also cuts short every wait of the fetcher
 (pacing, backoff, Retry-After); the main thread then shuts the scheduler down, letting the
 running job finish. A second signal stops the process at once.
 """
@@ -15,10 +19,10 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -28,21 +32,19 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, find_config_file, load_config
 from bot.digest import send_due
 from bot.errors import BotError
 from bot.matches import effective_watchlists
-from bot.models import SourceState
-from bot.pipeline import Progress, RunReport, open_store, run_cycle
+from bot.pipeline import Progress, RunReport, finish_leftovers, interval, open_store, run_cycle
 from bot.settings import parse_duration
-from bot.source_config import SourceConfig
 from bot.store import Store, utcnow
+from bot.workers import Leases, heartbeat, jittered, leave
 
 log = logging.getLogger("referatvagt")
 GRACE_SECONDS = 3600
-RECONCILE_EVERY = timedelta(minutes=1)
 
 
 class ZoneFormatter(logging.Formatter):
@@ -62,7 +64,8 @@ def configure_logging(zone: ZoneInfo, verbose: bool) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(ZoneFormatter(zone))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
-    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # A tick that finds the last one still polling is skipped with a warning: expected, not news.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 def spread(every: timedelta, name: str, web: list[str]) -> timedelta:
@@ -71,10 +74,6 @@ def spread(every: timedelta, name: str, web: list[str]) -> timedelta:
     if name not in web:
         return timedelta(0)
     return every * web.index(name) / len(web)
-
-
-def interval(config: Config, source: SourceConfig) -> timedelta:
-    return parse_duration(source.every or config.bot.every)
 
 
 def run_once(config: Config, store: Store, send_backfill: bool = False, progress: Progress | None = None) -> RunReport:
@@ -106,11 +105,12 @@ class Bot:
         )
 
     def start(self) -> None:
-        self._schedule_sources()
+        with open_store(self.config) as store:
+            heartbeat(store)
+            self._plan(store)
+        tick = parse_duration(self.config.bot.tick).total_seconds()
+        self.scheduler.add_job(self._job(self._tick), IntervalTrigger(seconds=tick), id="tick", next_run_time=utcnow())
         self._schedule_digests()
-        self.scheduler.add_job(
-            self._job(self._reconcile), IntervalTrigger(seconds=RECONCILE_EVERY.total_seconds()), id="reconcile"
-        )
         self.scheduler.start()
         log.info("referatvagt is running: %d sources; stop with Ctrl-C or SIGTERM", len(self.config.sources))
 
@@ -120,9 +120,11 @@ class Bot:
         self.stop.wait()
         log.info("stopping: letting the current job finish")
         # Not shutdown(wait=True): APScheduler 3 holds its job store lock while it waits, and a
-        # running poll needs that lock (get_job) to finish: the process would hang for good.
+        # running job may need that lock to finish: the process would hang for good.
         self.scheduler.shutdown(wait=False)
         with self._running:
+            with suppress(BotError), open_store(self.config) as store:
+                leave(store)
             log.info("stopped")
 
     def _job(self, work: Callable[..., None]) -> Callable[..., None]:
@@ -138,7 +140,8 @@ class Bot:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.stop.is_set():
             # A second signal: the user will not wait. Whatever the job had not committed is
-            # fetched again next time; an email being sent may go out once more (same Message-ID).
+            # fetched again next time (its claim runs out); an email being sent may go out once
+            # more (same Message-ID).
             log.warning("stopping now, without waiting for the current job")
             os._exit(1)
         log.info("stopping after the current step (send the signal again to stop at once)")
@@ -146,30 +149,15 @@ class Bot:
 
     # --- jobs ---------------------------------------------------------------------------------
 
-    def _schedule_sources(self) -> None:
+    def _plan(self, store: Store) -> None:
+        """A first poll for each configured source the store has no plan for: now for folders,
+        spread over one interval for web sources."""
         now = utcnow()
-        with open_store(self.config) as store, store.session() as session:
-            planned = {state.name: state.next_run_at for state in session.exec(select(SourceState))}
         web = [source.name for source in self.config.sources if source.type != "folder"]
-        for position, source in enumerate(self.config.sources):
-            every = interval(self.config, source)
-            first = planned.get(source.name) or now + spread(every, source.name, web)
-            # A missed poll (the bot was down) runs once, soon, staggered so sources don't collide.
-            if first < now:
-                first = now + timedelta(seconds=2 + position)
-            self._add_source_job(source, every, first)
-
-    def _add_source_job(self, source: SourceConfig, every: timedelta, first: datetime) -> None:
-        jitter = int(min(every.total_seconds() * 0.1, 300))
-        trigger = IntervalTrigger(seconds=every.total_seconds(), start_date=first, jitter=jitter or None)
-        self.scheduler.add_job(
-            self._job(self._poll),
-            trigger,
-            args=[source.name],
-            id=f"source:{source.name}",
-            replace_existing=True,
-            next_run_time=first,
-        )
+        first = {
+            source.name: now + spread(interval(self.config, source), source.name, web) for source in self.config.sources
+        }
+        Leases(store, self._lease()).plan(self.config.sources, first)
 
     def _schedule_digests(self) -> None:
         email = self.config.email
@@ -191,23 +179,54 @@ class Bot:
             replace_existing=True,
         )
 
-    def _poll(self, name: str) -> None:
+    def _tick(self) -> None:
+        """Poll whatever is due, one source at a time; with nothing due, finish what is left."""
         self._reload()
-        if name not in {source.name for source in self.config.sources}:
-            return
         try:
             with open_store(self.config) as store:
-                report = run_cycle(self.config, store, only=[name], stop=self.stop)
-                self._remember_next_run(store, name)
+                heartbeat(store)
+                self._plan(store)  # sources added to the config since the last tick
+                leases = Leases(store, self._lease())
+                polled = False
+                while not self.stop.is_set():
+                    source = leases.claim_due(self.config.sources)
+                    if source is None:
+                        break
+                    self._poll(store, leases, source.name)
+                    polled = True
+                if not polled and not self.stop.is_set():
+                    self._finish_leftovers(store)
         except BotError as exc:
+            log.error("%s", exc)
+        except SQLAlchemyError as exc:  # the database went away: the next tick tries again
+            log.error("the store failed (%s); trying again at the next tick", str(exc).splitlines()[0])
+
+    def _poll(self, store: Store, leases: Leases, name: str) -> None:
+        try:
+            report = run_cycle(self.config, store, only=[name], stop=self.stop, leases=leases)
+        except BotError as exc:  # e.g. the store failed: tried again an interval later, like a failed source
+            source = self.config.source(name)
+            leases.release(name, utcnow() + jittered(interval(self.config, source)))
             log.error("%s: %s", name, exc)
             return
         self.cycles += 1
+        self._log(report)
+        log.info("%s: %s", name, report.summary())
+
+    def _finish_leftovers(self, store: Store) -> None:
+        """Changes another worker stored but did not match (it died), and digests due or left
+        unsent by a worker that died."""
+        watchlists, _ = effective_watchlists(store, self.config.bot.watchlists_dir)
+        report = finish_leftovers(self.config, store, watchlists)
+        self._log(report)
+        if report.matches or report.mail and (report.mail.sent or report.mail.failed):
+            log.info("left over: %s", report.summary())
+
+    def _log(self, report: RunReport) -> None:
         for error in report.errors:
             log.error("%s", error)
         for warning in report.warnings:
             log.warning("%s", warning)
-        log.info("%s: %s", name, report.summary())
 
     def _digests(self) -> None:
         self._reload()
@@ -224,29 +243,11 @@ class Bot:
             log.error("%s", error)
         log.info("digests: %d built, %d sent, %d failed", report.built, report.sent, report.failed + report.gave_up)
 
-    def _reconcile(self) -> None:
-        """Sources added to or removed from the config get or lose their job without a restart."""
-        self._reload()
-        wanted = {source.name: source for source in self.config.sources}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("source:") and job.id.removeprefix("source:") not in wanted:
-                job.remove()
-        for name, source in wanted.items():
-            if self.scheduler.get_job(f"source:{name}") is None:
-                self._add_source_job(
-                    source, interval(self.config, source), utcnow() + timedelta(seconds=random.randint(1, 10))
-                )
+    def _lease(self) -> timedelta:
+        return parse_duration(self.config.bot.lease)
 
     def _reload(self) -> None:
         try:
             self.config = load_config(find_config_file(self.config_path))
         except BotError as exc:
             log.error("config: %s (the last valid config stays in force)", exc)
-
-    def _remember_next_run(self, store: Store, name: str) -> None:
-        job = self.scheduler.get_job(f"source:{name}")
-        with store.session() as session:
-            state = session.exec(select(SourceState).where(SourceState.name == name)).first()
-            if state is not None and job is not None and job.next_run_time is not None:
-                state.next_run_at = job.next_run_time
-                session.add(state)

@@ -14,6 +14,7 @@ from bot.matches import effective_watchlists
 from bot.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
 from bot.store import Store
 from bot.wording import plural
+from bot.workers import workers
 
 
 def render_status(store: Store, config: Config) -> str:
@@ -45,6 +46,7 @@ def render_status(store: Store, config: Config) -> str:
             )
             if state.failures or state.last_error:
                 lines.append(f"    {plural(state.failures, 'failure')} in a row; last error: {state.last_error}")
+        lines += _workers(store, when)
         lines.append("watchlists:")
         last_match = dict(
             session.exec(select(Match.watchlist, func.max(col(Match.created_at))).group_by(col(Match.watchlist))).all()
@@ -55,6 +57,18 @@ def render_status(store: Store, config: Config) -> str:
             lines.append(f"  {listed.slug}: last match {when(last_match.get(listed.slug))}{gone}")
         lines += _email(session, when, emailed)
     return "\n".join(lines)
+
+
+def _workers(store: Store, when: Callable[[datetime | None], str]) -> list[str]:
+    """Each `run` worker seen in the last day and the polls it holds now."""
+    seen = workers(store)
+    if not seen:
+        return []
+    lines = ["workers:"]
+    for worker, holding in seen:
+        polling = f"polling {', '.join(holding)}" if holding else "idle"
+        lines.append(f"  {worker.host} pid {worker.pid}: last seen {when(worker.last_seen_at)}, {polling}")
+    return lines
 
 
 def _email(session: Session, when: Callable[[datetime | None], str], emailed: list[str]) -> list[str]:

@@ -80,7 +80,12 @@ class Store:
     def backup(self, target: Path) -> None:
         """A consistent copy of a SQLite store, taken while others keep writing (online backup)."""
         if self.engine.dialect.name != "sqlite":
-            raise StoreError("backup copies SQLite stores; for PostgreSQL use pg_dump")
+            url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=True)
+            raise StoreError(
+                "backup copies SQLite stores; back up PostgreSQL with its own tools, e.g. "
+                f"`pg_dump --format=custom --file={target} '{url}'` (restore with pg_restore), "
+                "and copy the raw archive folder beside it (see docs/deploy.md)"
+            )
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             # The store's own connection: opened read-only when the store is, like everything else

@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.attachments import Bilag, attachment_entries, attachment_news
+from bot.coordination import insert_ignoring
 from bot.diff import Change, compare, match_items, title_key
 from bot.minutes import KIND_RANK, ParsedItem, ParsedMeeting, committee_key
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
@@ -105,23 +106,24 @@ def _once_each(
 
 
 def _meeting(session: Session, source: SourceState, meeting: ParsedMeeting) -> Meeting:
+    """The stored meeting, created if new, and locked until the document is recorded: two
+    workers recording documents of one meeting take turns (no item is withdrawn twice)."""
     key = committee_key(meeting.committee)
     query = select(Meeting).where(
         Meeting.source_id == source.id, Meeting.committee_key == key, Meeting.meeting_date == meeting.date
     )
-    stored = session.exec(query).first()
+    stored = session.exec(query.with_for_update()).first()
     if stored is None:
-        assert source.id is not None
-        stored = Meeting(
-            source_id=source.id,
-            committee=meeting.committee,
-            committee_key=key,
-            meeting_date=meeting.date,
-            kind=meeting.kind,
-        )
-        _update_meeting(stored, meeting)
-        session.add(stored)
-        session.flush()
+        row: dict[str, Any] = {
+            "source_id": source.id,
+            "committee": meeting.committee,
+            "committee_key": key,
+            "meeting_date": meeting.date,
+            "kind": meeting.kind,
+            "participants": [],
+        }
+        insert_ignoring(session, Meeting, [row], ["source_id", "committee_key", "meeting_date"])
+        stored = session.exec(query.with_for_update()).one()
     return stored
 
 

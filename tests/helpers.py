@@ -61,12 +61,24 @@ def decided(doc: Doc, skip: tuple[int, ...] = ()) -> Doc:
     return minutes
 
 
-def write_config(tmp_path: Path, folder: Path | None = None) -> Path:
+# The database the configs below are written for: "" is the default SQLite file under state_dir.
+# The ``database`` fixture (tests/conftest.py) sets it for one test, so a module's tests run on both.
+DATABASE_URL = ""
+
+
+def database_line(database_url: str | None = None) -> str:
+    """The ``[bot] database_url`` line of a config (none for the default SQLite file)."""
+    url = DATABASE_URL if database_url is None else database_url
+    return f'database_url = "{url}"\n' if url else ""
+
+
+def write_config(tmp_path: Path, folder: Path | None = None, database_url: str | None = None) -> Path:
     folder = folder or tmp_path / "minutes"
     folder.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[bot]\nstate_dir = "state"\n\n[[source]]\nname = "test"\nkommune = "Testrup"\ntype = "folder"\npath = "{folder}"\n',
+        f'[bot]\nstate_dir = "state"\n{database_line(database_url)}\n'
+        f'[[source]]\nname = "test"\nkommune = "Testrup"\ntype = "folder"\npath = "{folder}"\n',
         encoding="utf-8",
     )
     return config

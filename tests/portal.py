@@ -258,9 +258,12 @@ def small_portal(server: Server, released: str = "2026-05-01T10:00:00+02:00", de
     server.json(agenda_path("m1"), agenda("m1", "Økonomiudvalget", items))
 
 
-def write_portal_config(tmp_path: Path, *sources: str, bot: str = "") -> Path:
-    """A config with the given ``[[source]]`` bodies (each without the header line)."""
-    text = f'[bot]\nstate_dir = "state"\n{bot}\n'
+def write_portal_config(tmp_path: Path, *sources: str, bot: str = "", database_url: str | None = None) -> Path:
+    """A config with the given ``[[source]]`` bodies (each without the header line), on the
+    database of :func:`tests.helpers.database_line`."""
+    from .helpers import database_line  # here: helpers imports the whole CLI, which portal tests may not need
+
+    text = f'[bot]\nstate_dir = "state"\n{database_line(database_url)}{bot}\n'
     for body in sources:
         text += f"\n[[source]]\n{body.strip()}\n"
     path = tmp_path / "config.toml"

@@ -5,7 +5,6 @@ watchlists that set it, told as changes once, never fetched twice, and never fai
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -13,13 +12,13 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from bot.attachments import attachment_news
 from bot.config import load_config
 from bot.fetch import FetchSettings
 from bot.http_cache import store_fetcher
-from bot.migrations import MIGRATIONS, migrate
+from bot.migrations import migrate
 from bot.pipeline import RunReport, open_store, run_cycle
 from bot.store import Store
 
@@ -381,18 +380,21 @@ def test_attachments_are_paired_by_key_then_url_then_name() -> None:
 
 def test_a_store_from_before_attachments_is_upgraded_in_place(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
-    Store(f"sqlite:///{path}", tmp_path / "archive").close()
-    with sqlite3.connect(path) as old:  # the schema as 0003 left it
-        old.executescript(
-            "DROP TABLE attachment_content; DROP TABLE attachment_fetch; "
-            "ALTER TABLE event DROP COLUMN attachment_changes; ALTER TABLE match DROP COLUMN attachment; "
-            "ALTER TABLE match DROP COLUMN attachment_url; DELETE FROM schema_migration WHERE name = '0004_attachments';"
-        )
+    with Store(f"sqlite:///{path}", tmp_path / "archive") as new, new.engine.begin() as old:  # back to 0003's schema
+        for statement in (
+            "DROP TABLE attachment_content",
+            "DROP TABLE attachment_fetch",
+            "ALTER TABLE event DROP COLUMN attachment_changes",
+            "ALTER TABLE match DROP COLUMN attachment",
+            "ALTER TABLE match DROP COLUMN attachment_url",
+            "DELETE FROM schema_migration WHERE name = '0004_attachments'",
+        ):
+            old.execute(text(statement))
     store = Store(f"sqlite:///{path}", tmp_path / "archive")
     columns = {table: {c["name"] for c in inspect(store.engine).get_columns(table)} for table in ("event", "match")}
     assert "attachment_changes" in columns["event"] and {"attachment", "attachment_url"} <= columns["match"]
     assert {"attachment_content", "attachment_fetch"} <= set(inspect(store.engine).get_table_names())
-    assert MIGRATIONS[-1][0] == "0004_attachments" and migrate(store.engine) == []
+    assert migrate(store.engine) == [], "every step is recorded"
     store.close()
 
 

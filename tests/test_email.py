@@ -1,8 +1,8 @@
-"""Email digests through a real SMTP server (aiosmtpd on 127.0.0.1): exactly once, readable, safe."""
+"""Email digests through a real SMTP server (aiosmtpd on 127.0.0.1): exactly once, readable, safe;
+from a store on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,12 +15,16 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlmodel import select, update
 
 from bot.config import load_config
+from bot.models import Outbox
 from bot.pipeline import open_store, run_cycle
 
 from .helpers import Doc, decided, put, run_cli, standard_agenda, write_config
 from .webtools import free_port
+
+pytestmark = pytest.mark.usefixtures("database")
 
 T0 = datetime(2026, 11, 2, 18, 0, tzinfo=timezone.utc)
 CASES = Path(__file__).parent / "cases"
@@ -88,6 +92,12 @@ def setup(tmp_path: Path, port: int, email: str = "", **watchlists: str) -> Path
     for slug, text in watchlists.items():
         (folder / f"{slug}.toml").write_text(text, encoding="utf-8")
     return config
+
+
+def outbox(config: Path) -> list[tuple[str, int]]:
+    """(state, attempts) of every stored message."""
+    with open_store(load_config(config)) as store, store.session() as session:
+        return [(message.state, message.attempts) for message in session.exec(select(Outbox).order_by(Outbox.id))]
 
 
 def cycle(config: Path, now: datetime, send_backfill: bool = False) -> Any:
@@ -163,21 +173,27 @@ def test_an_outage_keeps_the_digest_pending_and_it_arrives_exactly_once(tmp_path
         assert len(server.inbox.messages) == 1
     finally:
         server.stop()
-    db = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
-    assert db.execute("SELECT state, attempts FROM outbox").fetchall() == [("sent", 2)]
+    assert outbox(config) == [("sent", 2)]
 
 
-def test_a_crash_after_claiming_resends_the_same_message(tmp_path: Path, smtp: Server) -> None:
+def test_a_crash_after_claiming_resends_the_same_message(tmp_path: Path, smtp: Server, database: str) -> None:
+    """A digest left "sending" by a worker that died is sent again. On SQLite at once (one process
+    writes at a time, so its claimer is gone); on PostgreSQL once its claim has run out (until then
+    the claimer may be another worker, still sending it)."""
     config = setup(tmp_path, smtp.port, busser=BUSSER)
     put(tmp_path, "dagsorden.md", standard_agenda())
     cycle(config, T0, send_backfill=True)
-    db = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
-    db.execute("UPDATE outbox SET state = 'sending'")  # as if killed between claim and "sent"
-    db.commit()
+    with open_store(load_config(config)) as store, store.session() as session:
+        # as if its worker was killed between claim and "sent", its claim good for five more minutes
+        claim = {"state": "sending", "lease_owner": "a worker that died", "lease_until": T0 + timedelta(minutes=5)}
+        session.exec(update(Outbox).values(**claim))  # type: ignore[call-overload]
     cycle(config, T0 + timedelta(minutes=1))
+    if database:
+        assert len(smtp.inbox.messages) == 1, "while its claim lasts, the worker that claimed it may still send it"
+        cycle(config, T0 + timedelta(minutes=6))
     first, second = (message for _, message in smtp.inbox.messages)
     assert first["Message-ID"] == second["Message-ID"], "the one possible duplicate is recognisable"
-    assert db.execute("SELECT state FROM outbox").fetchall() == [("sent",)]
+    assert [state for state, _ in outbox(config)] == ["sent"]
 
 
 def test_a_refused_recipient_does_not_block_the_others(tmp_path: Path, smtp: Server) -> None:

@@ -1,13 +1,21 @@
-"""Ingesting a folder into the real SQLite store: versions, identity and change events."""
+"""Ingesting a folder into the real store, SQLite and PostgreSQL: versions, identity and change events."""
 
 from __future__ import annotations
 
-import sqlite3
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from sqlalchemy import text
+
+from bot.config import load_config
 from bot.migrations import MIGRATIONS
+from bot.pipeline import open_store
 
 from .helpers import Doc, decided, ingest, json_lines, put, standard_agenda, write_config
+
+pytestmark = pytest.mark.usefixtures("database")
 
 
 def test_an_agenda_creates_one_new_event_per_item(tmp_path: Path) -> None:
@@ -45,18 +53,20 @@ def test_the_minutes_add_decisions_to_the_agendas_items(tmp_path: Path) -> None:
     assert items[3]["version"] == 1, "the closed item did not change"
 
 
-def test_minutes_win_over_the_agenda_whatever_order_they_are_read_in(tmp_path: Path) -> None:
+def test_minutes_win_over_the_agenda_whatever_order_they_are_read_in(
+    tmp_path: Path, another_database: Callable[[], str]
+) -> None:
     together, minutes_first = tmp_path / "together", tmp_path / "minutes_first"
     agenda = standard_agenda()
     for case in (together, minutes_first):
         put(case, "a-referat.md", decided(agenda))
     put(together, "b-dagsorden.md", agenda)
-    config_together = write_config(together)
+    config_together = write_config(together, database_url=another_database())
     ingest(config_together)
     kinds = [e["kind"] for e in json_lines(config_together, "events")]
     assert kinds == ["new"] * 4, "the minutes, read first, hold it all; the agenda read after them adds nothing"
 
-    config_late = write_config(minutes_first)
+    config_late = write_config(minutes_first, database_url=another_database())
     ingest(config_late)
     put(minutes_first, "b-dagsorden.md", agenda)
     assert ingest(config_late).endswith("0 new, 0 changed, 0 removed items; 0 new matches; 0 errors")
@@ -170,16 +180,16 @@ def test_every_version_keeps_its_document_and_the_raw_bytes_are_archived(tmp_pat
     ingest(config)
     put(tmp_path, "referat.md", decided(standard_agenda()))
     ingest(config)
-    db = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
-    rows = db.execute(
-        "SELECT d.key, d.raw_sha256, d.fetched_at FROM item_version v JOIN document d ON d.id = v.document_id"
-        " WHERE v.item_id = 1 ORDER BY v.version"
-    ).fetchall()
+    with open_store(load_config(config)) as store, store.engine.connect() as db:
+        rows = db.execute(
+            text(
+                "SELECT d.key, d.raw_sha256, d.fetched_at FROM item_version v JOIN document d ON d.id = v.document_id"
+                " WHERE v.item_id = 1 ORDER BY v.version"
+            )
+        ).all()
+        migrations = db.execute(text("SELECT name FROM schema_migration ORDER BY name")).all()
     assert [key for key, _, _ in rows] == ["dagsorden.md", "referat.md"]
-    import hashlib
-
     digest = hashlib.sha256(agenda.read_bytes()).hexdigest()
     assert rows[0][1] == digest
     assert (tmp_path / "state" / "archive" / digest[:2] / digest).read_bytes() == agenda.read_bytes()
-    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert db.execute("SELECT name FROM schema_migration").fetchall() == [(name,) for name, _ in MIGRATIONS]
+    assert migrations == [(name,) for name, _ in MIGRATIONS]

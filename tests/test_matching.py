@@ -1,29 +1,36 @@
-"""Watchlists over the real store: matches recorded once each, backfill, and the CLI around them."""
+"""Watchlists over the real store (SQLite and PostgreSQL): matches recorded once each, backfill, and the
+CLI around them."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from bot import matches
 from bot.config import load_config
 from bot.match import ItemText
 from bot.matches import sync_watchlists
+from bot.models import Event, Match, WatchlistState
 from bot.pipeline import RunReport, ingest_source, open_store, run_cycle
+from bot.store import Store
 from bot.watchlists import Watchlist
 
 from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config
 
+pytestmark = pytest.mark.usefixtures("database")
+
 T0 = datetime(2026, 11, 2, 18, 0, tzinfo=timezone.utc)
 
 
-def setup(tmp_path: Path, **watchlists: str) -> Path:
-    config = write_config(tmp_path)
+def setup(tmp_path: Path, database_url: str | None = None, **watchlists: str) -> Path:
+    config = write_config(tmp_path, database_url=database_url)
     for slug, text in watchlists.items():
         watch(tmp_path, slug, text)
     return config
@@ -37,6 +44,18 @@ def watch(tmp_path: Path, slug: str, text: str) -> None:
 
 def put(tmp_path: Path, name: str, doc: Doc) -> None:
     (tmp_path / "minutes" / name).write_text(doc.text(), encoding="utf-8")
+
+
+def match_rows(store: Store) -> list[dict[str, Any]]:
+    """Every match row but its id, ordered by watchlist and version."""
+    with store.session() as session:
+        found = session.exec(select(Match).order_by(col(Match.watchlist), col(Match.version_id)))
+        return [match.model_dump(exclude={"id"}) for match in found]
+
+
+def count(store: Store, table: type[Any], *where: Any) -> int:
+    with store.session() as session:
+        return session.exec(select(func.count()).select_from(table).where(*where)).one()
 
 
 def cycle(config: Path, now: datetime) -> RunReport:
@@ -101,10 +120,10 @@ BACKFILLED = [
 ]
 
 
-def backfilled(tmp_path: Path, batches: list[list[Watchlist]]) -> list[tuple[object, ...]]:
+def backfilled(tmp_path: Path, batches: list[list[Watchlist]], database_url: str) -> list[dict[str, Any]]:
     """Every match row (but its id) after syncing the watchlists batch by batch, 25 days after an
     agenda of two committees; one committee's minutes came 20 days after the agenda."""
-    config = setup(tmp_path)
+    config = setup(tmp_path, database_url)
     put(tmp_path, "dagsorden.md", standard_agenda())
     schools = Doc(committee="Børne- og Skoleudvalget").item(1, "Ny skole", "26/500", Indstilling="Skole og busplan.")
     put(tmp_path, "skole.md", schools.item(2, "Skoledistrikter", "26/600", Indstilling="Nye skoledistrikter."))
@@ -114,31 +133,29 @@ def backfilled(tmp_path: Path, batches: list[list[Watchlist]]) -> list[tuple[obj
     with open_store(load_config(config)) as store:
         for batch in batches:
             sync_watchlists(store, batch, T0 + timedelta(days=25))
-    database = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
-    return database.execute(
-        "SELECT watchlist, item_id, version_id, event_id, kind, terms, snippet, highlights, by_case, decision_added,"
-        " changed_sections, backfill, mail, created_at FROM match ORDER BY watchlist, version_id"
-    ).fetchall()
+        return match_rows(store)
 
 
-def test_new_watchlists_look_back_together_as_each_would_alone(tmp_path: Path) -> None:
-    together = backfilled(tmp_path / "together", [BACKFILLED])
-    assert together == backfilled(tmp_path / "alone", [[watchlist] for watchlist in BACKFILLED])
-    assert sorted({(row[0], row[4], row[5]) for row in together}) == [
-        ("agenda", "changed", '["=dagsorden", "godkendes"]'),
-        ("bus", "changed", '["busplan"]'),  # the minutes, 5 days old
-        ("bus", "new", '["busplan"]'),  # the school agenda, 25 days old
-        ("closed", "new", "[]"),
-        ("decided", "changed", '["godkendt"]'),
-        ("recent-budget", "changed", '["budget"]'),
-        ("school", "new", '["skole"]'),
+def test_new_watchlists_look_back_together_as_each_would_alone(
+    tmp_path: Path, another_database: Callable[[], str]
+) -> None:
+    together = backfilled(tmp_path / "together", [BACKFILLED], another_database())
+    assert together == backfilled(tmp_path / "alone", [[watchlist] for watchlist in BACKFILLED], another_database())
+    assert sorted({(row["watchlist"], row["kind"], tuple(row["terms"])) for row in together}) == [
+        ("agenda", "changed", ("=dagsorden", "godkendes")),
+        ("bus", "changed", ("busplan",)),  # the minutes, 5 days old
+        ("bus", "new", ("busplan",)),  # the school agenda, 25 days old
+        ("closed", "new", ()),
+        ("decided", "changed", ("godkendt",)),
+        ("recent-budget", "changed", ("budget",)),
+        ("school", "new", ("skole",)),
     ], "each watchlist looks back its own backfill_days: never and recent-school find nothing"
 
 
 def test_a_look_back_cut_short_is_done_again_without_doubling_matches(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, another_database: Callable[[], str]
 ) -> None:
-    clean = backfilled(tmp_path / "clean", [BACKFILLED])
+    clean = backfilled(tmp_path / "clean", [BACKFILLED], another_database())
     monkeypatch.setattr(matches, "BATCH", 1)  # a transaction per item
     read = matches.item_text
     calls = iter(range(1000))
@@ -148,22 +165,17 @@ def test_a_look_back_cut_short_is_done_again_without_doubling_matches(
             raise KeyboardInterrupt  # the process stops in the middle of the look back
         return read(*args)
 
-    assert backfilled(tmp_path / "cut", []) == [], "the same items, no watchlists yet"
+    assert backfilled(tmp_path / "cut", [], another_database()) == [], "the same items, no watchlists yet"
     store = open_store(load_config(tmp_path / "cut" / "config.toml"))
     monkeypatch.setattr(matches, "item_text", crash_on_the_third_item)
     with pytest.raises(KeyboardInterrupt):
         sync_watchlists(store, BACKFILLED, T0 + timedelta(days=25))
-    database = sqlite3.connect(tmp_path / "cut" / "state" / "referatvagt.db")
-    assert 0 < database.execute("SELECT count(*) FROM match").fetchone()[0] < len(clean), "a part was kept"
-    assert database.execute("SELECT count(*) FROM watchlist").fetchone() == (0,), "but not marked done"
+    assert 0 < count(store, Match) < len(clean), "a part was kept"
+    assert count(store, WatchlistState) == 0, "but not marked done"
     monkeypatch.setattr(matches, "item_text", read)
     with store:
         sync_watchlists(store, BACKFILLED, T0 + timedelta(days=25))
-    rows = database.execute(
-        "SELECT watchlist, item_id, version_id, event_id, kind, terms, snippet, highlights, by_case, decision_added,"
-        " changed_sections, backfill, mail, created_at FROM match ORDER BY watchlist, version_id"
-    ).fetchall()
-    assert rows == clean
+        assert match_rows(store) == clean
 
 
 def test_an_edited_watchlist_is_run_again_and_an_unchanged_one_is_not(tmp_path: Path) -> None:
@@ -182,11 +194,11 @@ def test_events_stored_before_a_crash_are_matched_by_the_next_run(tmp_path: Path
     loaded = load_config(config)
     with open_store(loaded) as store:
         ingest_source(loaded.sources[0], store, RunReport(), T0)  # stored, then "crashed" before matching
-    database = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
-    assert database.execute("SELECT count(*) FROM event WHERE matched = 0").fetchone() == (4,)
+        assert count(store, Event, col(Event.matched).is_(False)) == 4
     assert cycle(config, T0 + timedelta(minutes=5)).matches == 1
-    assert database.execute("SELECT count(*) FROM event WHERE matched = 0").fetchone() == (0,)
-    assert database.execute("SELECT count(*) FROM match").fetchone() == (1,)
+    with open_store(loaded) as store:
+        assert count(store, Event, col(Event.matched).is_(False)) == 0
+        assert count(store, Match) == 1
 
 
 def test_a_broken_watchlist_is_reported_and_the_others_still_match(tmp_path: Path) -> None:

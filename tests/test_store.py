@@ -1,4 +1,4 @@
-"""The store: named migrations, SQLite settings, timezone-aware times."""
+"""The store: named migrations, SQLite settings, timezone-aware times — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,23 +16,39 @@ from bot.migrations import MIGRATIONS, migrate
 from bot.models import SourceState
 from bot.store import Store
 
+pytestmark = pytest.mark.usefixtures("database")
 
-def test_a_new_database_is_created_at_the_newest_schema_and_stamped(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "archive")
+
+@pytest.fixture
+def url(tmp_path: Path, database: str) -> str:
+    """The test's database as a URL: the scratch PostgreSQL database, or a new SQLite file."""
+    return database or f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+
+def test_a_new_database_is_created_at_the_newest_schema_and_stamped(tmp_path: Path, url: str) -> None:
+    store = Store(url, tmp_path / "archive")
     tables = set(inspect(store.engine).get_table_names())
     assert {"source", "document", "meeting", "item", "item_version", "event", "schema_migration"} <= tables
     with store.engine.connect() as connection:
         stamped = [row[0] for row in connection.execute(text("SELECT name FROM schema_migration ORDER BY name"))]
         assert stamped == [name for name, _ in MIGRATIONS]
+    assert migrate(store.engine) == [], "migrating twice does nothing"
+    store.close()
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_runs_with_foreign_keys_and_a_write_ahead_log(tmp_path: Path, url: str) -> None:
+    """SQLite only: PRAGMAs are SQLite's (PostgreSQL always enforces foreign keys and has its own log)."""
+    store = Store(url, tmp_path / "archive")
+    with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-    assert migrate(store.engine) == [], "migrating twice does nothing"
+    store.close()
 
 
 def test_an_existing_database_runs_only_the_steps_it_has_not_recorded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     Store(url, tmp_path / "archive").close()
 
     def add_note(connection: Connection) -> None:
@@ -43,10 +59,11 @@ def test_an_existing_database_runs_only_the_steps_it_has_not_recorded(
     assert migrate(engine) == ["0002_source_note"]
     assert "note" in {column["name"] for column in inspect(engine).get_columns("source")}
     assert migrate(engine) == []
+    engine.dispose()
 
 
-def test_times_are_stored_and_read_back_timezone_aware(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "archive")
+def test_times_are_stored_and_read_back_timezone_aware(tmp_path: Path, url: str) -> None:
+    store = Store(url, tmp_path / "archive")
     moment = datetime(2026, 11, 2, 16, 0, tzinfo=timezone.utc)
     with store.session() as session:
         session.add(SourceState(name="x", kommune="X", type="folder", last_success_at=moment))
@@ -56,11 +73,13 @@ def test_times_are_stored_and_read_back_timezone_aware(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         with store.session() as session:
             session.add(SourceState(name="y", kommune="Y", type="folder", last_success_at=datetime(2026, 1, 1)))
+    store.close()
 
 
-def test_the_archive_keeps_exact_bytes_under_their_hash(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "archive")
+def test_the_archive_keeps_exact_bytes_under_their_hash(tmp_path: Path, url: str) -> None:
+    store = Store(url, tmp_path / "archive")
     digest = store.archive(b"Referat\n")
     assert digest == hashlib.sha256(b"Referat\n").hexdigest()
     assert store.archive_path(digest).read_bytes() == b"Referat\n"
     assert store.archive(b"Referat\n") == digest
+    store.close()
