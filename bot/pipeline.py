@@ -190,7 +190,8 @@ def _email(config: Config, store: Store, watchlists: list[Watchlist], now: datet
     if config.email is None:
         report.warnings.append("watchlists list email addresses, but the config has no [email] table: no email")
         return
-    report.mail = deliver(store, config, watchlists, ("immediate",), f"immediate:{now.isoformat()}", now)
+    period = f"immediate:{now.isoformat()}"
+    report.mail = retrying(lambda: deliver(store, config, watchlists, ("immediate",), period, now), "email")
     report.errors += report.mail.errors
 
 
@@ -302,7 +303,12 @@ class _Poll:
             parsed = _read(fetched, self.state, self.store, self.report, self.label)
             if parsed is not None:
                 found = self._attachments(parsed)
-                _store(self.store, self.state, parsed, self.now, self.backfill, self.report, self.label, found)
+                retrying(
+                    lambda: _store(
+                        self.store, self.state, parsed, self.now, self.backfill, self.report, self.label, found
+                    ),
+                    self.label,
+                )
         except Stopping:
             raise  # out of time or stopping while fetching attachments: the document comes again next poll
         except BotError as exc:

@@ -35,6 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, find_config_file, load_config
+from bot.coordination import retrying
 from bot.digest import send_due
 from bot.errors import BotError
 from bot.matches import effective_watchlists
@@ -235,7 +236,8 @@ class Bot:
         try:
             with open_store(self.config) as store:
                 watchlists, _ = effective_watchlists(store, self.config.bot.watchlists_dir)
-                report = send_due(store, self.config, watchlists, utcnow(), right_now=False)
+                now = utcnow()
+                report = retrying(lambda: send_due(store, self.config, watchlists, now, right_now=False), "digests")
         except BotError as exc:
             log.error("digests: %s", exc)
             return
