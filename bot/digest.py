@@ -58,6 +58,17 @@ def recipients(watchlists: Sequence[Watchlist], frequencies: Iterable[Frequency]
     return found
 
 
+def has_undelivered_matches(store: Store, slugs: Sequence[str]) -> bool:
+    """Whether a match of these watchlists that may be emailed is in no digest yet: a cheap first
+    look, so an idle worker does not plan every recipient's digest at every tick."""
+    if not slugs:
+        return False
+    in_a_digest = exists().where(col(DigestItem.match_id) == col(Match.id))
+    query = select(Match.id).where(col(Match.watchlist).in_(slugs), col(Match.mail).is_(True), ~in_a_digest)
+    with store.session() as session:
+        return session.exec(query.limit(1)).first() is not None
+
+
 def pending_matches(store: Store, session: Session, recipient: str, slugs: Sequence[str]) -> list[Pending]:
     delivered = exists().where(col(DigestItem.match_id) == col(Match.id), col(DigestItem.recipient) == recipient)
     query = (

@@ -21,14 +21,14 @@ from sqlmodel import Session, col, select
 from bot.attachments import AttachmentReader, Bilag, Caps
 from bot.config import Config
 from bot.coordination import insert_ignoring, retrying
-from bot.digest import deliver, recipients
+from bot.digest import deliver, has_undelivered_matches, recipients
 from bot.errors import BotError, OutOfTime, PublishError, SourceError, Stopping
 from bot.extract import extract_text
 from bot.feeds import FeedReport, publish
 from bot.fetch import Fetcher, FetchSettings
 from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
-from bot.mailer import SendReport
+from bot.mailer import SendReport, send_pending
 from bot.match import Matcher
 from bot.matches import effective_watchlists, has_unmatched_events, match_pending_events, sync_watchlists
 from bot.minutes import ParsedMeeting
@@ -150,8 +150,14 @@ def finish_leftovers(config: Config, store: Store, watchlists: list[Watchlist]) 
             report.feeds = publish(config, store, watchlists)
         except PublishError as exc:
             report.errors.append(str(exc))
-    if config.email is not None and recipients(watchlists, ("immediate", "daily", "weekly")):
-        _email(config, store, watchlists, now, report)
+    immediate = sorted(
+        {watchlist.slug for theirs in recipients(watchlists, ("immediate",)).values() for watchlist in theirs}
+    )
+    if config.email is not None and (report.matches or has_undelivered_matches(store, immediate)):
+        _email(config, store, watchlists, now, report)  # builds the immediate digests, then sends what is due
+    elif config.email is not None:
+        report.mail = send_pending(store, config.email, now)
+        report.errors += report.mail.errors
     return report
 
 

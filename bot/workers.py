@@ -56,16 +56,20 @@ class Leases:
     _renewed: dict[str, float] = field(default_factory=dict)  # when each claim was last written (monotonic)
 
     def plan(self, sources: Sequence[SourceConfig], first_run: dict[str, datetime]) -> None:
-        """Give each source that has no plan yet its first run (``first_run``, by name)."""
+        """Give each source that has no plan yet its first run (``first_run``, by name). Every
+        tick asks: one read when every source has its plan."""
         now = utcnow()
         with self.store.session() as session:
-            rows = [source_row(source, first_run.get(source.name, now)) for source in sources]
-            insert_ignoring(session, SourceState, rows, ["name"])
-            for name, when in first_run.items():
+            planned = set(session.exec(select(SourceState.name).where(col(SourceState.next_run_at).is_not(None))))
+            new = [source for source in sources if source.name not in planned]
+            if not new:
+                return
+            insert_ignoring(session, SourceState, [source_row(s, first_run.get(s.name, now)) for s in new], ["name"])
+            for source in new:
                 session.execute(
                     update(SourceState)
-                    .where(col(SourceState.name) == name, col(SourceState.next_run_at).is_(None))
-                    .values(next_run_at=when)
+                    .where(col(SourceState.name) == source.name, col(SourceState.next_run_at).is_(None))
+                    .values(next_run_at=first_run.get(source.name, now))
                 )
 
     def claim(self, source: SourceConfig) -> str | None:
