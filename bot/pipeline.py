@@ -21,16 +21,16 @@ from sqlmodel import Session, col, select
 from bot.attachments import AttachmentReader, Bilag, Caps
 from bot.config import Config
 from bot.coordination import insert_ignoring, retrying
-from bot.digest import deliver, has_undelivered_matches, recipients
+from bot.digest import deliver, recipients
 from bot.errors import BotError, OutOfTime, PublishError, SourceError, Stopping
 from bot.extract import extract_text
 from bot.feeds import FeedReport, publish
 from bot.fetch import Fetcher, FetchSettings
 from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
-from bot.mailer import SendReport, send_pending
+from bot.mailer import SendReport
 from bot.match import Matcher
-from bot.matches import effective_watchlists, has_unmatched_events, match_pending_events, sync_watchlists
+from bot.matches import effective_watchlists, match_pending_events, sync_watchlists
 from bot.minutes import ParsedMeeting
 from bot.models import Document, Meeting, SourceState
 from bot.parse import parse_minutes
@@ -135,29 +135,7 @@ def run_cycle(
         report.feeds = publish(config, store, watchlists)
     except PublishError as exc:  # the items and matches are stored; the feeds are written next time
         report.errors.append(str(exc))
-    _email(config, store, watchlists, now, report)
-    return report
-
-
-def finish_leftovers(config: Config, store: Store, watchlists: list[Watchlist]) -> RunReport:
-    """What a worker that died left undone: changes stored but not matched (then the feeds are
-    published again), matches not yet in an immediate digest, digests due or left unsent."""
-    now, report = utcnow(), RunReport()
-    if has_unmatched_events(store):
-        matcher = Matcher(watchlists)
-        report.matches = retrying(lambda: match_pending_events(store, matcher, now), "matching")
-        try:
-            report.feeds = publish(config, store, watchlists)
-        except PublishError as exc:
-            report.errors.append(str(exc))
-    immediate = sorted(
-        {watchlist.slug for theirs in recipients(watchlists, ("immediate",)).values() for watchlist in theirs}
-    )
-    if config.email is not None and (report.matches or has_undelivered_matches(store, immediate)):
-        _email(config, store, watchlists, now, report)  # builds the immediate digests, then sends what is due
-    elif config.email is not None:
-        report.mail = send_pending(store, config.email, now)
-        report.errors += report.mail.errors
+    email_digests(config, store, watchlists, now, report)
     return report
 
 
@@ -190,7 +168,7 @@ def interval(config: Config, source: SourceConfig) -> timedelta:
     return parse_duration(source.every or config.bot.every)
 
 
-def _email(config: Config, store: Store, watchlists: list[Watchlist], now: datetime, report: RunReport) -> None:
+def email_digests(config: Config, store: Store, watchlists: list[Watchlist], now: datetime, report: RunReport) -> None:
     if not recipients(watchlists, ("immediate", "daily", "weekly")):
         return
     if config.email is None:

@@ -36,12 +36,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, find_config_file, load_config
 from bot.coordination import retrying
-from bot.digest import send_due
-from bot.errors import BotError
-from bot.matches import effective_watchlists
-from bot.pipeline import Progress, RunReport, finish_leftovers, interval, open_store, run_cycle
+from bot.digest import has_undelivered_matches, recipients, send_due
+from bot.errors import BotError, PublishError
+from bot.feeds import publish
+from bot.mailer import send_pending
+from bot.match import Matcher
+from bot.matches import effective_watchlists, has_unmatched_events, match_pending_events
+from bot.pipeline import Progress, RunReport, email_digests, interval, open_store, run_cycle
 from bot.settings import parse_duration
 from bot.store import Store, utcnow
+from bot.watchlists import Watchlist
 from bot.workers import Leases, heartbeat, jittered, leave
 
 log = logging.getLogger("referatvagt")
@@ -87,6 +91,28 @@ def run_once(config: Config, store: Store, send_backfill: bool = False, progress
         if report.mail is not None:
             report.mail.sent += due.sent
             report.mail.failed += due.failed
+    return report
+
+
+def finish_leftovers(config: Config, store: Store, watchlists: list[Watchlist]) -> RunReport:
+    """What a worker that died left undone: changes stored but not matched (then the feeds are
+    published again), matches not yet in an immediate digest, digests due or left unsent."""
+    now, report = utcnow(), RunReport()
+    if has_unmatched_events(store):
+        matcher = Matcher(watchlists)
+        report.matches = retrying(lambda: match_pending_events(store, matcher, now), "matching")
+        try:
+            report.feeds = publish(config, store, watchlists)
+        except PublishError as exc:
+            report.errors.append(str(exc))
+    immediate = sorted(
+        {watchlist.slug for theirs in recipients(watchlists, ("immediate",)).values() for watchlist in theirs}
+    )
+    if config.email is not None and (report.matches or has_undelivered_matches(store, immediate)):
+        email_digests(config, store, watchlists, now, report)  # builds the immediate digests, then sends what is due
+    elif config.email is not None:
+        report.mail = send_pending(store, config.email, now)
+        report.errors += report.mail.errors
     return report
 
 
