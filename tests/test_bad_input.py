@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from bot.config import load_config
+from bot.errors import StoreError
+from bot.models import SourceState
+from bot.pipeline import open_store
 
 from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config
 from .pdfmaker import make_pdf
@@ -85,11 +91,9 @@ def test_a_missing_folder_is_reported_and_other_sources_still_run(tmp_path: Path
     assert result.exit_code == 1
     assert f"error: source 'gone' (X): folder {tmp_path / 'nope'} does not exist" in result.stderr
     assert len(json_lines(config, "items")) == 4
-    db = sqlite3.connect(tmp_path / "state" / "referatvagt.db")
-    assert db.execute("SELECT name, failures, last_error IS NOT NULL FROM source ORDER BY name").fetchall() == [
-        ("gone", 1, 1),
-        ("here", 0, 0),
-    ]
+    with open_store(load_config(config)) as store, store.session() as session:
+        sources = session.exec(select(SourceState).order_by(col(SourceState.name))).all()
+    assert [(s.name, s.failures, s.last_error is not None) for s in sources] == [("gone", 1, True), ("here", 0, False)]
 
 
 def test_a_config_mistake_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
@@ -103,15 +107,22 @@ def test_a_config_mistake_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     )
 
 
-def _counts(db_path: Path) -> tuple[int, int, int]:
-    db = sqlite3.connect(db_path)
+# Items, events, and (item, kind) pairs stored more than once
+COUNTS = text(
+    "SELECT (SELECT count(*) FROM item), (SELECT count(*) FROM event),"
+    " (SELECT count(*) FROM (SELECT item_id, kind FROM event GROUP BY item_id, kind HAVING count(*) > 1) AS twice)"
+)
+
+
+def _counts(config: Path) -> tuple[int, int, int] | None:
+    """What the store holds, read as a read-only command would; None while it has no schema yet."""
     try:
-        return db.execute(
-            "SELECT (SELECT count(*) FROM item), (SELECT count(*) FROM event),"
-            " (SELECT count(*) FROM (SELECT item_id, kind FROM event GROUP BY item_id, kind HAVING count(*) > 1))"
-        ).fetchone()
-    finally:
-        db.close()
+        store = open_store(load_config(config), read_only=True)
+    except StoreError:
+        return None  # no store yet, or the ingest is still creating its tables
+    with store, store.engine.connect() as connection:
+        items, events, doubled = connection.execute(COUNTS).one()
+    return items, events, doubled
 
 
 @pytest.mark.parametrize("stop_after_events", [1, 200, 700])
@@ -132,7 +143,6 @@ def test_an_ingest_killed_midway_completes_on_the_next_run_without_duplicates(
                 )
             (folder / f"{month}-{day:02d}.md").write_text(doc.text(), encoding="utf-8")
     total_items = 28 * 6 * 8
-    database = tmp_path / "state" / "referatvagt.db"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "--config", str(config), "ingest"],
@@ -142,21 +152,19 @@ def test_an_ingest_killed_midway_completes_on_the_next_run_without_duplicates(
     )
     try:
         while process.poll() is None:
-            if database.exists():
-                try:
-                    if _counts(database)[1] >= stop_after_events:
-                        break
-                except sqlite3.OperationalError:
-                    pass  # tables not created yet
+            counts = _counts(config)
+            if counts is not None and counts[1] >= stop_after_events:
+                break
             time.sleep(0.01)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    assert _counts(database)[2] == 0
+    killed = _counts(config)
+    assert killed is not None and killed[2] == 0, "the killed ingest left no item with an event twice"
 
     result = run_cli(config, "ingest")
     assert result.exit_code == 0, result.stderr
-    assert _counts(database) == (total_items, total_items, 0)
+    assert _counts(config) == (total_items, total_items, 0)
     assert (
         run_cli(config, "ingest").stdout.strip().endswith("0 new, 0 changed, 0 removed items; 0 new matches; 0 errors")
     )

@@ -20,7 +20,6 @@ import random
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from sqlalchemy import text
 
 from bot.config import load_config
 from bot.lock import writer_lock
@@ -151,15 +151,14 @@ def feed_entries(state: Path) -> dict[str, list[tuple[str, str]]]:
     return feeds
 
 
-def check_intact(state: Path) -> None:
-    """SQLite and the archive survived the kills: no corruption, no dangling rows, no torn files."""
-    db = sqlite3.connect(state / "referatvagt.db")
-    try:
-        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
-    finally:
-        db.close()
-    for path in (state / "archive").glob("*/*"):
+def check_intact(config: Path) -> None:
+    """SQLite and the archive survived the kills: no corruption, no dangling rows, no torn files.
+
+    SQLite's own checks (these PRAGMAs are SQLite's), asked through the store as a read-only command."""
+    with open_store(load_config(config), read_only=True) as store, store.engine.connect() as connection:
+        assert [tuple(row) for row in connection.execute(text("PRAGMA integrity_check"))] == [("ok",)]
+        assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+    for path in (config.parent / "state" / "archive").glob("*/*"):
         if not path.name.startswith("."):  # a temporary file a kill left behind is never read
             assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name, f"torn archive file {path}"
 
@@ -238,7 +237,7 @@ class Scenario:
     def check(self, config: Path, where: str) -> list[Delivery]:
         """The state after the crashes and a normal ingest is the state of one clean ingest."""
         state = config.parent / "state"
-        check_intact(state)
+        check_intact(config)
         for command, counts in identities(config).items():
             assert max(counts.values()) == 1, f"{where}: duplicate {command}: {counts.most_common(1)}"
         assert snapshot(config) == self.reference, where
@@ -318,7 +317,7 @@ def test_the_clean_reference_run_has_no_duplicates_and_each_match_mailed_once(sc
     config = scenario.root / "reference" / "config.toml"
     for command, counts in identities(config).items():
         assert max(counts.values()) == 1, command
-    check_intact(config.parent / "state")
+    check_intact(config)
     assert set(check_exactly_once(scenario.sent, scenario.mail, "clean run").values()) == {1}
 
 

@@ -1,12 +1,12 @@
 """Email under stress (issue 11): no digest is ever lost, a stalled relay costs one timeout per
-run, one SMTP connection per run, and only single plain addresses are accepted."""
+run, one SMTP connection per run, and only single plain addresses are accepted; on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import inspect, text
+from sqlmodel import col, select
 
 from bot.config import load_config
 from bot.digest import send_due
 from bot.errors import ConfigError
 from bot.mailer import MAX_ATTEMPTS, SendReport
+from bot.models import DigestItem, Outbox
 from bot.pipeline import open_store
 from bot.store import utcnow
 from bot.watchlists import load_watchlist, load_watchlists
@@ -29,6 +32,8 @@ from .helpers import decided, put, run_cli, standard_agenda
 from .test_email import BUSSER, T0, Inbox, Server, cycle, setup
 from .webtools import free_port
 
+pytestmark = pytest.mark.usefixtures("database")
+
 # Three items of the standard agenda match, for two readers: six (recipient, match) pairs.
 THREE_ITEMS_TWO_READERS = (
     'terms = ["busplan", "budgetopfølgning", "godkendelse"]\n'
@@ -36,19 +41,26 @@ THREE_ITEMS_TWO_READERS = (
 )
 
 
-def outbox(tmp_path: Path) -> list[tuple[str, str, int]]:
+def rows(config: Path, query: Any) -> list[tuple[Any, ...]]:
+    """The rows of ``query``, read through the configured store."""
+    with open_store(load_config(config)) as store, store.session() as session:
+        return [tuple(row) for row in session.exec(query)]
+
+
+def outbox(config: Path) -> list[tuple[str, str, int]]:
     """(recipient, state, attempts) of every digest, oldest first."""
-    with sqlite3.connect(tmp_path / "state" / "referatvagt.db") as db:
-        return db.execute("SELECT recipient, state, attempts FROM outbox ORDER BY id").fetchall()
+    return rows(config, select(Outbox.recipient, Outbox.state, Outbox.attempts).order_by(col(Outbox.id)))
 
 
-def delivered_pairs(tmp_path: Path) -> list[tuple[str, int]]:
+def delivered_pairs(config: Path) -> list[tuple[str, int]]:
     """The (recipient, match) pairs that went out in a sent digest."""
-    with sqlite3.connect(tmp_path / "state" / "referatvagt.db") as db:
-        return db.execute(
-            "SELECT digest_item.recipient, match_id FROM digest_item JOIN outbox ON outbox.id = outbox_id"
-            " WHERE outbox.state = 'sent' ORDER BY 1, 2"
-        ).fetchall()
+    query = (
+        select(DigestItem.recipient, DigestItem.match_id)
+        .join(Outbox, col(Outbox.id) == col(DigestItem.outbox_id))
+        .where(Outbox.state == "sent")
+        .order_by(col(DigestItem.recipient), col(DigestItem.match_id))
+    )
+    return rows(config, query)
 
 
 def digest_now(config: Path, now: datetime) -> SendReport:
@@ -81,7 +93,7 @@ def test_ten_digest_now_runs_during_an_outage_lose_nothing(tmp_path: Path) -> No
     assert "1 more digest waiting for the relay's next try" in results[0].stderr, "the relay failed: the run stopped"
     assert results[-1].exit_code == 0, results[-1].stderr
     assert "; 2 not tried again yet (each digest is tried at most once every 60 s)" in results[-1].stdout
-    assert outbox(tmp_path) == [("a@example.org", "pending", 1), ("b@example.org", "pending", 1)]
+    assert outbox(config) == [("a@example.org", "pending", 1), ("b@example.org", "pending", 1)]
 
     relay.start()
     try:
@@ -91,7 +103,7 @@ def test_ten_digest_now_runs_during_an_outage_lose_nothing(tmp_path: Path) -> No
     finally:
         relay.stop()
     assert sorted(rcpts[0] for rcpts, _ in relay.inbox.messages) == ["a@example.org", "b@example.org"]
-    pairs = delivered_pairs(tmp_path)
+    pairs = delivered_pairs(config)
     assert len(pairs) == len(set(pairs)) == 6, "every (recipient, match) pair delivered, none twice"
 
 
@@ -101,7 +113,7 @@ def test_used_up_attempts_mean_failed_shown_by_status_and_retry_failed_sends_it_
     put(tmp_path, "dagsorden.md", standard_agenda())
     cycle(config, T0, send_backfill=True)
     last = use_up_attempts(config, T0 + timedelta(hours=1))
-    assert outbox(tmp_path) == [("laeser@example.org", "failed", MAX_ATTEMPTS)]
+    assert outbox(config) == [("laeser@example.org", "failed", MAX_ATTEMPTS)]
     assert "1 failed" in last.summary()
 
     status = run_cli(config, "status").stdout
@@ -120,8 +132,7 @@ def test_used_up_attempts_mean_failed_shown_by_status_and_retry_failed_sends_it_
     assert first.stdout.strip() == "0 digests built; 1 sent; 0 failed; 1 failed digest given new attempts"
     assert again.stdout.strip() == "0 digests built; 0 sent; 0 failed"
     ((_, message),) = relay.inbox.messages
-    with sqlite3.connect(tmp_path / "state" / "referatvagt.db") as db:
-        assert db.execute("SELECT message_id, state FROM outbox").fetchall() == [(message["Message-ID"], "sent")]
+    assert rows(config, select(Outbox.message_id, Outbox.state)) == [(message["Message-ID"], "sent")]
     assert "0 failed digests" in run_cli(config, "status").stdout
 
 
@@ -131,7 +142,7 @@ def test_failed_digests_go_out_as_soon_as_the_relay_accepts_a_message(tmp_path: 
     put(tmp_path, "dagsorden.md", standard_agenda())
     assert cycle(config, T0, send_backfill=True).mail.failed == 1
     use_up_attempts(config, T0 + timedelta(hours=1))
-    assert outbox(tmp_path) == [("laeser@example.org", "failed", MAX_ATTEMPTS)]
+    assert outbox(config) == [("laeser@example.org", "failed", MAX_ATTEMPTS)]
 
     relay.start()
     try:
@@ -141,9 +152,9 @@ def test_failed_digests_go_out_as_soon_as_the_relay_accepts_a_message(tmp_path: 
         assert cycle(config, T0 + timedelta(hours=3)).mail.sent == 0
     finally:
         relay.stop()
-    assert outbox(tmp_path) == [("laeser@example.org", "sent", 1), ("laeser@example.org", "sent", 1)]
+    assert outbox(config) == [("laeser@example.org", "sent", 1), ("laeser@example.org", "sent", 1)]
     subjects = sorted(message["Subject"] for _, message in relay.inbox.messages)
-    assert len(subjects) == 2 and len(delivered_pairs(tmp_path)) == len(set(delivered_pairs(tmp_path))) == 2
+    assert len(subjects) == 2 and len(delivered_pairs(config)) == len(set(delivered_pairs(config))) == 2
 
 
 # --- defect 7: a relay that never answers; one connection per run -------------------------------
@@ -197,7 +208,7 @@ def test_a_relay_that_never_answers_costs_one_timeout_per_run_not_one_per_recipi
     assert len(silent.connections) == 1, "one connection tried, not one per recipient"
     assert (report.mail.sent, report.mail.failed, report.mail.waiting) == (0, 1, 2)
     assert any("a@example.org: cannot send through 127.0.0.1" in error for error in report.errors)
-    assert outbox(tmp_path) == [
+    assert outbox(config) == [
         ("a@example.org", "pending", 1),
         ("b@example.org", "pending", 0),
         ("c@example.org", "pending", 0),
@@ -291,12 +302,8 @@ def test_international_addresses_still_work(tmp_path: Path) -> None:
 
 def test_an_existing_store_gains_the_last_attempt_column(tmp_path: Path) -> None:
     loaded = load_config(setup(tmp_path, 25))
-    with open_store(loaded):
-        pass
-    with sqlite3.connect(tmp_path / "state" / "referatvagt.db") as db:  # as the previous release left it
-        db.execute("ALTER TABLE outbox DROP COLUMN last_attempt_at")
-        db.execute("DELETE FROM schema_migration WHERE name LIKE '%outbox_last_attempt_at'")
-    with open_store(loaded):
-        pass
-    with sqlite3.connect(tmp_path / "state" / "referatvagt.db") as db:
-        assert "last_attempt_at" in [row[1] for row in db.execute("PRAGMA table_info(outbox)")]
+    with open_store(loaded) as store, store.engine.begin() as connection:  # as the previous release left it
+        connection.execute(text("ALTER TABLE outbox DROP COLUMN last_attempt_at"))
+        connection.execute(text("DELETE FROM schema_migration WHERE name LIKE '%outbox_last_attempt_at'"))
+    with open_store(loaded) as store:
+        assert "last_attempt_at" in [column["name"] for column in inspect(store.engine).get_columns("outbox")]

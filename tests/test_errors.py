@@ -20,11 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func
+from sqlmodel import select
 
 from bot import migrations as migrations_module
 from bot.engine import masked_url
 from bot.migrations import MIGRATIONS
+from bot.models import Item
+from bot.store import Store
 from tests.helpers import Result, run_cli, standard_agenda, write_config
 
 _PR_CAPBSET_DROP = 24
@@ -244,9 +247,9 @@ def test_read_only_commands_work_for_a_user_who_may_only_read_the_store(
     assert result.exit_code == 0, result.stderr
     assert expected in result.stdout
     assert _fingerprint(state) == before, "nothing written, no -wal or -shm file left behind"
-    if command[0] == "backup":
-        with sqlite3.connect(copy) as backup:
-            assert backup.execute("SELECT count(*) FROM item").fetchone() == (4,)
+    if command[0] == "backup":  # the copy is a whole store, as a read-only command opens it
+        with Store(f"sqlite:///{copy}", tmp_path / "archive", read_only=True) as backup, backup.session() as session:
+            assert session.exec(select(func.count()).select_from(Item)).one() == 4
 
 
 def test_a_read_only_command_as_the_owner_writes_nothing_and_leaves_no_files(tmp_path: Path) -> None:
@@ -259,6 +262,8 @@ def test_a_read_only_command_as_the_owner_writes_nothing_and_leaves_no_files(tmp
 
 
 def test_a_read_only_command_sees_what_a_running_writer_committed(tmp_path: Path) -> None:
+    """About SQLite's files: a plain sqlite3 connection stands in for the running bot, since what is
+    tested is that its -wal and -shm files, which it keeps while it runs, are read and not written."""
     config = ingested(tmp_path)
     state = tmp_path / "state"
     database = state / "referatvagt.db"

@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import update
 
 from bot.config import load_config
 from bot.errors import ConfigError
+from bot.models import Document
+from bot.pipeline import open_store
 from bot.source_config import FirstAgendaSource
 from bot.sources.firstagenda import ListedMeeting, parse_agenda, parse_listing, select_meetings
 
@@ -194,11 +197,8 @@ def test_a_meeting_fetched_but_never_stored_is_fetched_again(tmp_path: Path, ser
     small_portal(server)
     config = write_portal_config(tmp_path, portal_source("testrup", server.url))
     ingest(config)
-    import sqlite3
-
-    with sqlite3.connect(tmp_path / "state" / "referatvagt.db") as db:  # as if the run died before storing
-        db.execute("PRAGMA foreign_keys=OFF")
-        db.execute("UPDATE document SET raw_sha256 = 'gone'")
+    with open_store(load_config(config)) as store, store.session() as session:  # as if the run died before storing
+        session.exec(update(Document).values(raw_sha256="gone"))
     ingest(config)
     assert server.count(agenda_path("m1")) == 2
 

@@ -4,16 +4,19 @@ found by a reliability run, with real files, a real local portal and the real CL
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
+from bot.config import load_config
 from bot.digest_render import header_safe
 from bot.errors import ConfigError, FetchError
 from bot.fetch import Fetcher, FetchSettings
+from bot.models import SourceState
 from bot.parse import parse_minutes
+from bot.pipeline import open_store
 from bot.watchlists import MAX_TERMS, load_watchlist
 
 from .helpers import Doc, json_lines, run_cli, standard_agenda, write_config
@@ -127,9 +130,9 @@ def test_a_source_whose_meetings_mostly_fail_counts_as_failing(tmp_path: Path, s
     result = run_cli(config, "ingest")
 
     assert result.exit_code == 1
-    with sqlite3.connect(tmp_path / "state" / "referatvagt.db") as db:
-        failures, last_error = db.execute("SELECT failures, last_error FROM source WHERE name = 'half'").fetchone()
-    assert failures == 1 and last_error.startswith("2 of 3 documents failed; the first: ")
+    with open_store(load_config(config)) as store, store.session() as session:
+        half = session.exec(select(SourceState).where(SourceState.name == "half")).one()
+    assert half.failures == 1 and (half.last_error or "").startswith("2 of 3 documents failed; the first: ")
     health = (tmp_path / "state" / "feeds" / "_health.xml").read_text(encoding="utf-8")
     assert "Kilden half" in health and "fejler" in health
 

@@ -1,29 +1,37 @@
 """Source health: a failing source is reported by URL and reason, the others are still ingested,
 consecutive failures are counted, and ``_health.xml`` says "failing" after
-``alert_after_failures`` of them and "recovered" when the source works again."""
+``alert_after_failures`` of them and "recovered" when the source works again; on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
 import http.client
-import sqlite3
 import threading
 from pathlib import Path
 
 import feedparser
+import pytest
 from lxml import etree
+from sqlmodel import select
 
+from bot.config import load_config
+from bot.models import SourceState
+from bot.pipeline import open_store
 from bot.serve import make_server
 
 from .helpers import json_lines, run_cli
 from .portal import LISTING, Reply, Server, listing, portal_source, running, small_portal, write_portal_config
 
+pytestmark = pytest.mark.usefixtures("database")
+
 FAILING = Reply(status=500, body=b"down", headers={"Retry-After": "0"}, validators=False)
 
 
-def source_state(tmp_path: Path, name: str) -> tuple[int, str | None]:
-    with sqlite3.connect(tmp_path / "state" / "referatvagt.db") as db:
-        failures, error = db.execute("SELECT failures, last_error FROM source WHERE name = ?", (name,)).fetchone()
-    return failures, error
+def source_state(config: Path, name: str) -> tuple[int, str | None]:
+    """The source's consecutive failures and its last error, as stored."""
+    with open_store(load_config(config)) as store, store.session() as session:
+        source = session.exec(select(SourceState).where(SourceState.name == name)).one()
+        return source.failures, source.last_error
 
 
 def health(tmp_path: Path) -> feedparser.FeedParserDict:
@@ -52,23 +60,23 @@ def test_a_failing_source_is_counted_reported_and_recovers(tmp_path: Path) -> No
         )
         assert first.stdout.startswith("1 document read (0 unchanged): 3 new,"), "the other source is ingested"
         assert {i["source"] for i in json_lines(config, "items")} == {"good"}
-        assert source_state(tmp_path, "bad") == (1, f"{bad.url}{LISTING}: HTTP 500 Internal Server Error (4 attempts)")
+        assert source_state(config, "bad") == (1, f"{bad.url}{LISTING}: HTTP 500 Internal Server Error (4 attempts)")
         assert health(tmp_path).entries == [], "one failure is not yet an alert"
 
         run_cli(config, "ingest")
-        assert source_state(tmp_path, "bad")[0] == 2
+        assert source_state(config, "bad")[0] == 2
         [failing] = health(tmp_path).entries
         assert failing.title == "Kilden bad (Bad) fejler: 2 forsøg i træk"
         assert "HTTP 500 Internal Server Error" in failing.summary and failing.link == bad.url
         assert failing.id.startswith("urn:referatvagt:_health:bad:") and failing.id.endswith(":failing")
 
         run_cli(config, "ingest")
-        assert source_state(tmp_path, "bad")[0] == 3
+        assert source_state(config, "bad")[0] == 3
         assert [e.id for e in health(tmp_path).entries] == [failing.id], "one alert per streak"
 
         small_portal(bad)
         assert run_cli(config, "ingest").exit_code == 0
-        assert source_state(tmp_path, "bad") == (0, None)
+        assert source_state(config, "bad") == (0, None)
         recovered, again = health(tmp_path).entries
         assert again.id == failing.id and recovered.title == "Kilden bad (Bad) virker igen efter 3 fejl i træk"
         assert recovered.id == failing.id.replace(":failing", ":recovered"), "GUIDs per source and streak start"
@@ -114,7 +122,7 @@ def test_zero_meetings_from_a_site_is_a_warning_and_a_health_note_until_it_lists
         result = run_cli(config, "run", "--once")
         assert result.exit_code == 0
         assert "warning: source 't' (T): 0 meetings in its window – has the site changed?" in result.stderr
-        assert source_state(tmp_path, "t") == (0, None), "a warning, not a failure"
+        assert source_state(config, "t") == (0, None), "a warning, not a failure"
         run_cli(config, "run", "--once")
         (empty,) = health(tmp_path).entries
         assert empty.title == "Kilden t (T) viser 0 møder – har siden ændret sig?", "one note for the whole streak"
@@ -126,10 +134,9 @@ def test_zero_meetings_from_a_site_is_a_warning_and_a_health_note_until_it_lists
 
 
 def test_a_host_timing_out_or_answering_malformed_json_leaves_the_others_working(tmp_path: Path) -> None:
-    from bot.config import load_config
     from bot.fetch import Fetcher, FetchSettings
     from bot.http_cache import StoreCache
-    from bot.pipeline import open_store, run_cycle
+    from bot.pipeline import run_cycle
 
     with running(Server()) as slow, running(Server()) as broken, running(Server()) as good:
         small_portal(good)
@@ -155,4 +162,4 @@ def test_a_host_timing_out_or_answering_malformed_json_leaves_the_others_working
     assert report.errors[1].startswith(
         f"source 'broken' (Broken): {broken.url}{LISTING}: not a FirstAgenda committee list"
     )
-    assert source_state(tmp_path, "slow")[0] == source_state(tmp_path, "broken")[0] == 1
+    assert source_state(path, "slow")[0] == source_state(path, "broken")[0] == 1
