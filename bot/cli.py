@@ -204,10 +204,11 @@ def run_command(ctx: _Context, once: bool, send_backfill: bool, verbose: bool) -
     """Run the bot: poll every source on its interval, match, publish feeds, send digests.
 
     Runs until SIGTERM or Ctrl-C (the current job finishes first); log lines are stamped in
-    [bot] timezone. One writer per state folder: while `run` works, `ingest`, `digest` and
-    a second `run` refuse to start (they say another process is using the folder, exit code
-    2); the read-only commands work. With --once: one cycle, for cron and tests, with the
-    exit codes of `ingest`.
+    [bot] timezone. On SQLite, one writer per state folder: while `run` works, `ingest`,
+    `digest` and a second `run` refuse to start (they say another process is using the folder,
+    exit code 2); the read-only commands work. On PostgreSQL any number of `run` workers share
+    the database, each poll and email done by one of them (see docs/deploy.md). With --once:
+    one cycle, for cron and tests, with the exit codes of `ingest`.
     """
     config = ctx.config
     configure_logging(config.bot.zone, verbose)
