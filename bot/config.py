@@ -155,10 +155,25 @@ class EmailSettings(Frozen):
         return _WEEKDAYS.index(self.weekly_on)
 
 
+class NotifySettings(Frozen):
+    """The ``[notify]`` table: chat and webhook notifications (Apprise)."""
+
+    config: Path | None = Field(
+        None, description="An Apprise config file (YAML or text) whose URLs watchlists name by tag: notify = ['tag:…']."
+    )
+    webhook_secret_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the secret that signs webhook bodies (HMAC-SHA256).",
+    )
+    _empty = field_validator("config", "webhook_secret_env", mode="before")(empty_is_default)
+
+
 class Config(Frozen):
     bot: BotSettings = BotSettings()
     feeds: FeedSettings = FeedSettings()
     email: EmailSettings | None = None
+    notify: NotifySettings = NotifySettings()
     sources: tuple[SourceConfig, ...] = Field((), alias="source")
     origin: Path | None = Field(None, exclude=True, description="The file this was read from.")
 
@@ -265,6 +280,9 @@ def _resolve_paths(config: Config, path: Path) -> Config:
             "archive_dir": config.bot.archive_dir and _absolute(config.bot.archive_dir, base),
         }
     )
+    if config.notify.config is not None:
+        notify = config.notify.model_copy(update={"config": _absolute(config.notify.config, base)})
+        config = config.model_copy(update={"notify": notify})
     if config.feeds.dir is not None:
         config = config.model_copy(
             update={"feeds": config.feeds.model_copy(update={"dir": _absolute(config.feeds.dir, base)})}

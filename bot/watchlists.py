@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -25,6 +27,7 @@ from pydantic import (
 
 from bot.addresses import EmailAddress
 from bot.errors import ConfigError
+from bot.outcomes import OUTCOMES, outcome_name
 from bot.query import Term, TermError, parse_term
 from bot.toml_errors import decode_toml, describe_validation_error, parse_toml
 
@@ -47,6 +50,23 @@ def _valid_term(raw: str) -> str:
 TermText = Annotated[str, AfterValidator(_valid_term)]
 
 
+def _notify_url(raw: str) -> str:
+    if not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", raw):
+        raise ValueError(f"{raw!r} is not an Apprise URL like 'ntfy://referatvagt-busser' or 'json://example.org/hook'")
+    return raw
+
+
+def _env_name(raw: str) -> str:
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", raw):
+        raise ValueError(f"{raw!r} is not the name of an environment variable, e.g. 'REFERATVAGT_SLACK_URL'")
+    return raw
+
+
+NotifyUrl = Annotated[str, AfterValidator(_notify_url)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+OutcomeName = Annotated[Literal[OUTCOMES], BeforeValidator(outcome_name)]  # type: ignore[valid-type]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -56,7 +76,18 @@ class Deliver(_Frozen):
 
     feed: StrictBool = Field(True, description="Publish an RSS/Atom feed of the matches.")
     email: tuple[EmailAddress, ...] = Field((), description="Addresses that get email digests.")
-    digest: Literal["immediate", "daily", "weekly"] = Field("daily", description="How often email is sent.")
+    digest: Literal["immediate", "daily", "weekly"] = Field(
+        "daily", description="How often email and notifications are sent."
+    )
+    notify: tuple[NotifyUrl, ...] = Field(
+        (), description="Apprise URLs without secrets (ntfy://, json://, …) that get each digest's notification."
+    )
+    notify_env: tuple[EnvName, ...] = Field(
+        (), description="Names of environment variables each holding an Apprise URL with its secret."
+    )
+    weekly_all_clear: StrictBool = Field(
+        False, description="A weekly line when nothing matched, saying which kommuner were read and were healthy."
+    )
 
 
 class Watchlist(_Frozen):
@@ -82,6 +113,11 @@ class Watchlist(_Frozen):
     public: StrictBool = Field(
         True, description="Listed on the index page and in the OPML; false: an unguessable feed path."
     )
+    outcomes: tuple[OutcomeName, ...] = Field(
+        (), description="Only items whose decision has one of these outcomes (empty: any item)."
+    )
+    paused: StrictBool = Field(False, description="No email or notification; matches still recorded and in the feed.")
+    paused_until: date | None = Field(None, description="Paused until this day (YYYY-MM-DD), then delivered again.")
     deliver: Deliver = Deliver()
 
     @model_validator(mode="after")
@@ -102,13 +138,28 @@ class Watchlist(_Frozen):
     def parsed(self, clause: Literal["terms", "all", "exclude"]) -> tuple[Term, ...]:
         return tuple(parse_term(raw, self.fold_aa) for raw in getattr(self, clause))
 
+    def paused_on(self, day: date) -> bool:
+        """Whether delivery (email, notifications) is paused on ``day``."""
+        return self.paused or (self.paused_until is not None and day < self.paused_until)
+
     def digest(self) -> str:
         """Changes whenever the watchlist's meaning changes: an edited watchlist is re-run."""
-        data = self.model_dump(mode="json")
-        if not self.attachments:
-            del data["attachments"]  # a watchlist from before the key existed keeps its digest: no re-run
+        data = self.model_dump(mode="json", exclude=_NOT_MEANING)
+        for key in _LATER_KEYS:
+            if not data[key]:
+                del data[key]  # a watchlist from before the key existed keeps its digest: no re-run
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# Keys that do not change what matches: editing them re-runs nothing.
+_NOT_MEANING: Any = {
+    "paused": True,
+    "paused_until": True,
+    "deliver": {"notify", "notify_env", "weekly_all_clear"},
+}
+# Keys added after the first release, left out of the digest while unset.
+_LATER_KEYS = ("attachments", "outcomes")
 
 
 def load_watchlist(path: Path) -> Watchlist:

@@ -16,6 +16,7 @@ from bot.config import (
     Config,
     EmailSettings,
     FeedSettings,
+    NotifySettings,
     default_config,
     find_config_file,
     load_config,
@@ -157,7 +158,8 @@ def test_config_example_names_every_key() -> None:
     assert _keys(FeedSettings) <= set(data["feeds"]), "every [feeds] key appears in config.example.toml"
     for key in _keys(EmailSettings):
         assert re.search(rf"^\s*#?\s*{key}\s*=", text, re.MULTILINE), f"[email] {key} missing from config.example.toml"
-    assert _keys(Config) == {"bot", "feeds", "email", "source"}
+    assert _keys(NotifySettings) <= set(data["notify"]), "every [notify] key appears in config.example.toml"
+    assert _keys(Config) == {"bot", "feeds", "email", "notify", "source"}
 
 
 def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
