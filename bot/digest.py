@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
+from bot.all_clear import build_all_clear
 from bot.config import Config, EmailSettings
 from bot.coordination import lock
 from bot.digest_render import Pending, compose, wire_format
@@ -25,7 +26,7 @@ from bot.feeds import Row
 from bot.mailer import Mailer, SendReport, send_pending
 from bot.models import DigestItem, Document, Item, ItemVersion, Match, Meeting, Outbox, SourceState
 from bot.store import Store, events_by_id
-from bot.watchlists import Watchlist
+from bot.watchlists import Watchlist, paused_slugs
 
 Frequency = str  # "immediate" | "daily" | "weekly"
 
@@ -56,6 +57,14 @@ def recipients(watchlists: Sequence[Watchlist], frequencies: Iterable[Frequency]
             for address in watchlist.deliver.email:
                 found.setdefault(address.lower(), []).append(watchlist)
     return found
+
+
+def delivered(
+    config: Config, watchlists: Sequence[Watchlist], frequencies: Iterable[Frequency], now: datetime
+) -> dict[str, list[Watchlist]]:
+    """:func:`recipients` of the watchlists not paused today: a paused watchlist's matches wait."""
+    paused = paused_slugs(watchlists, now.astimezone(config.bot.zone).date())
+    return recipients([watchlist for watchlist in watchlists if watchlist.slug not in paused], frequencies)
 
 
 def has_undelivered_matches(store: Store, slugs: Sequence[str]) -> bool:
@@ -105,7 +114,7 @@ def plan_digests(
     with store.session() as session:
         plans = (
             _plan(store, session, config, settings, recipient, theirs, period, now)
-            for recipient, theirs in recipients(watchlists, frequencies).items()
+            for recipient, theirs in delivered(config, watchlists, frequencies, now).items()
         )
         return [plan for plan in plans if plan is not None]
 
@@ -143,7 +152,7 @@ def build_digests(
     once never put one match into two digests. Returns them."""
     settings = require_email(config)
     built = []
-    for recipient, theirs in recipients(watchlists, frequencies).items():
+    for recipient, theirs in delivered(config, watchlists, frequencies, now).items():
         with store.session() as session:
             lock(session, f"recipient:{recipient}")
             plan = _plan(store, session, config, settings, recipient, theirs, period, now)
@@ -219,6 +228,10 @@ def send_due(
         len(build_digests(store, config, watchlists, kinds, period, now))
         for kinds, period in due_rounds(config, now, right_now)
     )
+    settings = require_email(config)
+    week = due_period("weekly", settings, now.astimezone(config.bot.zone)).split(":", 1)[1]
+    everyone = delivered(config, watchlists, ("immediate", "daily", "weekly"), now)
+    built += len(build_all_clear(store, config, settings, everyone, week, now))
     report = send_pending(store, require_email(config), now, right_now, retry_failed)
     report.built = built
     return report

@@ -12,7 +12,7 @@ and a match another worker recorded a moment earlier is left out (``ON CONFLICT 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,11 +74,14 @@ def added_text(diff: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
     return tuple(added)
 
 
-def match_pending_events(store: Store, matcher: Matcher, now: datetime, send_backfill: bool = False) -> int:
+def match_pending_events(
+    store: Store, matcher: Matcher, now: datetime, send_backfill: bool = False, paused: Collection[str] = ()
+) -> int:
     """Match every event the watchlists have not seen yet; returns the number of new matches.
 
     Matches of a source's first ingest are backfill: in feeds, but not emailed unless
-    ``send_backfill`` (a new source would otherwise flood every inbox).
+    ``send_backfill`` (a new source would otherwise flood every inbox). Matches of ``paused``
+    watchlists are recorded (feeds) but never delivered, not even once the pause is over.
     """
     created = 0
     while True:
@@ -101,7 +104,7 @@ def match_pending_events(store: Store, matcher: Matcher, now: datetime, send_bac
                     texts = load_texts(session, [version.attachments]) if matcher.wants_attachments else None
                     found = matcher.match(item_text(version, meeting, source, event, texts))
                     mail = send_backfill or not event.backfill
-                    created += _record(session, found, version, event, event.backfill, mail, now)
+                    created += _record(session, found, version, event, event.backfill, mail, now, paused)
                 event.matched = True
                 session.add(event)
 
@@ -215,6 +218,7 @@ def _record(
     backfill: bool,
     mail: bool,
     now: datetime,
+    paused: Collection[str] = (),
 ) -> int:
     if not found:
         return 0
@@ -244,7 +248,7 @@ def _record(
                 "attachment": result.attachment[0] if result.attachment else None,
                 "attachment_url": result.attachment[1] if result.attachment else None,
                 "backfill": backfill,
-                "mail": mail,
+                "mail": mail and result.slug not in paused,
                 "created_at": now,
             }
         )

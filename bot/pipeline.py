@@ -40,7 +40,7 @@ from bot.sources import RawDocument, Source, SourceContext, make_source
 from bot.sources.base import HttpSource
 from bot.store import Store, utcnow
 from bot.versions import record_meeting
-from bot.watchlists import Watchlist
+from bot.watchlists import Watchlist, paused_slugs
 from bot.wording import plural
 from bot.workers import Leases, jittered, source_row
 
@@ -130,7 +130,8 @@ def run_cycle(
         if own:
             fetcher.close()
     matcher = Matcher(watchlists)
-    report.matches += retrying(lambda: match_pending_events(store, matcher, now, send_backfill), "matching")
+    paused = paused_slugs(watchlists, now.astimezone(config.bot.zone).date())
+    report.matches += retrying(lambda: match_pending_events(store, matcher, now, send_backfill, paused), "matching")
     try:
         report.feeds = publish(config, store, watchlists)
     except PublishError as exc:  # the items and matches are stored; the feeds are written next time

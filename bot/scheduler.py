@@ -45,7 +45,7 @@ from bot.matches import effective_watchlists, has_unmatched_events, match_pendin
 from bot.pipeline import Progress, RunReport, email_digests, interval, open_store, run_cycle
 from bot.settings import parse_duration
 from bot.store import Store, utcnow
-from bot.watchlists import Watchlist
+from bot.watchlists import Watchlist, paused_slugs
 from bot.workers import Leases, heartbeat, jittered, leave
 
 log = logging.getLogger("referatvagt")
@@ -100,7 +100,8 @@ def finish_leftovers(config: Config, store: Store, watchlists: list[Watchlist]) 
     now, report = utcnow(), RunReport()
     if has_unmatched_events(store):
         matcher = Matcher(watchlists)
-        report.matches = retrying(lambda: match_pending_events(store, matcher, now), "matching")
+        paused = paused_slugs(watchlists, now.astimezone(config.bot.zone).date())
+        report.matches = retrying(lambda: match_pending_events(store, matcher, now, paused=paused), "matching")
         try:
             report.feeds = publish(config, store, watchlists)
         except PublishError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -13,6 +13,7 @@ from bot.mailer import UNSENT
 from bot.matches import effective_watchlists
 from bot.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
 from bot.store import Store
+from bot.watchlists import Watchlist
 from bot.wording import plural
 from bot.workers import workers
 
@@ -51,12 +52,23 @@ def render_status(store: Store, config: Config) -> str:
         last_match = dict(
             session.exec(select(Match.watchlist, func.max(col(Match.created_at))).group_by(col(Match.watchlist))).all()
         )
-        in_force = {watchlist.slug for watchlist in watchlists}
+        in_force = {watchlist.slug: watchlist for watchlist in watchlists}
+        today = datetime.now(zone).date()
         for listed in session.exec(select(WatchlistState).order_by(col(WatchlistState.slug))):
-            gone = "" if listed.slug in in_force else " (its file is gone: no longer matched)"
-            lines.append(f"  {listed.slug}: last match {when(last_match.get(listed.slug))}{gone}")
+            watchlist = in_force.get(listed.slug)
+            note = _paused(watchlist, today) if watchlist else " (its file is gone: no longer matched)"
+            lines.append(f"  {listed.slug}: last match {when(last_match.get(listed.slug))}{note}")
         lines += _email(session, when, emailed)
     return "\n".join(lines)
+
+
+def _paused(watchlist: Watchlist, today: date) -> str:
+    if watchlist.paused:
+        return " (paused: matched and in its feed, not emailed or notified; remove `paused` to resume)"
+    if watchlist.paused_on(today):
+        assert watchlist.paused_until is not None
+        return f" (paused until {watchlist.paused_until:%d.%m.%Y}: matched and in its feed, not emailed or notified)"
+    return ""
 
 
 def _workers(store: Store, when: Callable[[datetime | None], str]) -> list[str]:

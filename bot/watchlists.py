@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -51,6 +52,8 @@ TermText = Annotated[str, AfterValidator(_valid_term)]
 
 
 def _notify_url(raw: str) -> str:
+    if re.match(r"^tag:[A-Za-z0-9_.-]+$", raw):  # the entries of [notify] config with this tag
+        return raw
     if not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", raw):
         raise ValueError(f"{raw!r} is not an Apprise URL like 'ntfy://referatvagt-busser' or 'json://example.org/hook'")
     return raw
@@ -160,6 +163,11 @@ _NOT_MEANING: Any = {
 }
 # Keys added after the first release, left out of the digest while unset.
 _LATER_KEYS = ("attachments", "outcomes")
+
+
+def paused_slugs(watchlists: Sequence[Watchlist], day: date) -> frozenset[str]:
+    """The watchlists whose delivery is paused on ``day``."""
+    return frozenset(watchlist.slug for watchlist in watchlists if watchlist.paused_on(day))
 
 
 def load_watchlist(path: Path) -> Watchlist:

@@ -20,6 +20,7 @@ import pytest
 
 from . import helpers
 from .portal import Server, running
+from .test_email import smtp  # noqa: F401 (the real SMTP server fixture, for every module)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
