@@ -15,7 +15,9 @@ import click
 
 from bot import __version__
 from bot.addresses import addr_spec
+from bot.cli_case import case as case_command
 from bot.cli_help import example
+from bot.cli_notify import notify as notify_command
 from bot.cli_read import READ_COMMANDS
 from bot.cli_sources import sources as sources_group
 from bot.config import Config, find_config_file, load_config, missing_folders
@@ -265,6 +267,8 @@ def serve(ctx: _Context, host: str, port: int) -> None:
 
 
 cli.add_command(sources_group)
+cli.add_command(notify_command)
+cli.add_command(case_command)
 for _command in READ_COMMANDS:
     cli.add_command(_command)
 

@@ -24,7 +24,8 @@ from bot.digest_render import Pending, compose, wire_format
 from bot.errors import ConfigError
 from bot.feeds import Row
 from bot.mailer import Mailer, SendReport, send_pending
-from bot.models import DigestItem, Document, Item, ItemVersion, Match, Meeting, Outbox, SourceState
+from bot.models import DigestItem, Match, Outbox
+from bot.sample import SAMPLE, sample
 from bot.store import Store, events_by_id
 from bot.watchlists import Watchlist, paused_slugs
 
@@ -256,46 +257,7 @@ def send_test(config: Config, address: str) -> str:
     """Send a sample digest to ``address`` right away (nothing is stored)."""
     settings = require_email(config)
     now = datetime.now(config.bot.zone)
-    watchlist = Watchlist(slug="eksempel", title="Eksempel på en watchlist", terms=("kontanthjælp",))
-    message = compose(config, settings, address, [watchlist], [_sample(now)], f"test:{now.isoformat()}", now)
+    message = compose(config, settings, address, [SAMPLE], [sample(now)], f"test:{now.isoformat()}", now)
     with Mailer(settings) as mailer:
         mailer.send(settings.sender, address, wire_format(message))
     return f"sample digest sent to {address} through {settings.host}:{settings.smtp_port} ({settings.security})"
-
-
-def _sample(now: datetime) -> Pending:
-    text = "Aftalen om et nyt kontanthjælpssystem træder i kraft, og udvalget orienteres om konsekvenserne."
-    match = Match(
-        watchlist="eksempel",
-        item_id=0,
-        version_id=0,
-        kind="new",
-        terms=["kontanthjælp"],
-        snippet=text,
-        highlights=[[text.index("kontanthjælp"), text.index("kontanthjælp") + 19]],
-        created_at=now,
-    )
-    item = Item(uid="eksempel", meeting_id=0, number=1, title="Orientering om det nye kontanthjælpssystem")
-    version = ItemVersion(
-        item_id=0,
-        version=1,
-        document_id=0,
-        doc_kind="dagsorden",
-        content_hash="",
-        title=item.title,
-        url="https://example.org/vis?id=eksempel",
-        created_at=now,
-    )
-    meeting = Meeting(
-        source_id=0,
-        committee="Social- og Arbejdsmarkedsudvalget",
-        committee_key="",
-        meeting_date=now.date(),
-        kind="dagsorden",
-    )
-    source = SourceState(name="eksempel", kommune="Eksempel Kommune", type="folder")
-    released = now - timedelta(hours=2)  # as a portal says when it released the minutes
-    document = Document(
-        source_id=0, key="eksempel", raw_sha256="", fetched_at=now, published_at=released, outcome="stored"
-    )
-    return Pending(match, Row(item, version, meeting, source, document), None)

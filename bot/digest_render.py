@@ -27,13 +27,16 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
+from sqlalchemy.orm import object_session
 
 from bot.automaton import Engine
+from bot.cases import earlier, stories, story_key
 from bot.config import Config, EmailSettings
 from bot.digest_words import ChangeLine, change_lines, count_text, one_line, plain, subject_counts
 from bot.extract import BIDI_CONTROLS
 from bot.feeds import Row, attachment_news, entry_label, entry_link, feed_path, found_in_attachment, published_of
 from bot.models import Event, Match
+from bot.outcomes import classify
 from bot.query import TermError, parse_term
 from bot.sections import is_decision_heading
 from bot.snippet import Snippet, make_snippet
@@ -68,6 +71,8 @@ class ItemView:
     change_lines: list[ChangeLine]  # what a change added (first), then what it removed
     found_in: dict[str, str | None] | None = None  # the attachment the snippet is from
     attachments: list[dict[str, str | None]] = field(default_factory=list)  # added or changed by the event
+    earlier: list[str] = field(default_factory=list)  # "Tidligere i sagen": the case's steps before this one
+    outcome: str = ""  # "anbefalet · 6 for, 1 imod": the outcome of the decision shown (bot.outcomes)
 
 
 @dataclass
@@ -108,7 +113,10 @@ def compose(
     now: datetime,
 ) -> EmailMessage:
     """The whole message: headers, a plain-text part and an HTML part."""
-    groups = [_group(config, settings, w, [p for p in pending if p.match.watchlist == w.slug]) for w in watchlists]
+    told = _earlier_in_cases(pending)
+    groups = [
+        _group(config, settings, w, [p for p in pending if p.match.watchlist == w.slug], told) for w in watchlists
+    ]
     groups = [group for group in groups if group.total]
     counts = subject_counts(p.match for p in pending if any(p.match.watchlist == g.slug for g in groups))
     titles = ", ".join(group.title for group in groups)
@@ -173,7 +181,13 @@ def _period_text(period: str) -> str:
     return f"{names.get(kind, kind)} {when[:10]}".strip()
 
 
-def _group(config: Config, settings: EmailSettings, watchlist: Watchlist, pending: Sequence[Pending]) -> GroupView:
+def _group(
+    config: Config,
+    settings: EmailSettings,
+    watchlist: Watchlist,
+    pending: Sequence[Pending],
+    told: dict[int, list[str]] | None = None,
+) -> GroupView:
     # One entry per item: its newest match (an agenda's and then its minutes' in one period)
     latest = list({p.match.item_id: p for p in sorted(pending, key=lambda p: p.match.id or 0)}.values())
     decided = {p.match.item_id for p in pending if p.match.decision_added}
@@ -202,13 +216,13 @@ def _group(config: Config, settings: EmailSettings, watchlist: Watchlist, pendin
         for (committee, day), in_meeting in groupby(
             in_kommune, key=lambda p: (p.row.meeting.committee, p.row.meeting.meeting_date)
         ):
-            items = [_item(config, p, watchlist.fold_aa, p.match.item_id in decided) for p in in_meeting]
+            items = [_item(config, p, watchlist.fold_aa, p.match.item_id in decided, told or {}) for p in in_meeting]
             view.meetings.append(MeetingView(one_line(committee), _day(day), items))
         group.kommuner.append(view)
     return group
 
 
-def _item(config: Config, pending: Pending, fold_aa: bool, decided: bool) -> ItemView:
+def _item(config: Config, pending: Pending, fold_aa: bool, decided: bool, told: dict[int, list[str]]) -> ItemView:
     """One item as a digest shows it: the decision first, then what a change added and removed,
     then the snippet (from the added text when the terms are there)."""
     match, row, event = pending.match, pending.row, pending.event
@@ -236,11 +250,36 @@ def _item(config: Config, pending: Pending, fold_aa: bool, decided: bool) -> Ite
         snippet=text,
         snippet_html=html,
         decision=one_line(row.version.decision or ""),
+        outcome=one_line(outcome.text) if (outcome := classify(row.version.decision)) is not None else "",
         changes=", ".join(changes),
         change_lines=lines,
         found_in=None if fresh else found_in_attachment(match.attachment, match.attachment_url),
         attachments=news,
+        earlier=[] if match.by_case else told.get(match.item_id, []),  # a case alert says it already
     )
+
+
+EARLIER_SHOWN = 3  # "Tidligere i sagen" lines per item: the newest steps
+
+
+def _earlier_in_cases(pending: Sequence[Pending]) -> dict[int, list[str]]:
+    """Per item, the steps of its case before its meeting ("Økonomiudvalget 12.05.2026: anbefalet"),
+    read in one query through the session the matches were loaded in: a digest is composed
+    inside it, and a sample digest (no session) has none."""
+    session = object_session(pending[0].match) if pending else None
+    if session is None:
+        return {}
+    told = stories(session, ((p.row.source.kommune, p.row.item.case_number) for p in pending))
+    lines: dict[int, list[str]] = {}
+    for p in pending:
+        key = story_key(p.row.source.kommune, p.row.item.case_number)
+        before = earlier(told.get(key, []), p.match.item_id, p.row.meeting.meeting_date) if key else []
+        if before:
+            more = len(before) - EARLIER_SHOWN
+            lines[p.match.item_id] = [one_line(step.short()) for step in before[-EARLIER_SHOWN:]]
+            if more > 0:
+                lines[p.match.item_id].insert(0, f"… og {more} trin før")
+    return lines
 
 
 def _change_lines(

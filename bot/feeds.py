@@ -29,6 +29,7 @@ from bot.errors import PublishError, os_reason
 from bot.extract import clean_text
 from bot.health import health_notes
 from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState, WatchlistState
+from bot.outcomes import classify
 from bot.page_view import FeedLink, own_page, web_link
 from bot.pages import page_url, write_item_pages
 from bot.published import Published, published
@@ -261,6 +262,7 @@ def build_entry(
         case_number=_clean(row.version.case_number or ""),
         snippet=snippet,
         decision=[_clean(p) for p in (row.version.decision or "").split("\n\n") if p.strip()],
+        outcome=_clean(outcome.text) if (outcome := classify(row.version.decision)) is not None else "",
         diff=diff,
         terms=terms,
         found_in=found_in,

@@ -39,6 +39,7 @@ class ItemText:
     sections: tuple[tuple[str, str], ...]
     added: tuple[tuple[str, str], ...] | None = None  # for a change: the text it added, per section
     attachments: tuple[AttachmentText, ...] = ()
+    outcome: str | None = None  # the outcome of the item's own decision (bot.outcomes); None without one
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ class Matcher:
 def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> WatchlistMatch | None:
     watchlist = compiled.watchlist
     if watchlist.kommuner and item.kommune.casefold() not in {k.casefold() for k in watchlist.kommuner}:
+        return None
+    if watchlist.outcomes and item.outcome not in watchlist.outcomes:  # no decision yet: no outcome to match
         return None
     full = search.segments(compiled.engine)
     if item.case_number and _case_key(item.case_number) in compiled.cases:

@@ -21,10 +21,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.attachments import load_texts
+from bot.cases import case_alert
 from bot.coordination import exclusive, insert_ignoring
 from bot.errors import ConfigError
 from bot.match import AttachmentText, ItemText, Matcher, WatchlistMatch
 from bot.models import Event, Item, ItemVersion, Match, Meeting, SourceState, WatchlistState
+from bot.outcomes import classify
 from bot.store import Store
 from bot.watchlists import Watchlist, load_watchlist, watchlist_from_text
 
@@ -49,6 +51,7 @@ def item_text(
         sections=tuple((heading, text) for heading, text in version.sections),
         added=added,
         attachments=attachment_texts(version, event, texts) if texts else (),
+        outcome=outcome.label if (outcome := classify(version.decision)) is not None else None,
     )
 
 
@@ -227,6 +230,9 @@ def _record(
     recorded = set(
         session.exec(select(Match.watchlist).where(Match.item_id == version.item_id, Match.version_id == version.id))
     )
+    # A case watchlist's alert says where the case is now and its outcome so far, stored as the
+    # snippet so every channel (feeds, mail, notifications, `matches`) tells the same at once
+    alert = case_alert(session, version) if any(result.by_case for result in found) else None
     rows = []
     for result in found:
         if result.slug in recorded:
@@ -240,7 +246,7 @@ def _record(
                 "event_id": event.id if event else None,
                 "kind": event.kind if event else ("new" if version.version == 1 else "changed"),
                 "terms": list(result.terms),
-                "snippet": result.snippet.text,
+                "snippet": (alert or result.snippet.text) if result.by_case else result.snippet.text,
                 "highlights": [list(span) for span in result.snippet.highlights],
                 "by_case": result.by_case,
                 "decision_added": bool(event and event.decision_added),

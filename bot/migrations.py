@@ -25,7 +25,9 @@ from bot.models import (
     AttachmentFetch,
     Document,
     Event,
+    Item,
     Match,
+    Notification,
     Outbox,
     SchemaMigration,
     SourceState,
@@ -68,6 +70,16 @@ def _workers(connection: Connection) -> None:
         _add_column(model, "lease_until")(connection)
 
 
+def _notifications(connection: Connection) -> None:
+    """0006: chat and webhook notifications, delivered like the email outbox."""
+    SQLModel.metadata.create_all(connection, tables=[Notification.__table__])  # type: ignore[attr-defined]
+
+
+def _case_index(connection: Connection) -> None:
+    """0007: the index of items by case number, as the model declares it."""
+    next(index for index in Item.__table__.indexes if index.name == "ix_item_case_number").create(connection)  # type: ignore[attr-defined]
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_initial", _initial),
     # when each document was published, so documents of one meeting may arrive in any order
@@ -78,6 +90,10 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0004_attachments", _attachments),
     # several workers on one PostgreSQL database
     ("0005_workers", _workers),
+    # chat and webhook notifications (Apprise)
+    ("0006_notifications", _notifications),
+    # a case's steps are found by case number (referatvagt case, item pages, mails)
+    ("0007_case_index", _case_index),
 )
 
 

@@ -166,7 +166,7 @@ class Item(SQLModel, table=True):
     portal_id: str | None = Field(default=None, max_length=100)
     number: int | None = None
     title: str
-    case_number: str | None = Field(default=None, max_length=100)
+    case_number: str | None = Field(default=None, max_length=100, index=True)  # a case's steps: bot.cases
     current_version: int = 1
     removed: bool = False
 
@@ -330,3 +330,38 @@ class DigestItem(SQLModel, table=True):
     outbox_id: int = Field(foreign_key="outbox.id", index=True)
     match_id: int = Field(foreign_key="match.id")
     recipient: str = Field(max_length=320)
+
+
+class Notification(SQLModel, table=True):
+    """One chat or webhook notification: the matches of one watchlist for one target and period,
+    stored rendered before anything is sent (see :mod:`bot.notify`).
+
+    ``target`` is what may be shown: an Apprise URL with its secrets masked, ``env:NAME`` (the
+    URL with its secret is read from that variable only when sending) or ``tag:NAME <masked
+    URL>`` (an entry of the Apprise config file). ``state`` goes pending → sending (claimed, with
+    a lease) → sent, as the email outbox does; ``skipped`` keeps the matches of a paused
+    watchlist from going out later, and ``start`` marks when a target was first seen (older
+    matches are not sent to it).
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("watchlist", "target", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    watchlist: str = Field(max_length=200)
+    target: str = Field(max_length=500)
+    period: str = Field(max_length=80)
+    title: str = ""
+    message: str = ""  # the chat text
+    payloads: list[str] = _json()  # the webhook body of each match, exactly as signed and sent
+    match_ids: list[int] = _json()
+    delivered: int = 0  # webhook bodies accepted so far: a retry goes on with the next one
+    state: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    last_attempt_at: datetime | None = _when(nullable=True)
+    last_error: str | None = None
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = _when(nullable=True)

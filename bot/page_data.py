@@ -3,8 +3,9 @@
 :mod:`bot.pages` decides which items need a new page; this module reads, for a few hundred items
 at once, everything a page shows: the current version with its meeting, source and document, the
 item's change events with the version and document each came from, the watchlists that matched
-it, and what was read from its attachments. A fixed number of queries per chunk, never one per
-item, and never every item at once (a national year is ~160,000 items).
+it, the steps of its case (:mod:`bot.cases`), and what was read from its attachments. A fixed
+number of queries per chunk, never one per item, and never every item at once (a national year
+is ~160,000 items).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import and_, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from bot.cases import CaseStep, neighbours_of_changed, stories, story_key
 from bot.models import AttachmentContent, Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 from bot.store import Store
 
@@ -44,6 +46,7 @@ class PageData:
     document: Document
     history: list[Step] = field(default_factory=list)
     watchlists: set[str] = field(default_factory=set)
+    case: list[CaseStep] = field(default_factory=list)  # every step of the item's case (bot.cases), its own too
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def items_touched(store: Store, since: Marks, watchlists: Iterable[str], sources
     queries: list[Any] = [
         sa_select(col(Event.item_id)).where(col(Event.id) > since.event).distinct(),
         sa_select(col(Match.item_id)).where(col(Match.id) > since.match).distinct(),
+        neighbours_of_changed(since.event),  # their pages list the changed item's step in the case
     ]
     if watched:
         queries.append(sa_select(col(Match.item_id)).where(col(Match.watchlist).in_(watched)).distinct())
@@ -138,6 +142,10 @@ def _chunk(session: Session, ids: list[int]) -> tuple[list[PageData], dict[str, 
     for item_id, watchlist in matched:
         if item_id in pages:
             pages[item_id].watchlists.add(watchlist)
+    told = stories(session, ((page.source.kommune, page.item.case_number) for page in pages.values()))
+    for page in pages.values():
+        key = story_key(page.source.kommune, page.item.case_number)
+        page.case = told.get(key, []) if key else []
     return list(pages.values()), _attachments(session, [page.version for page in pages.values()])
 
 

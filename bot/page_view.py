@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bot.cases import CARRIED, CaseStep
 from bot.config import Config
 from bot.extract import clean_text
 from bot.models import ItemVersion, Meeting
@@ -60,6 +61,7 @@ def page_context(
         "decision": decision,
         "sections": sections,
         "earlier": _earlier(version.decisions, version.decision),
+        "case": _case(page.case, page.item.id),
         "attachments": [_attachment(entry, read) for entry in version.attachments],
         "history": [_step(config, step, meeting.meeting_date) for step in reversed(page.history)],
         "feeds": _feeds(page, feeds),
@@ -101,6 +103,45 @@ def _earlier(decisions: list[dict[str, Any]], own: str | None) -> list[dict[str,
             label += f" den {_day(date.fromisoformat(day))}"
         earlier.append({"label": label, "html": section_html(str(decided.get("text") or ""))})
     return earlier
+
+
+_CASE_STEPS = 15  # listed on a page: an administrative case number can recur at every meeting
+_CASE_BEFORE = 10  # of them before the page's own step
+
+
+def _case(steps: list[CaseStep], item_id: int | None) -> dict[str, Any] | None:
+    """The case's steps around this item's own, oldest first; None when the item is its only step."""
+    own = next((index for index, step in enumerate(steps) if step.item_id == item_id), None)
+    if own is None or len(steps) < 2:
+        return None
+    start = max(0, min(own - _CASE_BEFORE, len(steps) - _CASE_STEPS))
+    shown = steps[start : start + _CASE_STEPS]
+    return {
+        "steps": [_case_step(step, item_id) for step in shown],
+        "before": start,
+        "after": len(steps) - start - len(shown),
+        "total": len(steps),
+    }
+
+
+def _case_step(step: CaseStep, item_id: int | None) -> dict[str, Any]:
+    """One step as the page lists it; links are relative (item pages share a folder)."""
+    carrier = step.carrier
+    if step.kind == CARRIED and carrier is not None:
+        what = f"Beslutning citeret i {clean_text(carrier.committee)} {_day(carrier.date)}"
+        href: str | None = "#tidligere" if carrier.item_id == item_id else f"{carrier.uid}.html#tidligere"
+    else:
+        what = f"{DOC_KINDS.get(step.kind, step.kind)}, punkt {step.number}: {clean_text(step.title or '')}"
+        href = None if step.item_id == item_id else f"{step.uid}.html"
+    return {
+        "date": step.day,
+        "committee": clean_text(step.committee),
+        "what": what,
+        "outcome": step.verdict,
+        "decided": step.outcome is not None,
+        "href": href,
+        "own": step.item_id == item_id,
+    }
 
 
 def _attachment(entry: Any, read: Mapping[str, ReadAttachment]) -> dict[str, Any]:

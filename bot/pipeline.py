@@ -33,6 +33,8 @@ from bot.match import Matcher
 from bot.matches import effective_watchlists, match_pending_events, sync_watchlists
 from bot.minutes import ParsedMeeting
 from bot.models import Document, Meeting, SourceState
+from bot.notify import after_cycle
+from bot.notify_send import NotifyReport
 from bot.parse import parse_minutes
 from bot.settings import parse_duration
 from bot.source_config import PortalSource, SourceConfig
@@ -60,6 +62,7 @@ class RunReport:
     matches: int = 0
     feeds: FeedReport = field(default_factory=FeedReport)
     mail: SendReport | None = None
+    notify: NotifyReport | None = None  # chat and webhook notifications
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # not failures, but worth a look
     watchlist_errors: int = 0  # how many of ``errors`` are broken watchlist files
@@ -78,6 +81,9 @@ class RunReport:
             failed = self.mail.failed + self.mail.gave_up
             email = f"{plural(self.mail.sent, 'email')} sent"
             email += f" ({failed} failed); " if failed else "; "
+        if self.notify is not None and (self.notify.sent or self.notify.failed or self.notify.gave_up):
+            failed = self.notify.failed + self.notify.gave_up
+            email += f"{plural(self.notify.sent, 'notification')} sent" + (f" ({failed} failed); " if failed else "; ")
         return (
             f"{plural(self.documents, 'document')} read ({self.unchanged} unchanged): "
             f"{self.new} new, {self.changed} changed, {self.removed} removed items; "
@@ -170,6 +176,14 @@ def interval(config: Config, source: SourceConfig) -> timedelta:
 
 
 def email_digests(config: Config, store: Store, watchlists: list[Watchlist], now: datetime, report: RunReport) -> None:
+    """A cycle's immediate email digests, then its chat and webhook notifications (see :mod:`bot.notify`)."""
+    _email_digests(config, store, watchlists, now, report)
+    report.notify = after_cycle(config, store, watchlists, now)
+    if report.notify is not None:
+        report.errors += report.notify.errors
+
+
+def _email_digests(config: Config, store: Store, watchlists: list[Watchlist], now: datetime, report: RunReport) -> None:
     if not recipients(watchlists, ("immediate", "daily", "weekly")):
         return
     if config.email is None:

@@ -42,6 +42,8 @@ from bot.feeds import publish
 from bot.mailer import send_pending
 from bot.match import Matcher
 from bot.matches import effective_watchlists, has_unmatched_events, match_pending_events
+from bot.notify import leftovers, schedule
+from bot.notify import send_due as send_due_notifications
 from bot.pipeline import Progress, RunReport, email_digests, interval, open_store, run_cycle
 from bot.settings import parse_duration
 from bot.store import Store, utcnow
@@ -91,6 +93,12 @@ def run_once(config: Config, store: Store, send_backfill: bool = False, progress
         if report.mail is not None:
             report.mail.sent += due.sent
             report.mail.failed += due.failed
+    watchlists, _ = effective_watchlists(store, config.bot.watchlists_dir)
+    notified = send_due_notifications(config, store, watchlists, utcnow())  # the due daily and weekly ones
+    report.errors += [error for error in notified.errors if error not in report.errors]  # a broken target: once
+    if report.notify is not None:
+        report.notify.sent += notified.sent
+        report.notify.failed += notified.failed
     return report
 
 
@@ -114,6 +122,9 @@ def finish_leftovers(config: Config, store: Store, watchlists: list[Watchlist]) 
     elif config.email is not None:
         report.mail = send_pending(store, config.email, now)
         report.errors += report.mail.errors
+    if report.notify is None:  # not done by email_digests above: chat and webhook notifications
+        report.notify = leftovers(config, store, watchlists, now)
+        report.errors += report.notify.errors if report.notify is not None else []
     return report
 
 
@@ -188,9 +199,7 @@ class Bot:
         Leases(store, self._lease()).plan(self.config.sources, first)
 
     def _schedule_digests(self) -> None:
-        email = self.config.email
-        if email is None:
-            return
+        email = schedule(self.config)  # [email] daily_at and weekly_on: for notifications too
         hour, minute = (int(part) for part in email.daily_at.split(":"))
         zone = self.config.bot.zone
         self.scheduler.add_job(
@@ -258,8 +267,24 @@ class Bot:
 
     def _digests(self) -> None:
         self._reload()
-        if self.config.email is None:
+        if self.config.email is not None:
+            self._email_digests()
+        self._notifications()
+
+    def _notifications(self) -> None:
+        try:
+            with open_store(self.config) as store:
+                watchlists, _ = effective_watchlists(store, self.config.bot.watchlists_dir)
+                report = send_due_notifications(self.config, store, watchlists, utcnow())
+        except BotError as exc:
+            log.error("notifications: %s", exc)
             return
+        for error in report.errors:
+            log.error("%s", error)
+        if report.built or report.sent or report.failed or report.gave_up:
+            log.info("notifications: %s", report.summary())
+
+    def _email_digests(self) -> None:
         try:
             with open_store(self.config) as store:
                 watchlists, _ = effective_watchlists(store, self.config.bot.watchlists_dir)

@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.mailer import UNSENT
 from bot.matches import effective_watchlists
 from bot.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
+from bot.notify import status_lines as notify_status
 from bot.store import Store
 from bot.watchlists import Watchlist
 from bot.wording import plural
@@ -59,6 +60,7 @@ def render_status(store: Store, config: Config) -> str:
             note = _paused(watchlist, today) if watchlist else " (its file is gone: no longer matched)"
             lines.append(f"  {listed.slug}: last match {when(last_match.get(listed.slug))}{note}")
         lines += _email(session, when, emailed)
+        lines += notify_status(session, when)
     return "\n".join(lines)
 
 

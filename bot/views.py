@@ -6,12 +6,19 @@ from typing import Any
 
 from bot.diff import render_diff
 from bot.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
+from bot.outcomes import classify
 from bot.snippet import Snippet
 
 
 def attachment_json(stored: Any) -> dict[str, Any]:
     """A stored attachment as ``{"name", "url"}`` (early versions stored the name alone)."""
     return {"name": stored, "url": None} if isinstance(stored, str) else dict(stored)
+
+
+def outcome_json(decision: str | None) -> dict[str, Any] | None:
+    """The outcome of a decision ({"outcome", "votes", "dissent"}); None without a decision."""
+    outcome = classify(decision)
+    return outcome.as_json() if outcome is not None else None
 
 
 def where(number: int | None, version: ItemVersion, meeting: Meeting, source: SourceState) -> str:
@@ -59,6 +66,7 @@ def item_json(
         "closed": version.closed,
         "removed": item.removed,
         "decision": version.decision,
+        "outcome": outcome_json(version.decision),
         "decisions": version.decisions,
         "sections": dict((heading, text) for heading, text in version.sections),
         "attachments": [attachment_json(a) for a in version.attachments],

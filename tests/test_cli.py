@@ -60,17 +60,21 @@ def test_the_readme_main_job_runs_the_bundled_samples_with_the_example_watchlist
     assert first.returncode == 0, first.stderr
     assert (
         first.stdout.strip()
-        == "5 documents read (0 unchanged): 21 new, 4 changed, 1 removed items; 12 new matches; 0 errors"
+        == "6 documents read (0 unchanged): 25 new, 4 changed, 1 removed items; 14 new matches; 0 errors"
     )
     assert (tmp_path / "state" / "referatvagt.db").is_file()
     assert (tmp_path / "state" / "feeds" / "kontanthjaelp.xml").is_file()
     second = run("ingest")
     assert (
         second.stdout.strip()
-        == "5 documents read (5 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
+        == "6 documents read (6 unchanged): 0 new, 0 changed, 0 removed items; 0 new matches; 0 errors"
     )
     events = run("events").stdout
     assert "decision added" in events and "removed" in events and "[-2,4-] {+2,6+}" in events
+    # Item 43 reaches Kommunalbestyrelsen's agenda, which quotes Økonomiudvalget's recommendation.
+    case = run("case", "Lindholm", "26-4-00.32.00-S00").stdout
+    assert "Økonomiudvalget  [anbefalet]" in case
+    assert case.strip().endswith("Sag 26-4-00.32.00-S00 i Lindholm: 3 steps in 3 committees")
 
 
 def test_the_config_environment_variable_is_read(tmp_path: Path) -> None:

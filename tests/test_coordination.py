@@ -185,7 +185,7 @@ def test_an_older_store_gets_the_worker_tables_in_place(tmp_path: Path, database
     store = Store(url, tmp_path / "archive")
     assert "worker" in inspect(store.engine).get_table_names()
     assert {"lease_owner", "lease_until"} <= {column["name"] for column in inspect(store.engine).get_columns("outbox")}
-    assert MIGRATIONS[-1][0] == "0005_workers"
+    assert "0005_workers" in [name for name, _ in MIGRATIONS]
     store.close()
 
 

@@ -334,15 +334,13 @@ def test_digest_test_sends_a_sample(tmp_path: Path, smtp: Server) -> None:
 
 
 def test_the_rendered_text_part_matches_the_reference(tmp_path: Path) -> None:
-    from bot.digest import _sample
     from bot.digest_render import compose
-    from bot.watchlists import Watchlist
+    from bot.sample import SAMPLE, sample
 
     config = load_config(setup(tmp_path, 25))
     assert config.email is not None
     when = datetime(2026, 11, 3, 7, 0, tzinfo=timezone.utc)
-    watchlist = Watchlist(slug="eksempel", title="Eksempel på en watchlist", terms=("kontanthjælp",))
-    message = compose(config, config.email, "læser@example.org", [watchlist], [_sample(when)], "daily:2026-11-03", when)
+    message = compose(config, config.email, "læser@example.org", [SAMPLE], [sample(when)], "daily:2026-11-03", when)
     text = parts(message)[0]
     reference = CASES / "digest.txt"
     assert text == reference.read_text(encoding="utf-8"), "the text part changed: check it and update cases/digest.txt"

@@ -83,3 +83,15 @@ def test_the_archive_keeps_exact_bytes_under_their_hash(tmp_path: Path, url: str
     assert store.archive_path(digest).read_bytes() == b"Referat\n"
     assert store.archive(b"Referat\n") == digest
     store.close()
+
+
+def test_an_older_store_gets_the_case_index_in_place(tmp_path: Path, url: str) -> None:
+    Store(url, tmp_path / "archive").close()
+    store = Store(url, tmp_path / "archive")
+    with store.engine.begin() as connection:  # the schema as 0006 left it
+        connection.execute(text("DROP INDEX ix_item_case_number"))
+        connection.execute(text("DELETE FROM schema_migration WHERE name = '0007_case_index'"))
+    store.close()
+    store = Store(url, tmp_path / "archive")
+    assert "ix_item_case_number" in {index["name"] for index in inspect(store.engine).get_indexes("item")}
+    store.close()

@@ -1,0 +1,224 @@
+"""Delivery of stored notifications: once each, with retries and backoff, by one worker at a time.
+
+The rules of the email outbox (:mod:`bot.mailer`), with its constants: a notification is claimed
+(pending → sending, with a lease) by one conditional UPDATE, sent, and marked sent only by the
+worker that claimed it; a claim whose lease ran out (on SQLite: any, its process is gone) is
+sent again. A failure puts it back to pending ``backoff(attempts)`` later; after ``MAX_ATTEMPTS``
+it is ``failed`` and waits for ``referatvagt notify --retry-failed``. A webhook's bodies are
+counted as each is accepted (``delivered``), so a retry goes on with the first one not accepted:
+at most one body (the one in flight at a crash) is ever sent twice, under the same ``id``.
+
+A notification of a paused watchlist waits, untried, until the pause is over.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, or_, update
+from sqlmodel import Session, col, select
+
+from bot.config import Config
+from bot.coordination import is_postgresql
+from bot.mailer import LEASE_TIMEOUTS, MAX_ATTEMPTS, MIN_GAP, backoff
+from bot.models import Notification
+from bot.notify_targets import TIMEOUT, NotifyError, Target, endpoint, is_webhook, send, targets
+from bot.store import Store
+from bot.watchlists import Watchlist
+from bot.wording import plural
+from bot.workers import identity
+
+UNSENT = ("pending", "sending")
+LEASE = timedelta(seconds=TIMEOUT * LEASE_TIMEOUTS)
+
+
+@dataclass
+class NotifyReport:
+    built: int = 0
+    sent: int = 0
+    failed: int = 0  # will be retried after the backoff
+    gave_up: int = 0  # used up their attempts: now ``failed``
+    held: int = 0  # another worker has it, or it was tried less than MIN_GAP ago
+    retried: int = 0  # failed notifications given a new set of attempts
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        line = f"{plural(self.built, 'notification')} built; {self.sent} sent; {self.failed + self.gave_up} failed"
+        if self.retried:
+            line += f"; {plural(self.retried, 'failed notification')} given new attempts"
+        if self.held:
+            line += f"; {self.held} not tried again yet (each is tried at most once every {MIN_GAP.seconds} s)"
+        return line
+
+
+def send_pending(
+    store: Store, config: Config, watchlists: list[Watchlist], now: datetime, right_now: bool = False
+) -> NotifyReport:
+    """Send every notification that is due: past its backoff (``right_now``: every unsent one)."""
+    report = NotifyReport()
+    due = _due(store, now, right_now)
+    if not due:
+        return report
+    by_slug = {watchlist.slug: watchlist for watchlist in watchlists}
+    today = now.astimezone(config.bot.zone).date()
+    claims = _Claims(store, now)
+    for notification_id, slug in due:
+        watchlist = by_slug.get(slug)
+        if watchlist is not None and watchlist.paused_on(today):
+            continue
+        _deliver(claims, config, watchlist, notification_id, report)
+    return report
+
+
+def retry_failed(store: Store, now: datetime) -> int:
+    """Give every failed notification a new set of attempts, due now; returns how many."""
+    with store.session() as session:
+        done = session.execute(
+            update(Notification)
+            .where(col(Notification.state) == "failed")
+            .values(state="pending", attempts=0, next_attempt_at=now)
+        )
+        return int(done.rowcount)  # type: ignore[attr-defined]
+
+
+def _deliver(
+    claims: _Claims, config: Config, watchlist: Watchlist | None, notification_id: int, report: NotifyReport
+) -> None:
+    row = claims.claim(notification_id)
+    if row is None:
+        report.held += 1
+        return
+    try:
+        server = endpoint(_target(config, watchlist, row))
+        secret = webhook_secret(config) if is_webhook(server) else None
+        send(
+            server,
+            row.target,
+            row.title,
+            row.message,
+            row.payloads,
+            row.delivered,
+            secret,
+            lambda done: claims.progress(notification_id, done),
+        )
+    except NotifyError as exc:
+        claims.failed(notification_id, str(exc), report)
+        report.errors.append(f"notification {row.period} of watchlist {row.watchlist} to {exc}")
+        return
+    claims.sent(notification_id)
+    report.sent += 1
+
+
+def _target(config: Config, watchlist: Watchlist | None, row: Notification) -> Target:
+    """The target as the watchlist names it now (its URL, variable or config entry)."""
+    if watchlist is None:
+        raise NotifyError(f"{row.target}: the watchlist {row.watchlist} is gone")
+    found, _ = targets(watchlist, config)
+    for target in found:
+        if target.key == row.target:
+            return target
+    raise NotifyError(f"{row.target}: the watchlist {row.watchlist} no longer names it")
+
+
+def webhook_secret(config: Config) -> str | None:
+    """The secret that signs webhook bodies, read from the environment when sending."""
+    name = config.notify.webhook_secret_env
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise NotifyError(f"[notify] webhook_secret_env: the environment variable {name} is not set")
+    return value
+
+
+def _due(store: Store, now: datetime, right_now: bool) -> list[tuple[int, str]]:
+    with store.session() as session:
+        pending = col(Notification.state) == "pending"
+        if not right_now:
+            pending = and_(pending, col(Notification.next_attempt_at) <= now)
+        query = select(Notification.id, Notification.watchlist).where(or_(pending, _abandoned(store, now)))
+        return [(row_id, slug) for row_id, slug in session.exec(query.order_by(col(Notification.id))) if row_id]
+
+
+def _abandoned(store: Store, now: datetime) -> ColumnElement[bool]:
+    """Claimed by a worker that did not finish (on SQLite every claim: its one writer is this process)."""
+    sending = col(Notification.state) == "sending"
+    if not is_postgresql(store.engine):
+        return sending
+    lease = col(Notification.lease_until)
+    return and_(sending, or_(lease.is_(None), lease < now))
+
+
+@dataclass
+class _Claims:
+    """This worker's claims on notifications, each written by one conditional UPDATE."""
+
+    store: Store
+    now: datetime
+    owner: str = field(default_factory=identity)
+    started: float = field(default_factory=time.monotonic)
+
+    def claim(self, notification_id: int) -> Notification | None:
+        rested = or_(
+            col(Notification.last_attempt_at).is_(None), col(Notification.last_attempt_at) <= self.now - MIN_GAP
+        )
+        free = or_(and_(col(Notification.state) == "pending", rested), _abandoned(self.store, self.now))
+        with self.store.session() as session:
+            claimed = session.execute(
+                update(Notification)
+                .where(col(Notification.id) == notification_id, free)
+                .values(
+                    state="sending",
+                    attempts=col(Notification.attempts) + 1,
+                    last_attempt_at=self.now,
+                    lease_owner=self.owner,
+                    lease_until=self._lease_end(),
+                )
+            )
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                return None
+            return _get(session, notification_id)
+
+    def progress(self, notification_id: int, delivered: int) -> None:
+        """One more webhook body accepted: recorded at once, the lease renewed. A claim lost to
+        another worker (this one was too slow) stops the sending."""
+        if not self._finish(notification_id, keep=True, delivered=delivered, lease_until=self._lease_end()):
+            raise NotifyError("another worker took this notification over")
+
+    def sent(self, notification_id: int) -> None:
+        self._finish(notification_id, state="sent", sent_at=self.now, last_error=None)
+
+    def failed(self, notification_id: int, error: str, report: NotifyReport) -> None:
+        with self.store.session() as session:
+            attempts = _get(session, notification_id).attempts
+        state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+        if self._finish(notification_id, state=state, last_error=error, next_attempt_at=self.now + backoff(attempts)):
+            if state == "failed":
+                report.gave_up += 1
+            else:
+                report.failed += 1
+
+    def _lease_end(self) -> datetime:
+        """The lease runs from this run's time, plus the time it has taken so far."""
+        return self.now + timedelta(seconds=time.monotonic() - self.started) + LEASE
+
+    def _finish(self, notification_id: int, keep: bool = False, **values: object) -> bool:
+        """Record what happened, if the claim is still this worker's (``keep``: and keep it)."""
+        if not keep:
+            values |= {"lease_owner": None, "lease_until": None}
+        with self.store.session() as session:
+            done = session.execute(
+                update(Notification)
+                .where(col(Notification.id) == notification_id, col(Notification.lease_owner) == self.owner)
+                .values(**values)
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def _get(session: Session, notification_id: int) -> Notification:
+    row = session.get(Notification, notification_id)
+    assert row is not None, f"notification {notification_id} vanished"
+    return row
