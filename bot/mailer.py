@@ -31,25 +31,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from bot.claims import LEASE_TIMEOUTS, MIN_GAP, Claims, abandoned
 from bot.config import EmailSettings
-from bot.coordination import is_postgresql
 from bot.errors import BotError, ConfigError
 from bot.models import Outbox
 from bot.store import Store
 from bot.wording import plural
-from bot.workers import identity
 
-MAX_ATTEMPTS = 10
-MIN_GAP = timedelta(seconds=60)
-_FIRST_RETRY = timedelta(minutes=2)
-_LONGEST_WAIT = timedelta(hours=6)
-UNSENT = ("pending", "sending")  # outbox states of a digest not yet accepted by the relay
-# An SMTP send is at most this many exchanges (connect, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT,
-# DATA, the message), each waiting at most [email] timeout: a claim outlives any send.
-LEASE_TIMEOUTS = 10
 _CLOSING = 421  # RFC 5321: the server is shutting the connection down
 
 
@@ -80,12 +71,6 @@ class SendReport:
             gap = int(MIN_GAP.total_seconds())
             line += f"; {self.held} not tried again yet (each digest is tried at most once every {gap} s)"
         return line
-
-
-def backoff(attempts: int) -> timedelta:
-    """2, 4, 8 … minutes after each failed attempt, at most six hours."""
-    wait: timedelta = _FIRST_RETRY * (2 ** max(0, attempts - 1))
-    return min(wait, _LONGEST_WAIT)
 
 
 class Mailer:
@@ -228,7 +213,7 @@ def send_pending(
         report.retried = len(retry_failed_digests(store, now))
     queue = deque(_due(store, now, right_now))
     revived = retry_failed
-    claims = _Claims(store, now, timedelta(seconds=settings.timeout * LEASE_TIMEOUTS))
+    claims = Claims(store, Outbox, now, timedelta(seconds=settings.timeout * LEASE_TIMEOUTS))
     with Mailer(settings) as mailer:
         while queue:
             outbox_id = queue.popleft()
@@ -265,74 +250,11 @@ def _due(store: Store, now: datetime, right_now: bool) -> list[int]:
         pending = col(Outbox.state) == "pending"
         if not right_now:
             pending = and_(pending, col(Outbox.next_attempt_at) <= now)
-        query = select(Outbox.id).where(or_(pending, _abandoned(store, now)))
+        query = select(Outbox.id).where(or_(pending, abandoned(store, Outbox, now)))
         return [outbox_id for outbox_id in session.exec(query.order_by(col(Outbox.id))) if outbox_id is not None]
 
 
-def _abandoned(store: Store, now: datetime) -> ColumnElement[bool]:
-    """Claimed for sending by a worker that did not finish: it died, or is from before leases.
-    On SQLite every such claim is: the one process that writes is this one (:mod:`bot.lock`)."""
-    if not is_postgresql(store.engine):
-        return col(Outbox.state) == "sending"
-    return and_(col(Outbox.state) == "sending", or_(col(Outbox.lease_until).is_(None), col(Outbox.lease_until) < now))
-
-
-@dataclass
-class _Claims:
-    """This worker's claims on digests, each written by one conditional UPDATE."""
-
-    store: Store
-    now: datetime
-    lease: timedelta
-    owner: str = field(default_factory=identity)
-
-    def claim(self, outbox_id: int) -> Outbox | None:
-        """Mark the digest as being sent by this worker (a crash from here on leaves it to be
-        resent after the lease); None when another worker has it, or it was tried less than
-        ``MIN_GAP`` ago."""
-        rested = or_(col(Outbox.last_attempt_at).is_(None), col(Outbox.last_attempt_at) <= self.now - MIN_GAP)
-        free = or_(and_(col(Outbox.state) == "pending", rested), _abandoned(self.store, self.now))
-        with self.store.session() as session:
-            claimed = session.execute(
-                update(Outbox)
-                .where(col(Outbox.id) == outbox_id, free)
-                .values(
-                    state="sending",
-                    attempts=col(Outbox.attempts) + 1,
-                    last_attempt_at=self.now,
-                    lease_owner=self.owner,
-                    lease_until=self.now + self.lease,
-                )
-            )
-            if not claimed.rowcount:  # type: ignore[attr-defined]
-                return None
-            return _get(session, outbox_id)
-
-    def sent(self, outbox_id: int) -> None:
-        self._finish(outbox_id, state="sent", sent_at=self.now, last_error=None)
-
-    def failed(self, outbox_id: int, error: str, report: SendReport) -> None:
-        with self.store.session() as session:
-            attempts = _get(session, outbox_id).attempts
-        state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
-        if self._finish(outbox_id, state=state, last_error=error, next_attempt_at=self.now + backoff(attempts)):
-            if state == "failed":
-                report.gave_up += 1
-            else:
-                report.failed += 1
-
-    def _finish(self, outbox_id: int, **values: object) -> bool:
-        """Record how the send ended, if the claim is still this worker's."""
-        with self.store.session() as session:
-            done = session.execute(
-                update(Outbox)
-                .where(col(Outbox.id) == outbox_id, col(Outbox.lease_owner) == self.owner)
-                .values(lease_owner=None, lease_until=None, **values)
-            )
-            return bool(done.rowcount)  # type: ignore[attr-defined]
-
-
-def _deliver(claims: _Claims, mailer: Mailer, settings: EmailSettings, outbox_id: int, report: SendReport) -> None:
+def _deliver(claims: Claims, mailer: Mailer, settings: EmailSettings, outbox_id: int, report: SendReport) -> None:
     """Claim, send and record one digest; a :class:`RelayError` is recorded, then raised."""
     outbox = claims.claim(outbox_id)
     if outbox is None:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.claims import UNSENT
 from bot.config import Config, EmailSettings
 from bot.coordination import insert_ignoring, lock, retrying
 from bot.digest import due_period
@@ -29,7 +30,7 @@ from bot.digest_render import Pending
 from bot.feeds import Row
 from bot.models import Match, Notification
 from bot.notify_render import payloads, text, title
-from bot.notify_send import UNSENT, NotifyReport, retry_failed, send_pending
+from bot.notify_send import NotifyReport, retry_failed, send_pending
 from bot.notify_targets import has_targets, targets
 from bot.store import Store, events_by_id
 from bot.watchlists import Watchlist

@@ -14,24 +14,20 @@ A notification of a paused watchlist waits, untried, until the pause is over.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import and_, or_, update
+from sqlmodel import col, select
 
+from bot.claims import LEASE_TIMEOUTS, MIN_GAP, Claims, abandoned
 from bot.config import Config
-from bot.coordination import is_postgresql
-from bot.mailer import LEASE_TIMEOUTS, MAX_ATTEMPTS, MIN_GAP, backoff
 from bot.models import Notification
 from bot.notify_targets import TIMEOUT, NotifyError, Target, endpoint, is_webhook, send, targets
 from bot.store import Store
 from bot.watchlists import Watchlist
 from bot.wording import plural
-from bot.workers import identity
 
-UNSENT = ("pending", "sending")
 LEASE = timedelta(seconds=TIMEOUT * LEASE_TIMEOUTS)
 
 
@@ -64,7 +60,7 @@ def send_pending(
         return report
     by_slug = {watchlist.slug: watchlist for watchlist in watchlists}
     today = now.astimezone(config.bot.zone).date()
-    claims = _Claims(store, now)
+    claims = _Claims(store, Notification, now, LEASE)
     for notification_id, slug in due:
         watchlist = by_slug.get(slug)
         if watchlist is not None and watchlist.paused_on(today):
@@ -139,86 +135,15 @@ def _due(store: Store, now: datetime, right_now: bool) -> list[tuple[int, str]]:
         pending = col(Notification.state) == "pending"
         if not right_now:
             pending = and_(pending, col(Notification.next_attempt_at) <= now)
-        query = select(Notification.id, Notification.watchlist).where(or_(pending, _abandoned(store, now)))
+        query = select(Notification.id, Notification.watchlist).where(or_(pending, abandoned(store, Notification, now)))
         return [(row_id, slug) for row_id, slug in session.exec(query.order_by(col(Notification.id))) if row_id]
 
 
-def _abandoned(store: Store, now: datetime) -> ColumnElement[bool]:
-    """Claimed by a worker that did not finish (on SQLite every claim: its one writer is this process)."""
-    sending = col(Notification.state) == "sending"
-    if not is_postgresql(store.engine):
-        return sending
-    lease = col(Notification.lease_until)
-    return and_(sending, or_(lease.is_(None), lease < now))
-
-
-@dataclass
-class _Claims:
-    """This worker's claims on notifications, each written by one conditional UPDATE."""
-
-    store: Store
-    now: datetime
-    owner: str = field(default_factory=identity)
-    started: float = field(default_factory=time.monotonic)
-
-    def claim(self, notification_id: int) -> Notification | None:
-        rested = or_(
-            col(Notification.last_attempt_at).is_(None), col(Notification.last_attempt_at) <= self.now - MIN_GAP
-        )
-        free = or_(and_(col(Notification.state) == "pending", rested), _abandoned(self.store, self.now))
-        with self.store.session() as session:
-            claimed = session.execute(
-                update(Notification)
-                .where(col(Notification.id) == notification_id, free)
-                .values(
-                    state="sending",
-                    attempts=col(Notification.attempts) + 1,
-                    last_attempt_at=self.now,
-                    lease_owner=self.owner,
-                    lease_until=self._lease_end(),
-                )
-            )
-            if not claimed.rowcount:  # type: ignore[attr-defined]
-                return None
-            return _get(session, notification_id)
+class _Claims(Claims):
+    """Claims on notifications: a webhook's bodies are counted as each is accepted."""
 
     def progress(self, notification_id: int, delivered: int) -> None:
         """One more webhook body accepted: recorded at once, the lease renewed. A claim lost to
         another worker (this one was too slow) stops the sending."""
-        if not self._finish(notification_id, keep=True, delivered=delivered, lease_until=self._lease_end()):
+        if not self.finish(notification_id, keep=True, delivered=delivered, lease_until=self.lease_end()):
             raise NotifyError("another worker took this notification over")
-
-    def sent(self, notification_id: int) -> None:
-        self._finish(notification_id, state="sent", sent_at=self.now, last_error=None)
-
-    def failed(self, notification_id: int, error: str, report: NotifyReport) -> None:
-        with self.store.session() as session:
-            attempts = _get(session, notification_id).attempts
-        state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
-        if self._finish(notification_id, state=state, last_error=error, next_attempt_at=self.now + backoff(attempts)):
-            if state == "failed":
-                report.gave_up += 1
-            else:
-                report.failed += 1
-
-    def _lease_end(self) -> datetime:
-        """The lease runs from this run's time, plus the time it has taken so far."""
-        return self.now + timedelta(seconds=time.monotonic() - self.started) + LEASE
-
-    def _finish(self, notification_id: int, keep: bool = False, **values: object) -> bool:
-        """Record what happened, if the claim is still this worker's (``keep``: and keep it)."""
-        if not keep:
-            values |= {"lease_owner": None, "lease_until": None}
-        with self.store.session() as session:
-            done = session.execute(
-                update(Notification)
-                .where(col(Notification.id) == notification_id, col(Notification.lease_owner) == self.owner)
-                .values(**values)
-            )
-            return bool(done.rowcount)  # type: ignore[attr-defined]
-
-
-def _get(session: Session, notification_id: int) -> Notification:
-    row = session.get(Notification, notification_id)
-    assert row is not None, f"notification {notification_id} vanished"
-    return row

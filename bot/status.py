@@ -8,8 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.claims import UNSENT
 from bot.config import Config
-from bot.mailer import UNSENT
 from bot.matches import effective_watchlists
 from bot.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
 from bot.notify import status_lines as notify_status

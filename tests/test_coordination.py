@@ -18,10 +18,10 @@ from sqlalchemy import inspect, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from bot.claims import Claims
 from bot.config import load_config
 from bot.coordination import insert_ignoring, retrying
 from bot.lock import writer_lock
-from bot.mailer import _Claims
 from bot.migrations import MIGRATIONS
 from bot.models import HttpCache, Outbox, SourceState
 from bot.pipeline import open_store
@@ -123,7 +123,7 @@ def test_an_email_is_sent_only_by_its_claimer(store: Store, database: str) -> No
         session.add(digest)
     outbox_id = digest.id
     assert outbox_id is not None
-    mine, theirs = _Claims(store, now, timedelta(minutes=5), "me"), _Claims(store, now, timedelta(minutes=5), "them")
+    mine, theirs = (Claims(store, Outbox, now, timedelta(minutes=5), owner) for owner in ("me", "them"))
     assert mine.claim(outbox_id) is not None
     if database:
         assert theirs.claim(outbox_id) is None, "claimed: no other worker sends it"

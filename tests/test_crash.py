@@ -33,9 +33,9 @@ import pytest
 from lxml import etree
 from sqlalchemy import text
 
+from bot.claims import MIN_GAP
 from bot.config import load_config
 from bot.lock import writer_lock
-from bot.mailer import MIN_GAP
 from bot.pipeline import open_store, run_cycle
 from bot.store import utcnow
 
