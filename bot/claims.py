@@ -14,13 +14,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import col
 
 from bot.coordination import is_postgresql
 from bot.store import Store
+from bot.wording import plural
 from bot.workers import identity
 
 MAX_ATTEMPTS = 10
@@ -33,9 +34,29 @@ UNSENT = ("pending", "sending")  # states of a message not yet accepted by its s
 LEASE_TIMEOUTS = 10
 
 
-class Tally(Protocol):
-    failed: int
-    gave_up: int
+@dataclass
+class SendReport:
+    """What one run of sending did, for digests or notifications (``noun``)."""
+
+    noun: str = "digest"
+    built: int = 0
+    sent: int = 0
+    failed: int = 0  # will be retried after the backoff
+    gave_up: int = 0  # used up their attempts: now ``failed``, retried on demand
+    held: int = 0  # another worker has it, or it was tried less than MIN_GAP ago
+    waiting: int = 0  # not tried: the server failed earlier in the run
+    retried: int = 0  # failed ones given a new set of attempts
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        noun = self.noun
+        line = f"{plural(self.built, noun)} built; {self.sent} sent; {self.failed + self.gave_up} failed"
+        if self.retried:
+            line += f"; {plural(self.retried, f'failed {noun}')} given new attempts"
+        if self.held:
+            gap = int(MIN_GAP.total_seconds())
+            line += f"; {self.held} not tried again yet (each {noun} is tried at most once every {gap} s)"
+        return line
 
 
 def backoff(attempts: int) -> timedelta:
@@ -90,7 +111,7 @@ class Claims:
     def sent(self, row_id: int) -> None:
         self.finish(row_id, state="sent", sent_at=self.now, last_error=None)
 
-    def failed(self, row_id: int, error: str, tally: Tally) -> None:
+    def failed(self, row_id: int, error: str, tally: SendReport) -> None:
         with self.store.session() as session:
             row = session.get(self.model, row_id)
             attempts = row.attempts if row is not None else MAX_ATTEMPTS

@@ -18,12 +18,13 @@ from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from bot.all_clear import build_all_clear
+from bot.claims import SendReport
 from bot.config import Config, EmailSettings
 from bot.coordination import lock
 from bot.digest_render import Pending, compose, wire_format
 from bot.errors import ConfigError
 from bot.feeds import Row
-from bot.mailer import Mailer, SendReport, send_pending
+from bot.mailer import Mailer, send_pending
 from bot.models import DigestItem, Match, Outbox
 from bot.sample import SAMPLE, sample
 from bot.store import Store, events_by_id

@@ -27,14 +27,13 @@ import smtplib
 import socket
 import ssl
 from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from bot.claims import LEASE_TIMEOUTS, MIN_GAP, Claims, abandoned
+from bot.claims import LEASE_TIMEOUTS, Claims, SendReport, abandoned
 from bot.config import EmailSettings
 from bot.errors import BotError, ConfigError
 from bot.models import Outbox
@@ -50,27 +49,6 @@ class DeliveryError(BotError):
 
 class RelayError(DeliveryError):
     """The SMTP server itself failed: no other message would get through it now either."""
-
-
-@dataclass
-class SendReport:
-    built: int = 0
-    sent: int = 0
-    failed: int = 0  # will be retried after the backoff
-    gave_up: int = 0  # used up their attempts: now ``failed``, retried as the module says
-    held: int = 0  # tried less than MIN_GAP ago, so not tried again yet
-    waiting: int = 0  # not tried: the relay failed earlier in the run
-    retried: int = 0  # failed digests given a new set of attempts
-    errors: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        line = f"{plural(self.built, 'digest')} built; {self.sent} sent; {self.failed + self.gave_up} failed"
-        if self.retried:
-            line += f"; {plural(self.retried, 'failed digest')} given new attempts"
-        if self.held:
-            gap = int(MIN_GAP.total_seconds())
-            line += f"; {self.held} not tried again yet (each digest is tried at most once every {gap} s)"
-        return line
 
 
 class Mailer:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.claims import UNSENT
+from bot.claims import UNSENT, SendReport
 from bot.config import Config, EmailSettings
 from bot.coordination import insert_ignoring, lock, retrying
 from bot.digest import due_period
@@ -30,7 +30,7 @@ from bot.digest_render import Pending
 from bot.feeds import Row
 from bot.models import Match, Notification
 from bot.notify_render import payloads, text, title
-from bot.notify_send import NotifyReport, retry_failed, send_pending
+from bot.notify_send import retry_failed, send_pending
 from bot.notify_targets import has_targets, targets
 from bot.store import Store, events_by_id
 from bot.watchlists import Watchlist
@@ -55,13 +55,13 @@ def notifying(watchlists: Sequence[Watchlist]) -> list[Watchlist]:
 # --- the rounds: after a cycle, at the digest times, by hand --------------------------------------
 
 
-def after_cycle(config: Config, store: Store, watchlists: Sequence[Watchlist], now: datetime) -> NotifyReport | None:
+def after_cycle(config: Config, store: Store, watchlists: Sequence[Watchlist], now: datetime) -> SendReport | None:
     """After each cycle: note new targets, build the immediate notifications, send what is due.
     None when no watchlist notifies anyone and nothing is left to send."""
     theirs = notifying(watchlists)
     if not theirs and not _unsent(store):
         return None
-    report = NotifyReport()
+    report = SendReport("notification")
     retrying(lambda: _register(store, config, theirs, now, report), "notifications")
     report.built = retrying(
         lambda: build(store, config, theirs, ("immediate",), f"immediate:{now.isoformat()}", now, report),
@@ -72,7 +72,7 @@ def after_cycle(config: Config, store: Store, watchlists: Sequence[Watchlist], n
     return report
 
 
-def leftovers(config: Config, store: Store, watchlists: Sequence[Watchlist], now: datetime) -> NotifyReport | None:
+def leftovers(config: Config, store: Store, watchlists: Sequence[Watchlist], now: datetime) -> SendReport | None:
     """For an idle worker: immediate notifications a worker that died did not build, and those
     due or left unsent. A cheap look first: at the matches of the last day only."""
     immediate = [w.slug for w in notifying(watchlists) if w.deliver.digest == "immediate"]
@@ -80,7 +80,7 @@ def leftovers(config: Config, store: Store, watchlists: Sequence[Watchlist], now
         return after_cycle(config, store, watchlists, now)
     if not _unsent(store):
         return None
-    report = NotifyReport()
+    report = SendReport("notification")
     _send(store, config, list(watchlists), now, report)
     return report
 
@@ -92,10 +92,10 @@ def send_due(
     now: datetime,
     right_now: bool = False,
     again: bool = False,
-) -> NotifyReport:
+) -> SendReport:
     """The daily and weekly notifications that are due (``right_now``: all pending matches, at
     once), then whatever is due to be sent; ``again`` first retries the failed ones."""
-    report = NotifyReport()
+    report = SendReport("notification")
     theirs = notifying(watchlists)
     if not theirs and not again and not _unsent(store):
         return report
@@ -124,7 +124,7 @@ def _send(
     config: Config,
     watchlists: list[Watchlist],
     now: datetime,
-    report: NotifyReport,
+    report: SendReport,
     right_now: bool = False,
 ) -> None:
     sent = send_pending(store, config, watchlists, now, right_now)
@@ -142,7 +142,7 @@ def build(
     frequencies: Iterable[str],
     period: str,
     now: datetime,
-    report: NotifyReport,
+    report: SendReport,
 ) -> int:
     """Store the notification of each target of these watchlists for ``period`` that has
     matches to tell, with the target locked (two workers never put a match in two); returns how
@@ -222,9 +222,7 @@ def _started(session: Session, watchlist: Watchlist, key: str, now: datetime) ->
     return session.exec(query).one()
 
 
-def _register(
-    store: Store, config: Config, watchlists: Sequence[Watchlist], now: datetime, report: NotifyReport
-) -> None:
+def _register(store: Store, config: Config, watchlists: Sequence[Watchlist], now: datetime, report: SendReport) -> None:
     """Note the targets seen for the first time, whatever their watchlist's ``digest``: a daily
     target added at noon is sent that afternoon's matches the next morning."""
     wanted = set()

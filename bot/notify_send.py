@@ -14,47 +14,26 @@ A notification of a paused watchlist waits, untried, until the pause is over.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 
-from bot.claims import LEASE_TIMEOUTS, MIN_GAP, Claims, abandoned
+from bot.claims import LEASE_TIMEOUTS, Claims, SendReport, abandoned
 from bot.config import Config
 from bot.models import Notification
 from bot.notify_targets import TIMEOUT, NotifyError, Target, endpoint, is_webhook, send, targets
 from bot.store import Store
 from bot.watchlists import Watchlist
-from bot.wording import plural
 
 LEASE = timedelta(seconds=TIMEOUT * LEASE_TIMEOUTS)
 
 
-@dataclass
-class NotifyReport:
-    built: int = 0
-    sent: int = 0
-    failed: int = 0  # will be retried after the backoff
-    gave_up: int = 0  # used up their attempts: now ``failed``
-    held: int = 0  # another worker has it, or it was tried less than MIN_GAP ago
-    retried: int = 0  # failed notifications given a new set of attempts
-    errors: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        line = f"{plural(self.built, 'notification')} built; {self.sent} sent; {self.failed + self.gave_up} failed"
-        if self.retried:
-            line += f"; {plural(self.retried, 'failed notification')} given new attempts"
-        if self.held:
-            line += f"; {self.held} not tried again yet (each is tried at most once every {MIN_GAP.seconds} s)"
-        return line
-
-
 def send_pending(
     store: Store, config: Config, watchlists: list[Watchlist], now: datetime, right_now: bool = False
-) -> NotifyReport:
+) -> SendReport:
     """Send every notification that is due: past its backoff (``right_now``: every unsent one)."""
-    report = NotifyReport()
+    report = SendReport("notification")
     due = _due(store, now, right_now)
     if not due:
         return report
@@ -81,7 +60,7 @@ def retry_failed(store: Store, now: datetime) -> int:
 
 
 def _deliver(
-    claims: _Claims, config: Config, watchlist: Watchlist | None, notification_id: int, report: NotifyReport
+    claims: _Claims, config: Config, watchlist: Watchlist | None, notification_id: int, report: SendReport
 ) -> None:
     row = claims.claim(notification_id)
     if row is None:

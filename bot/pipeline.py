@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from bot.attachments import AttachmentReader, Bilag, Caps
+from bot.claims import SendReport
 from bot.config import Config
 from bot.coordination import insert_ignoring, retrying
 from bot.digest import deliver, recipients
@@ -28,13 +29,11 @@ from bot.feeds import FeedReport, publish
 from bot.fetch import Fetcher, FetchSettings
 from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
-from bot.mailer import SendReport
 from bot.match import Matcher
 from bot.matches import effective_watchlists, match_pending_events, sync_watchlists
 from bot.minutes import ParsedMeeting
 from bot.models import Document, Meeting, SourceState
 from bot.notify import after_cycle
-from bot.notify_send import NotifyReport
 from bot.parse import parse_minutes
 from bot.settings import parse_duration
 from bot.source_config import PortalSource, SourceConfig
@@ -62,7 +61,7 @@ class RunReport:
     matches: int = 0
     feeds: FeedReport = field(default_factory=FeedReport)
     mail: SendReport | None = None
-    notify: NotifyReport | None = None  # chat and webhook notifications
+    notify: SendReport | None = None  # chat and webhook notifications
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # not failures, but worth a look
     watchlist_errors: int = 0  # how many of ``errors`` are broken watchlist files

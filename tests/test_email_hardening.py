@@ -19,11 +19,10 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import col, select
 
-from bot.claims import MAX_ATTEMPTS
+from bot.claims import MAX_ATTEMPTS, SendReport
 from bot.config import load_config
 from bot.digest import send_due
 from bot.errors import ConfigError
-from bot.mailer import SendReport
 from bot.models import DigestItem, Outbox
 from bot.pipeline import open_store
 from bot.store import utcnow

@@ -18,11 +18,11 @@ import pytest
 from sqlmodel import select
 
 from bot import pipeline
+from bot.claims import SendReport
 from bot.config import load_config
 from bot.matches import effective_watchlists
 from bot.models import Notification
 from bot.notify import send_due
-from bot.notify_send import NotifyReport
 from bot.notify_targets import SIGNATURE_HEADER, instantiate, scrub
 from bot.pipeline import RunReport, open_store
 from bot.scheduler import finish_leftovers
@@ -81,7 +81,7 @@ def rows(config: Path) -> list[Notification]:
         return list(session.exec(select(Notification).order_by(Notification.id)))
 
 
-def due(config: Path, now: datetime, **options: Any) -> NotifyReport:
+def due(config: Path, now: datetime, **options: Any) -> SendReport:
     loaded = load_config(config)
     with open_store(loaded) as store:
         watchlists, _ = effective_watchlists(store, loaded.bot.watchlists_dir)
