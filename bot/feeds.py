@@ -32,6 +32,7 @@ from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState,
 from bot.outcomes import classify
 from bot.page_view import FeedLink, own_page, web_link
 from bot.pages import page_url, write_item_pages
+from bot.publish_state import inputs, remember, unchanged
 from bot.published import Published, published
 from bot.snippet import Snippet
 from bot.store import Store, write_atomically
@@ -80,9 +81,15 @@ def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> Fe
     """Regenerate every feed, the index page and the OPML; write only files that changed.
 
     Workers sharing one feed folder publish one at a time (each file is written atomically,
-    so a reader never sees half a file either)."""
+    so a reader never sees half a file either). When nothing they show has changed since the
+    last publish, nothing is rendered (:mod:`bot.publish_state`)."""
     with exclusive(store.engine, "publish"):
-        return _publish(config, store, watchlists)
+        signature = inputs(config, store, watchlists)
+        if unchanged(config, store, watchlists, signature):
+            return FeedReport()  # nothing a feed or page shows has changed since the last publish
+        report = _publish(config, store, watchlists)
+        remember(config, signature)
+        return report
 
 
 def _publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> FeedReport:

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.attachments import load_texts
 from bot.cases import case_alert
-from bot.coordination import exclusive, insert_ignoring
+from bot.coordination import exclusive, insert_ignoring, retrying
 from bot.errors import ConfigError
 from bot.match import AttachmentText, ItemText, Matcher, WatchlistMatch
 from bot.models import Event, Item, ItemVersion, Match, Meeting, SourceState, WatchlistState
@@ -75,6 +76,23 @@ def added_text(diff: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
         if runs:
             added.append((str(entry["section"]), "\n\n".join(runs)))
     return tuple(added)
+
+
+def match_changes(
+    store: Store,
+    watchlists: Sequence[Watchlist],
+    now: datetime,
+    send_backfill: bool = False,
+    paused: Collection[str] = (),
+) -> int:
+    """:func:`match_pending_events` with the watchlists in force. With none, no reader: one UPDATE
+    marks every change seen, instead of reading each (a watchlist added later looks back itself)."""
+    if not watchlists:
+        with store.session() as session:
+            session.execute(update(Event).where(col(Event.matched).is_(False)).values(matched=True))
+        return 0
+    matcher = Matcher(watchlists)
+    return retrying(lambda: match_pending_events(store, matcher, now, send_backfill, paused), "matching")
 
 
 def match_pending_events(

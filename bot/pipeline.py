@@ -29,8 +29,7 @@ from bot.feeds import FeedReport, publish
 from bot.fetch import Fetcher, FetchSettings
 from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
-from bot.match import Matcher
-from bot.matches import effective_watchlists, match_pending_events, sync_watchlists
+from bot.matches import effective_watchlists, match_changes, sync_watchlists
 from bot.minutes import ParsedMeeting
 from bot.models import Document, Meeting, SourceState
 from bot.notify import after_cycle
@@ -134,9 +133,8 @@ def run_cycle(
     finally:
         if own:
             fetcher.close()
-    matcher = Matcher(watchlists)
     paused = paused_slugs(watchlists, now.astimezone(config.bot.zone).date())
-    report.matches += retrying(lambda: match_pending_events(store, matcher, now, send_backfill, paused), "matching")
+    report.matches += match_changes(store, watchlists, now, send_backfill, paused)
     try:
         report.feeds = publish(config, store, watchlists)
     except PublishError as exc:  # the items and matches are stored; the feeds are written next time

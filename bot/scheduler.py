@@ -40,8 +40,7 @@ from bot.digest import has_undelivered_matches, recipients, send_due
 from bot.errors import BotError, PublishError
 from bot.feeds import publish
 from bot.mailer import send_pending
-from bot.match import Matcher
-from bot.matches import effective_watchlists, has_unmatched_events, match_pending_events
+from bot.matches import effective_watchlists, has_unmatched_events, match_changes
 from bot.notify import leftovers, schedule
 from bot.notify import send_due as send_due_notifications
 from bot.pipeline import Progress, RunReport, email_digests, interval, open_store, run_cycle
@@ -107,9 +106,8 @@ def finish_leftovers(config: Config, store: Store, watchlists: list[Watchlist]) 
     published again), matches not yet in an immediate digest, digests due or left unsent."""
     now, report = utcnow(), RunReport()
     if has_unmatched_events(store):
-        matcher = Matcher(watchlists)
         paused = paused_slugs(watchlists, now.astimezone(config.bot.zone).date())
-        report.matches = retrying(lambda: match_pending_events(store, matcher, now, paused=paused), "matching")
+        report.matches = match_changes(store, watchlists, now, paused=paused)
         try:
             report.feeds = publish(config, store, watchlists)
         except PublishError as exc:
