@@ -57,8 +57,8 @@ def record_meeting(
         document.outcome = "superseded"  # the minutes, or a newer version, are stored: this adds nothing
         return tally
     _update_meeting(stored_meeting, meeting)
-    recorder = _Recorder(session, source.name, document, now, backfill, tally, attachments)
     items = list(session.exec(select(Item).where(Item.meeting_id == stored_meeting.id).order_by(col(Item.id))))
+    recorder = _Recorder(session, source.name, document, now, backfill, tally, attachments, _versions(session, items))
     pairs = match_items(_once_each(meeting.items, source.name, stored_meeting, document, tally), items)
     for parsed, stored in pairs:
         if stored is None:
@@ -72,6 +72,15 @@ def record_meeting(
                 recorder.remove_item(item, meeting.kind)
     document.outcome = "stored"
     return tally
+
+
+def _versions(session: Session, items: list[Item]) -> dict[int, list[ItemVersion]]:
+    """Every stored version of these items, by item: one query per meeting, not one per item."""
+    found: dict[int, list[ItemVersion]] = {item.id: [] for item in items if item.id is not None}
+    if found:
+        for version in session.exec(select(ItemVersion).where(col(ItemVersion.item_id).in_(found))):
+            found[version.item_id].append(version)
+    return found
 
 
 def _newer_stored(session: Session, meeting: Meeting, document: Document) -> bool:
@@ -144,6 +153,7 @@ class _Recorder:
     backfill: bool
     tally: Tally
     attachments: Mapping[str, Bilag] | None = None
+    versions: dict[int, list[ItemVersion]] = field(default_factory=dict)  # the meeting's stored versions, by item
 
     def new_item(self, meeting: Meeting, parsed: ParsedItem) -> None:
         assert meeting.id is not None
@@ -157,7 +167,7 @@ class _Recorder:
         )
         self.session.add(item)
         self.session.flush()
-        version = self._version(item, parsed, 1)
+        version = self._version(item, parsed, 1, parsed.content_hash())
         self._event(item, version, "new")
         self.tally.new += 1
 
@@ -165,7 +175,8 @@ class _Recorder:
         reappeared = item.removed
         item.removed = False
         item.number, item.portal_id = parsed.number, parsed.portal_id or item.portal_id
-        versions = list(self.session.exec(select(ItemVersion).where(ItemVersion.item_id == item.id)))
+        assert item.id is not None
+        versions = self.versions[item.id]
         current = next(v for v in versions if v.version == item.current_version)
         digest = parsed.content_hash()
         entries = attachment_entries(parsed, self.attachments)
@@ -180,7 +191,7 @@ class _Recorder:
                 )
                 self.tally.changed += 1
             return
-        version = self._version(item, parsed, max(v.version for v in versions) + 1)
+        version = self._version(item, parsed, max(v.version for v in versions) + 1, digest)
         news = attachment_news(current.attachments, entries) if self.attachments is not None else []
         self._event(item, version, "changed", _change(current, version), news)
         self.tally.changed += 1
@@ -192,23 +203,22 @@ class _Recorder:
         return self.attachments is None or not attachment_news(version.attachments, entries)
 
     def remove_item(self, item: Item, kind: str) -> None:
-        current = self.session.exec(
-            select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.version == item.current_version)
-        ).one()
+        assert item.id is not None
+        current = next(v for v in self.versions[item.id] if v.version == item.current_version)
         if kind == "dagsorden" and current.doc_kind == "tillægsdagsorden":
             return  # a re-published agenda does not list the supplementary agenda's items
         item.removed = True
         self._event(item, current, "removed")
         self.tally.removed += 1
 
-    def _version(self, item: Item, parsed: ParsedItem, number: int) -> ItemVersion:
+    def _version(self, item: Item, parsed: ParsedItem, number: int, digest: str) -> ItemVersion:
         assert item.id is not None and self.document.id is not None
         version = ItemVersion(
             item_id=item.id,
             version=number,
             document_id=self.document.id,
             doc_kind=self.document.kind or "dagsorden",
-            content_hash=parsed.content_hash(),
+            content_hash=digest,
             number=parsed.number,
             title=parsed.title,
             case_number=parsed.case_number,
@@ -222,6 +232,7 @@ class _Recorder:
         )
         self.session.add(version)
         self.session.flush()
+        self.versions.setdefault(item.id, []).append(version)
         item.current_version, item.title, item.case_number = number, parsed.title, parsed.case_number
         return version
 
