@@ -13,10 +13,10 @@ import random
 import re
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache, reduce
-from itertools import accumulate
+from itertools import accumulate, islice
 from operator import or_
 from pathlib import Path
 
@@ -208,8 +208,17 @@ class _Writer:
 
 def documents(n_docs: int, seed: int = 1) -> list[str]:
     """``n_docs`` agenda items (a few KB each) of generated Danish minutes; same seed, same text."""
+    return list(islice(stream(seed), n_docs))
+
+
+def stream(seed: int = 1) -> Iterator[str]:
+    """Agenda items without end, as :func:`documents` writes them (its lists are this stream's prefixes):
+    for a corpus sized in bytes rather than documents."""
     writer = _Writer(random.Random(seed))
-    return [writer.item(number) for number in range(1, n_docs + 1)]
+    number = 0
+    while True:
+        number += 1
+        yield writer.item(number)
 
 
 # --- term lists -------------------------------------------------------------------------------

@@ -1,30 +1,57 @@
-"""Ingest throughput: the real pipeline (folder sources → parse → SQLite) over a generated year.
+"""Ingest throughput: the real pipeline (folder sources → parse → store) over a generated year.
 
-Cold: an empty state folder; every document is archived, parsed, stored and diffed. Warm: the
-same cycle again over unchanged files, where the raw hashes skip the work. No watchlists here
-(the feeds phase adds them), so the cycle's matching and feeds are nearly free.
+Cold: an empty state folder and an empty database; every document is archived, parsed, stored and
+diffed. Warm: the same cycle again over unchanged files, where the raw hashes skip the work. No
+watchlists here (the feeds phase adds them), so the cycle's matching and feeds are nearly free.
+
+During the cold cycle, SQLAlchemy event listeners on the store's engine count the statements sent
+to the database (``before_cursor_execute``: an executemany is one) and the commits, and the
+pipeline's steps are timed by wrapping the functions ``bot.pipeline`` calls (see ``PHASES``).
+On SQLite (the default file under the state folder) and, when a server answers at
+127.0.0.1:5432, on a scratch PostgreSQL database (created, then dropped).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import bot.pipeline
 from benchmarks.year import YearSize, write_year
 from bot.config import BotSettings, Config, FolderSource
 from bot.pipeline import open_store, run_cycle
 
 MB = 1_000_000
+POSTGRES_SERVER = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"  # as tests/conftest.py
+# Phase name → the function bot.pipeline calls for it (timed inclusive; a name the pipeline no longer
+# has is left out, its time then counts as "other"). Parsing in a worker process would not be seen.
+PHASES = {
+    "watchlists": "sync_watchlists",
+    "extract": "extract_text",
+    "parse": "parse_minutes",
+    "store": "_store",
+    "match": "match_pending_events",
+    "feeds": "publish",
+    "digests": "email_digests",
+}
 
 
-def config_for(root: Path, kommuner: list[str], watchlists: Path | None = None) -> Config:
-    """One folder source per kommune, state under ``root/state``."""
+def config_for(root: Path, kommuner: list[str], watchlists: Path | None = None, database_url: str = "") -> Config:
+    """One folder source per kommune, state under ``root/state`` (``root/state-pg`` on PostgreSQL)."""
     sources = tuple(
         FolderSource(type="folder", name=name.lower(), kommune=name, path=root / "minutes" / name.lower())
         for name in kommuner
     )
-    bot = BotSettings(state_dir=root / "state", watchlists_dir=watchlists or root / "watchlists")
+    state = root / ("state-pg" if database_url else "state")
+    bot = BotSettings(state_dir=state, watchlists_dir=watchlists or root / "watchlists", database_url=database_url)
     return Config(bot=bot, sources=sources)
 
 
@@ -37,23 +64,83 @@ def prepare(size: YearSize, root: Path, seed: int = 1) -> dict[str, Any]:
     return {"kommuner": kommuner, "bytes": total, "files": files, "generate_s": time.perf_counter() - start}
 
 
-def run(root: Path, kommuner: list[str], total_bytes: int) -> dict[str, Any]:
+@dataclass
+class Tally:
+    """What the database was asked to do, and how long each pipeline step took."""
+
+    statements: int = 0
+    commits: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    def commit(self, *_: Any) -> None:
+        self.commits += 1
+
+
+def _timed(tally: Tally, phase: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            tally.seconds[phase] = tally.seconds.get(phase, 0.0) + time.perf_counter() - start
+
+    return wrapper
+
+
+@contextmanager
+def tallied(engine: Engine) -> Iterator[Tally]:
+    """Count statements and commits on ``engine`` and time the pipeline's steps while in the block."""
+    tally = Tally()
+    originals = {name: getattr(bot.pipeline, name) for name in PHASES.values() if hasattr(bot.pipeline, name)}
+    event.listen(engine, "before_cursor_execute", tally.statement)
+    event.listen(engine, "commit", tally.commit)
+    for phase, name in PHASES.items():
+        if name in originals:
+            setattr(bot.pipeline, name, _timed(tally, phase, originals[name]))
+    try:
+        yield tally
+    finally:
+        for name, function in originals.items():
+            setattr(bot.pipeline, name, function)
+        event.remove(engine, "before_cursor_execute", tally.statement)
+        event.remove(engine, "commit", tally.commit)
+
+
+def run(root: Path, kommuner: list[str], total_bytes: int, database_url: str = "") -> dict[str, Any]:
     """A cold cycle and a warm one over the files under ``root/minutes``."""
-    config = config_for(root, kommuner)
+    config = config_for(root, kommuner, database_url=database_url)
     store = open_store(config)
-    start = time.perf_counter()
-    cold = run_cycle(config, store)
-    cold_s = time.perf_counter() - start
-    start = time.perf_counter()
-    warm = run_cycle(config, store)
-    warm_s = time.perf_counter() - start
+    try:
+        with tallied(store.engine) as tally:
+            start = time.perf_counter()
+            cold = run_cycle(config, store)
+            cold_s = time.perf_counter() - start
+        start = time.perf_counter()
+        warm = run_cycle(config, store)
+        warm_s = time.perf_counter() - start
+        db_mb = database_mb(store.engine, root)
+    finally:
+        store.close()
     items = cold.new
+    per_item = 1e6 / max(items, 1)
+    phases = {phase: round(seconds * per_item, 1) for phase, seconds in tally.seconds.items()}
+    phases["other"] = round(cold_s * per_item - sum(phases.values()), 1)
     return {
+        "database": store.engine.dialect.name,
         "cold_s": round(cold_s, 3),
         "warm_s": round(warm_s, 3),
         "warm_over_cold": round(warm_s / cold_s, 4),
         "mb_per_s": round(total_bytes / MB / cold_s, 3),
         "items_per_s": round(items / cold_s, 1),
+        "us_per_item": round(cold_s * per_item, 1),
+        "statements_per_item": round(tally.statements / max(items, 1), 2),
+        "commits_per_document": round(tally.commits / max(cold.documents, 1), 2),
+        "statements": tally.statements,
+        "commits": tally.commits,
+        "phases_us_per_item": phases,
         "items": items,
         "changed": cold.changed,
         "removed": cold.removed,
@@ -61,5 +148,40 @@ def run(root: Path, kommuner: list[str], total_bytes: int) -> dict[str, Any]:
         "warm_unchanged": warm.unchanged,
         "errors": len(cold.errors) + len(warm.errors),
         "bytes": total_bytes,
-        "db_mb": round((root / "state" / "referatvagt.db").stat().st_size / MB, 1),
+        "db_mb": db_mb,
     }
+
+
+def database_mb(engine: Engine, root: Path) -> float:
+    """The store's size: the SQLite file, or what PostgreSQL reports for the database."""
+    if engine.dialect.name == "sqlite":
+        return round((root / "state" / "referatvagt.db").stat().st_size / MB, 1)
+    with engine.connect() as connection:
+        return round(connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one() / MB, 1)
+
+
+def postgres_server() -> tuple[Any, str]:
+    """An autocommit connection to the server's own database, or None and why not."""
+    try:
+        import psycopg
+    except ImportError:
+        return None, "psycopg is not installed"
+    try:
+        return psycopg.connect(POSTGRES_SERVER, autocommit=True, connect_timeout=3), ""
+    except psycopg.OperationalError as exc:
+        return None, str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+
+
+def run_postgresql(root: Path, kommuner: list[str], total_bytes: int) -> dict[str, Any]:
+    """:func:`run` on a scratch PostgreSQL database (dropped afterwards); ``{"skipped": why}``
+    when no server answers at 127.0.0.1:5432."""
+    admin, reason = postgres_server()
+    if admin is None:
+        return {"skipped": f"no PostgreSQL server at 127.0.0.1:5432 ({reason})"}
+    name = f"referatvagt_bench_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            return run(root, kommuner, total_bytes, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from bot.attachments import AttachmentReader, Bilag, Caps
 from bot.claims import SendReport
@@ -288,6 +288,7 @@ class _Poll:
         self.attempted = 0
         self.failed: list[str] = []
         self.attachments: AttachmentReader | None = None
+        self.seen: dict[str, str] | None = None  # document key → hash of its newest stored version
 
     def take(self, fetched: RawDocument | BotError) -> None:
         self.attempted += 1
@@ -296,7 +297,9 @@ class _Poll:
             return
         self.report.documents += 1
         try:
-            parsed = _read(fetched, self.state, self.store, self.report, self.label)
+            if self.seen is None:
+                self.seen = _newest_digests(self.store, self.state)
+            parsed = _read(fetched, self.seen, self.store, self.report, self.label)
             if parsed is not None:
                 found = self._attachments(parsed)
                 retrying(
@@ -305,6 +308,7 @@ class _Poll:
                     ),
                     self.label,
                 )
+                self.seen[fetched.key] = parsed.digest
         except Stopping:
             raise  # out of time or stopping while fetching attachments: the document comes again next poll
         except BotError as exc:
@@ -366,12 +370,11 @@ def _source_state(store: Store, config: SourceConfig, now: datetime) -> SourceSt
     return state
 
 
-def _read(raw: RawDocument, state: SourceState, store: Store, report: RunReport, label: str) -> _Parsed | None:
+def _read(raw: RawDocument, seen: dict[str, str], store: Store, report: RunReport, label: str) -> _Parsed | None:
     digest = store.archive(raw.content)
-    with store.session() as session:
-        if _seen(session, state, raw.key, digest):
-            report.unchanged += 1
-            return None
+    if seen.get(raw.key) == digest:
+        report.unchanged += 1
+        return None
     meeting = raw.parsed
     if meeting is None:
         extracted = extract_text(raw.content, raw.name)
@@ -382,18 +385,13 @@ def _read(raw: RawDocument, state: SourceState, store: Store, report: RunReport,
     return _Parsed(raw, digest, meeting)
 
 
-def _seen(session: Session, state: SourceState, key: str, digest: str) -> bool:
-    """Whether the newest stored version of this document has these exact bytes.
-
-    Only the newest counts: a document re-published with an earlier content is read again.
-    """
-    query = (
-        select(Document.raw_sha256)
-        .where(Document.source_id == state.id, Document.key == key)
-        .order_by(col(Document.id).desc())
-        .limit(1)
-    )
-    return session.exec(query).first() == digest
+def _newest_digests(store: Store, state: SourceState) -> dict[str, str]:
+    """The hash of the newest stored version of each of the source's documents, read once per
+    poll (its claim keeps other workers from storing its documents meanwhile). Only the newest
+    counts: a document re-published with an earlier content is read again."""
+    query = select(Document.key, Document.raw_sha256).where(Document.source_id == state.id).order_by(col(Document.id))
+    with store.session() as session:
+        return dict(session.exec(query).all())
 
 
 def _store(
