@@ -22,8 +22,9 @@ one that is not is a section heading typed in another style.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
+from typing import NamedTuple
 
 from bot.errors import ParseError
 from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, Section, collapse, committee_name
@@ -67,8 +68,7 @@ _HEADER = re.compile(
 _WRAP_SHARE = 0.9  # a line this close to the longest line was wrapped by the typesetter
 
 
-@dataclass(frozen=True)
-class _Line:
+class _Line(NamedTuple):  # a tuple: built once per line, and a frozen dataclass is slow to build
     text: str  # markup removed, whitespace collapsed
     body: str  # emphasis removed, bullets and tabs kept: the form stored in sections
     marked: bool  # a markdown heading or a fully bold line
@@ -79,6 +79,12 @@ class _Line:
     @property
     def blank(self) -> bool:
         return not self.text
+
+
+_BLANK = _Line("", "", False)
+_ITALIC_MARKS = ("*", "_")
+_MARKUP_STARTS = "#*_"
+_ITEM_INITIALS = ("P", "p")
 
 
 def parse_minutes(text: str, name: str) -> ParsedMeeting:
@@ -117,17 +123,35 @@ def parse_minutes(text: str, name: str) -> ParsedMeeting:
 
 def _classify(raw: str) -> _Line:
     stripped = raw.strip()
-    hashes = len(stripped) - len(stripped.lstrip("#")) if _MARKUP_EDGE.match(stripped) else 0
-    inner = _MARKUP_EDGE.sub("", stripped)
-    bold = inner.startswith("**") and inner.endswith("**") and len(inner) > 4
-    italic = not bold and bool(_ITALIC_LINE.match(inner))
-    body = _SINGLE_EMPHASIS.sub(r"\1", _EMPHASIS.sub("", inner[1:-1] if italic else inner)).strip()
+    if not stripped:
+        return _BLANK
+    # The patterns below only change a line holding '#', '*' or '_': most lines hold none, and
+    # testing for the character first spares scanning the whole line with each regex.
+    if stripped[0] in _MARKUP_STARTS:
+        edge = _MARKUP_EDGE.match(stripped)  # anchored: the same as substituting it away
+        hashes = len(stripped) - len(stripped.lstrip("#")) if edge else 0
+        inner = stripped[edge.end() :] if edge else stripped
+        bold = inner.startswith("**") and inner.endswith("**") and len(inner) > 4
+        italic = not bold and inner[:1] in _ITALIC_MARKS and bool(_ITALIC_LINE.match(inner))
+        body = inner[1:-1] if italic else inner
+    else:  # no heading, bold or italic mark-up can start here
+        hashes, bold, italic, body = 0, False, False, stripped
+    if "**" in body:  # with only one of the two marks present the regex removes exactly that mark
+        body = _EMPHASIS.sub("", body) if "__" in body else body.replace("**", "")
+    elif "__" in body:
+        body = body.replace("__", "")
+    if "*" in body:
+        body = _SINGLE_EMPHASIS.sub(r"\1", body)
+    body = body.strip()
     level = hashes or (_BOLD_LEVEL if bold else 0)
-    return _Line(text=collapse(body), body=body, marked=bool(level), level=level, bold=bold, italic=italic)
+    # collapse(body), inlined for the common line: stripped, printable (so no whitespace but spaces), no double space
+    text = body if body.isprintable() and "  " not in body else collapse(body)
+    return _Line(text, body, bool(level), level, bold, italic)
 
 
 def _item_starts(lines: list[_Line]) -> list[int]:
-    candidates = [i for i, line in enumerate(lines) if _is_item_line(line)]
+    # Every item line starts with "P" (no other character matches it ignoring case): test that first.
+    candidates = [i for i, line in enumerate(lines) if line.text[:1] in _ITEM_INITIALS and _is_item_line(line)]
     marked = [i for i in candidates if lines[i].marked]
     # Where the layout marks items up, a plain "Punkt 3: …" line is a reference in prose.
     return marked if marked else [i for i in candidates if i == 0 or lines[i - 1].blank]
@@ -286,12 +310,19 @@ def _case_number(body: list[_Line]) -> tuple[str | None, list[_Line]]:
 def _sections(body: list[_Line], marked: bool) -> tuple[Section, ...]:
     sections: list[tuple[str, list[str]]] = []
     opener: _Line | None = None  # the heading that opened the current section
+    last = len(body) - 1
     for index, line in enumerate(body):
-        # In plain text a heading is a paragraph of one line: a wrapped line of prose that
-        # happens to start with "Økonomi-" is not one.
-        alone = (index == 0 or body[index - 1].blank) and (index + 1 == len(body) or body[index + 1].blank)
-        is_candidate = line.marked if marked else alone
-        if not marked and sections and sections[-1][0].casefold() in SECTION_EXACT:
+        if marked:
+            is_candidate = line.marked
+        else:
+            # In plain text a heading is a paragraph of one line: a wrapped line of prose that
+            # happens to start with "Økonomi-" is not one. (A blank line is no heading either.)
+            is_candidate = (
+                bool(line.text)
+                and (index == 0 or not body[index - 1].text)
+                and (index == last or not body[index + 1].text)
+            )
+        if is_candidate and not marked and sections and sections[-1][0].casefold() in SECTION_EXACT:
             # Plain-layout attachment names ("Høringssvar fra borgere") look like headings.
             is_candidate = is_candidate and is_decision_heading(line.text)
         if is_candidate and is_section_heading(line.text) and not _is_sub_heading(line, opener):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
+from functools import lru_cache
 
 from bot.minutes import Decision, Section, collapse, committee_key
 
@@ -21,6 +22,7 @@ MONTHS = {
 }
 
 _BULLET = re.compile(r"^\s*(?:[-*•·▪–]\s+|\d{1,3}[.)]\s+)")
+_BULLET_INITIALS = tuple("-*•·▪–")
 
 _NUMERIC_DATE = r"(?P<d>\d{1,2})[-./](?P<m>\d{1,2})[-./](?P<y>\d{4}|\d{2})"
 _TEXT_DATE = r"(?P<td>\d{1,2})\.?\s+(?P<tm>[a-zæøå]+)\s+(?P<ty>\d{4})"
@@ -120,9 +122,18 @@ def is_decision_heading(text: str) -> bool:
     return bool(_DECISION.match(text.strip()))
 
 
+# Both tests below are pure and asked of every heading-like line; minutes repeat the same few
+# headings in every item, so answers are cached (only for lines short enough to be headings).
+
+
 def is_section_heading(text: str) -> bool:
     """Whether a heading names a section (Indstilling, Beslutning i … den …) rather than a topic."""
-    if not text or len(text) > MAX_HEADING or text.endswith(".") and not _DATE.search(text):
+    return len(text) <= MAX_HEADING and _is_section_heading(text)
+
+
+@lru_cache(maxsize=4096)
+def _is_section_heading(text: str) -> bool:
+    if not text or text.endswith(".") and not _DATE.search(text):
         return False
     folded = text.casefold().rstrip(":").strip()
     if folded in SECTION_EXACT or _DECISION.match(folded):
@@ -133,7 +144,12 @@ def is_section_heading(text: str) -> bool:
 def is_main_section_heading(text: str) -> bool:
     """A decision or a main section (Resumé, Beslutningstema, Indstilling, Sagsfremstilling,
     Bilag, or their Supplerende forms): these open a section even written as a sub-heading."""
-    if not is_section_heading(text):
+    return len(text) <= MAX_HEADING and _is_main_section_heading(text)
+
+
+@lru_cache(maxsize=4096)
+def _is_main_section_heading(text: str) -> bool:
+    if not _is_section_heading(text):
         return False
     folded = collapse(text).casefold().rstrip(":").strip()
     return folded in SECTION_EXACT or bool(_DECISION.match(folded) or _MAIN.match(folded))
@@ -146,25 +162,42 @@ def section_kind(heading: str) -> str:
 
 def normalise_paragraphs(lines: list[str]) -> str:
     """Join wrapped lines into paragraphs; list items and table rows keep their own lines."""
-    paragraphs: list[list[str]] = [[]]
+    paragraphs: list[str] = []
+    current: list[list[str]] = []  # the paragraph's lines, each as the wrapped lines joined into it
     for raw in lines:
         line = raw.strip()
         if not line:
-            if paragraphs[-1]:
-                paragraphs.append([])
+            if current:
+                paragraphs.append(_paragraph(current))
+                current = []
             continue
-        current = paragraphs[-1]
-        if current and not _BULLET.match(line) and "\t" not in line and "\t" not in current[-1]:
-            current[-1] = f"{current[-1]} {line}"
+        # Only lines without tabs are ever joined, so a joined line's last part holds a tab iff it does.
+        if current and "\t" not in line and "\t" not in current[-1][-1] and not _bullet(line):
+            current[-1].append(line)
         else:
-            current.append(line)
-    cleaned = ["\n".join(_tidy(line) for line in paragraph) for paragraph in paragraphs if paragraph]
-    return "\n\n".join(cleaned)
+            current.append([line])
+    if current:
+        paragraphs.append(_paragraph(current))
+    return "\n\n".join(paragraphs)
+
+
+def _paragraph(lines: list[list[str]]) -> str:
+    return "\n".join(_tidy(parts[0] if len(parts) == 1 else " ".join(parts)) for parts in lines)
 
 
 def _tidy(line: str) -> str:
-    line = _BULLET.sub(lambda m: "- " if not m.group(0).strip()[0].isdigit() else m.group(0).strip() + " ", line)
+    bullet = _bullet(line)  # anchored: the same as substituting it
+    if bullet:
+        mark = bullet.group(0).strip()
+        line = ("- " if not mark[0].isdigit() else mark + " ") + line[bullet.end() :]
+    if "\t" not in line:
+        return collapse(line)
     return "\t".join(collapse(cell) for cell in line.split("\t"))
+
+
+def _bullet(line: str) -> re.Match[str] | None:
+    """A list mark at the start of a stripped line: only a bullet or a digit can begin one."""
+    return _BULLET.match(line) if line[:1] in _BULLET_INITIALS or line[:1].isdigit() else None
 
 
 def attachments_of(bilag: list[Section]) -> list[str]:
