@@ -52,6 +52,8 @@ def _word(text: str) -> str:
 def _clean(text: str) -> str:
     """Text between words as a snippet shows it: markup dropped, whitespace runs as one space,
     and " … " for a long run of other characters (a ruler of dashes)."""
+    if text == " ":  # most gaps: what the steps below would return
+        return text
     cleaned = _WHITESPACE.sub(" ", text.translate(_NO_MARKUP))
     return cleaned if len(cleaned) <= _LONGEST else " … "
 
@@ -98,7 +100,9 @@ def make_snippet(words: Words, hits: Sequence[Hit], terms: Sequence[Term] = ()) 
 
 
 def _is_number(words: Words, start: int) -> bool:
-    return any(c.isdigit() for c in words.scan[start : words.word_end(start)])
+    word = words.scan[start : words.word_end(start)]
+    # Most words are letters only, and no letter is a digit: one call in C settles those.
+    return not word.isalpha() and any(map(str.isdigit, word))
 
 
 def _is_table(words: Words, starts: Sequence[int]) -> bool:
