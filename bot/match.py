@@ -193,7 +193,9 @@ def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> Watchlist
         return None
     term_text = allowed
     if watchlist.only_new_text and item.added is not None:
-        new_bilag = [segment for segment, attachment in zip(bilag, item.attachments, strict=True) if attachment.new]
+        # ``bilag`` is empty when this watchlist does not search attachments (another one may)
+        pairs = zip(bilag, item.attachments, strict=True) if bilag else ()
+        new_bilag = [segment for segment, attachment in pairs if attachment.new]
         term_text = _within(search.segments(compiled.engine, added=True), watchlist.sections) + new_bilag
     found_terms = _found(term_text) & set(compiled.terms)
     if compiled.terms and not found_terms:

@@ -237,3 +237,23 @@ def test_try_shows_matching_items_with_snippets_and_a_count(tmp_path: Path) -> N
     assert {"snippet", "sections", "decision", "kommune"} <= set(rows[0])
     bad = run_cli(config, "try", "a")
     assert bad.exit_code == 2 and "'a': too short" in bad.stderr
+
+
+def test_only_new_text_without_attachments_beside_a_watchlist_that_reads_them() -> None:
+    """One watchlist reads attachments (so the item carries them), another matches only new text
+    and not attachments: each is evaluated on its own, without tripping over the other's bilag."""
+    from bot.match import AttachmentText, ItemText, Matcher
+    from bot.watchlists import watchlist_from_text
+
+    reads = watchlist_from_text('terms = ["busplan"]\nattachments = true\n', Path("reads.toml"))
+    new_only = watchlist_from_text('terms = ["busplan"]\nonly_new_text = true\n', Path("new.toml"))
+    item = ItemText(
+        kommune="Testrup",
+        committee="Teknik- og Miljøudvalget",
+        case_number=None,
+        title="Busplan 2027",
+        sections=(("Sagsfremstilling", "Forslag til ny busplan med fire nye linjer."),),
+        added=(("Sagsfremstilling", "ny busplan med fire"),),
+        attachments=(AttachmentText("Bilag 1 Køreplan", None, "busplan for linje 4", new=True),),
+    )
+    assert [found.slug for found in Matcher([reads, new_only]).match(item)] == ["reads", "new"]
