@@ -70,6 +70,7 @@ def record_meeting(
         for item in items:
             if id(item) not in matched and not item.removed:
                 recorder.remove_item(item, meeting.kind)
+    recorder.write()
     document.outcome = "stored"
     return tally
 
@@ -154,6 +155,14 @@ class _Recorder:
     tally: Tally
     attachments: Mapping[str, Bilag] | None = None
     versions: dict[int, list[ItemVersion]] = field(default_factory=dict)  # the meeting's stored versions, by item
+    # What the document changes, in order: new items and versions are written in one batch each,
+    # then the events (which need their ids), so a document costs a few statements, not a few per item.
+    _new_versions: list[tuple[Item, ParsedItem, int, str]] = field(default_factory=list)
+    # (item, its version or the parsed item whose new version it is, kind, change, attachment news,
+    # the version a new version is compared with)
+    _events: list[
+        tuple[Item, ItemVersion | ParsedItem, str, Change | None, list[dict[str, Any]], ItemVersion | None]
+    ] = field(default_factory=list)
 
     def new_item(self, meeting: Meeting, parsed: ParsedItem) -> None:
         assert meeting.id is not None
@@ -166,10 +175,22 @@ class _Recorder:
             case_number=parsed.case_number,
         )
         self.session.add(item)
-        self.session.flush()
-        version = self._version(item, parsed, 1, parsed.content_hash())
-        self._event(item, version, "new")
+        self._new_versions.append((item, parsed, 1, parsed.content_hash()))
+        self._events.append((item, parsed, "new", None, [], None))
         self.tally.new += 1
+
+    def write(self) -> None:
+        """Write what was planned: the new items, then the new versions, then the events."""
+        self.session.flush()
+        made: dict[int, ItemVersion] = {}
+        for item, parsed, number, digest in self._new_versions:
+            made[id(parsed)] = self._version(item, parsed, number, digest)
+        self.session.flush()
+        for item, target, kind, change, news, before in self._events:
+            version = made[id(target)] if isinstance(target, ParsedItem) else target
+            if before is not None:  # a new version: the change is told against the current one
+                change = _change(before, version)
+            self._event(item, version, kind, change, news)
 
     def update_item(self, item: Item, parsed: ParsedItem) -> None:
         reappeared = item.removed
@@ -186,14 +207,13 @@ class _Recorder:
             if self.attachments is not None and known.attachments != entries:
                 known.attachments = entries  # read now, or gone: nothing new to tell about
             if reappeared:
-                self._event(
-                    item, known, "changed", Change((), False, ({"section": "Status", "ops": [["+", REAPPEARED]]},))
-                )
+                status = Change((), False, ({"section": "Status", "ops": [["+", REAPPEARED]]},))
+                self._events.append((item, known, "changed", status, [], None))
                 self.tally.changed += 1
             return
-        version = self._version(item, parsed, max(v.version for v in versions) + 1, digest)
+        self._new_versions.append((item, parsed, max(v.version for v in versions) + 1, digest))
         news = attachment_news(current.attachments, entries) if self.attachments is not None else []
-        self._event(item, version, "changed", _change(current, version), news)
+        self._events.append((item, parsed, "changed", None, news, current))
         self.tally.changed += 1
 
     def _same(self, version: ItemVersion, digest: str, entries: list[dict[str, Any]]) -> bool:
@@ -208,7 +228,7 @@ class _Recorder:
         if kind == "dagsorden" and current.doc_kind == "tillægsdagsorden":
             return  # a re-published agenda does not list the supplementary agenda's items
         item.removed = True
-        self._event(item, current, "removed")
+        self._events.append((item, current, "removed", None, [], None))
         self.tally.removed += 1
 
     def _version(self, item: Item, parsed: ParsedItem, number: int, digest: str) -> ItemVersion:
@@ -231,7 +251,6 @@ class _Recorder:
             created_at=self.now,
         )
         self.session.add(version)
-        self.session.flush()
         self.versions.setdefault(item.id, []).append(version)
         item.current_version, item.title, item.case_number = number, parsed.title, parsed.case_number
         return version
