@@ -5,7 +5,6 @@ changed item's news first, and snippets from prose rather than from tables."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -18,8 +17,7 @@ from bot.query import parse_term
 from bot.snippet import make_snippet
 
 from .helpers import Doc, decided, put, standard_agenda
-from .test_email import T0, Inbox, Server, cycle, parts, setup
-from .webtools import free_port
+from .test_email import T0, Server, cycle, parts, setup
 
 BUSSER = 'title = "Busser"\nterms = ["busplan", "budget"]\n[deliver]\nemail = ["a@example.org"]\ndigest = "immediate"\n'
 TRAFIK = 'title = "Trafik"\nterms = ["busplan"]\n[deliver]\nemail = ["a@example.org"]\ndigest = "immediate"\n'
@@ -27,19 +25,9 @@ TRAFIK = 'title = "Trafik"\nterms = ["busplan"]\n[deliver]\nemail = ["a@example.
 MARKUP = re.compile(r"\*\*|__|\{\+|\+\}|\[-|-\]|</?[A-Za-z][^>]*>|&[a-z]+;|&#\d+;")
 
 
-@pytest.fixture
-def relay() -> Iterator[Server]:
-    server = Server(Inbox(), free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def only_mail(relay: Server) -> tuple[str, str, str]:
+def only_mail(smtp: Server) -> tuple[str, str, str]:
     """Subject, text part and HTML part of the one mail the relay got."""
-    ((_, message),) = relay.inbox.messages
+    ((_, message),) = smtp.inbox.messages
     assert isinstance(message, EmailMessage)
     text, html = parts(message)
     return str(message["Subject"]), text, html
@@ -57,8 +45,8 @@ def item_block(text: str, title: str) -> list[str]:
     return block
 
 
-def test_the_subject_counts_distinct_items_new_and_decided(tmp_path: Path, relay: Server) -> None:
-    config = setup(tmp_path, relay.port, busser=BUSSER, trafik=TRAFIK)
+def test_the_subject_counts_distinct_items_new_and_decided(tmp_path: Path, smtp: Server) -> None:
+    config = setup(tmp_path, smtp.port, busser=BUSSER, trafik=TRAFIK)
     put(tmp_path, "dagsorden.md", standard_agenda())
     cycle(config, T0)  # a first ingest: feeds only
     # Then, in one cycle: the minutes decide items 2 and 3, and a new agenda brings three items.
@@ -70,7 +58,7 @@ def test_the_subject_counts_distinct_items_new_and_decided(tmp_path: Path, relay
     later.item(3, "Budget 2028", "26/503", Sagsfremstilling="Første behandling af budget 2028.")
     put(tmp_path, "dagsorden-december.md", later)
     assert cycle(config, T0 + timedelta(hours=1)).mail.sent == 1
-    subject, text, _ = only_mail(relay)
+    subject, text, _ = only_mail(smtp)
     assert subject == "referatvagt: 5 punkter (3 nye, 2 med beslutning) – Busser, Trafik"
     assert "== Busser (5 punkter) ==" in text and "== Trafik (3 punkter) ==" in text
 
@@ -93,8 +81,8 @@ def test_the_subject_words_are_correct_danish_in_singular_and_plural(counts: dic
     assert count_text(counts) == words
 
 
-def test_the_text_part_is_plain_text_with_added_and_removed_in_words(tmp_path: Path, relay: Server) -> None:
-    config = setup(tmp_path, relay.port, busser=BUSSER)
+def test_the_text_part_is_plain_text_with_added_and_removed_in_words(tmp_path: Path, smtp: Server) -> None:
+    config = setup(tmp_path, smtp.port, busser=BUSSER)
     put(tmp_path, "dagsorden.md", standard_agenda())
     cycle(config, T0)
     changed = standard_agenda()
@@ -106,7 +94,7 @@ def test_the_text_part_is_plain_text_with_added_and_removed_in_words(tmp_path: P
     )
     put(tmp_path, "dagsorden.md", changed)
     assert cycle(config, T0 + timedelta(hours=1)).mail.sent == 1
-    _, text, html = only_mail(relay)
+    _, text, html = only_mail(smtp)
     assert not MARKUP.search(text), MARKUP.search(text)
     block = item_block(text, "Busplan 2027 revideret")
     assert any(line.startswith("Tilføjet i Sagsfremstilling: ") and "to" in line for line in block), block
@@ -116,9 +104,9 @@ def test_the_text_part_is_plain_text_with_added_and_removed_in_words(tmp_path: P
 
 
 def test_a_changed_item_shows_what_was_added_first_and_its_snippet_from_the_new_text(
-    tmp_path: Path, relay: Server
+    tmp_path: Path, smtp: Server
 ) -> None:
-    config = setup(tmp_path, relay.port, trafik=TRAFIK)
+    config = setup(tmp_path, smtp.port, trafik=TRAFIK)
     opening = "Forslag til ny busplan med tre nye linjer, som blev drøftet på mødet i september."
     doc = Doc().item(3, "Trafikplan", "26/300", Sagsfremstilling=opening)
     put(tmp_path, "dagsorden.md", doc)
@@ -127,7 +115,7 @@ def test_a_changed_item_shows_what_was_added_first_and_its_snippet_from_the_new_
     changed = Doc().item(3, "Trafikplan", "26/300", Sagsfremstilling=f"{opening} {news}")
     put(tmp_path, "dagsorden.md", changed)
     assert cycle(config, T0 + timedelta(hours=1)).mail.sent == 1
-    _, text, _ = only_mail(relay)
+    _, text, _ = only_mail(smtp)
     title, published, link, first, *rest = item_block(text, "Punkt 3: Trafikplan")
     assert title.startswith("* Opdateret: ") and published.startswith("Dagsorden offentliggjort ")
     assert link.startswith("http")
@@ -137,7 +125,7 @@ def test_a_changed_item_shows_what_was_added_first_and_its_snippet_from_the_new_
     # A decision comes first too, before the snippet
     put(tmp_path, "referat.md", decided(changed))
     assert cycle(config, T0 + timedelta(hours=2)).mail.sent == 1
-    (_, message) = relay.inbox.messages[-1]
+    (_, message) = smtp.inbox.messages[-1]
     title, _, _, first, *rest = item_block(parts(message)[0], "Punkt 3: Trafikplan")
     assert title.startswith("* Beslutning: ") and first == "Beslutning: Godkendt."
     assert rest, "the snippet follows the decision"
@@ -147,13 +135,13 @@ TABLE = "Tabel 2. Kontanthjælp 12.345 13.456 14.567 15.678 Integration 1.234 2.
 PROSE = "Udgifterne til kontanthjælp stiger fortsat, og udvalget bør overveje en ny indsats for de unge ledige."
 
 
-def test_a_snippet_shows_prose_with_the_term_rather_than_a_table(tmp_path: Path, relay: Server) -> None:
+def test_a_snippet_shows_prose_with_the_term_rather_than_a_table(tmp_path: Path, smtp: Server) -> None:
     watchlist = 'title = "Kontanthjælp"\nterms = ["kontanthjælp"]\n[deliver]\nemail = ["a@example.org"]\n'
-    config = setup(tmp_path, relay.port, kontant=watchlist + 'digest = "immediate"\n')
+    config = setup(tmp_path, smtp.port, kontant=watchlist + 'digest = "immediate"\n')
     doc = Doc().item(1, "Økonomi", "26/1", Sagsfremstilling=f"{TABLE}\n\n{PROSE}")
     put(tmp_path, "dagsorden.md", doc)
     assert cycle(config, T0, send_backfill=True).mail.sent == 1
-    _, text, _ = only_mail(relay)
+    _, text, _ = only_mail(smtp)
     snippet = item_block(text, "Punkt 1: Økonomi")[-1]
     assert "Udgifterne til kontanthjælp stiger fortsat" in snippet and "12" not in snippet, snippet
     # Only a table: its numbers are the snippet, as there is nothing better
