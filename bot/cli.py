@@ -16,7 +16,7 @@ import click
 from bot import __version__
 from bot.addresses import addr_spec
 from bot.cli_case import case as case_command
-from bot.cli_help import example
+from bot.cli_help import example, exit_after_sending, watchlists_in_force
 from bot.cli_notify import notify as notify_command
 from bot.cli_read import READ_COMMANDS
 from bot.cli_sources import sources as sources_group
@@ -24,7 +24,6 @@ from bot.config import Config, find_config_file, load_config, missing_folders
 from bot.digest import send_due, send_test, write_dry_run
 from bot.errors import BotError, os_reason
 from bot.lock import writer_lock
-from bot.matches import effective_watchlists
 from bot.pipeline import Progress, RunReport, open_store, run_cycle
 from bot.scheduler import Bot, configure_logging, run_once
 from bot.search_web import SearchApp
@@ -180,18 +179,13 @@ def digest_command(
         return
     now = utcnow()
     with writer_lock(config), open_store(config) as store:
-        watchlists, errors = effective_watchlists(store, config.bot.watchlists_dir)
-        for error in errors:
-            click.echo(f"error: {error}", err=True)
+        watchlists, errors = watchlists_in_force(store, config)
         if dry_run is not None:
             written = write_dry_run(store, config, watchlists, now, right_now, dry_run)
             click.echo(f"{plural(len(written), 'digest')} written to {dry_run}; nothing sent")
             return
         report = send_due(store, config, watchlists, now, right_now, retry_failed)
-    for error in report.errors:
-        click.echo(f"error: {error}", err=True)
-    click.echo(report.summary())
-    sys.exit(1 if report.errors else 3 if errors else 0)
+    exit_after_sending(report, errors)
 
 
 @cli.command(

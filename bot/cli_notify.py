@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 
 import click
 
-from bot.cli_help import HasConfig, example
+from bot.cli_help import HasConfig, example, exit_after_sending, watchlists_in_force
 from bot.lock import writer_lock
-from bot.matches import effective_watchlists
 from bot.notify import send_due
 from bot.notify_render import payload, text, title
 from bot.notify_send import webhook_secret
@@ -52,14 +50,9 @@ def notify(ctx: HasConfig, test_url: str | None, right_now: bool, retry_failed: 
         return
     now = utcnow()
     with writer_lock(config), open_store(config) as store:
-        watchlists, errors = effective_watchlists(store, config.bot.watchlists_dir)
-        for error in errors:
-            click.echo(f"error: {error}", err=True)
+        watchlists, errors = watchlists_in_force(store, config)
         report = send_due(config, store, watchlists, now, right_now, retry_failed)
-    for error in report.errors:
-        click.echo(f"error: {error}", err=True)
-    click.echo(report.summary())
-    sys.exit(1 if report.errors else 3 if errors else 0)
+    exit_after_sending(report, errors)
 
 
 def send_test(ctx: HasConfig, url: str) -> list[str]:

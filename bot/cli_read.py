@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from bot.cli_help import HasConfig, example
+from bot.cli_help import HasConfig, example, watchlists_in_force
 from bot.errors import ConfigError
 from bot.feeds import feed_path
 from bot.match import Matcher
@@ -188,9 +188,7 @@ def feeds_command(obj: HasConfig) -> None:
     config = obj.config
     base = config.feeds.base_url
     with open_store(config, read_only=True) as store:
-        watchlists, errors = effective_watchlists(store, config.bot.watchlists_dir)
-        for error in errors:
-            click.echo(f"error: {error}", err=True)
+        watchlists, _ = watchlists_in_force(store, config)
         for watchlist in watchlists:
             if not watchlist.deliver.feed:
                 continue
