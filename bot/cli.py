@@ -24,7 +24,8 @@ from bot.config import Config, find_config_file, load_config, missing_folders
 from bot.digest import send_due, send_test, write_dry_run
 from bot.errors import BotError, os_reason
 from bot.lock import writer_lock
-from bot.pipeline import Progress, RunReport, open_store, run_cycle
+from bot.pipeline import Progress, open_store, run_cycle
+from bot.report import RunReport
 from bot.scheduler import Bot, configure_logging, run_once
 from bot.search_web import SearchApp
 from bot.serve import serve as serve_feeds

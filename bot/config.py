@@ -57,6 +57,13 @@ class BotSettings(Frozen):
         description="How long a worker's claim on a poll holds without a sign of life; then another worker takes over.",
     )
     tick: str = Field("15s", description="How often each `run` worker looks in the store for due polls and emails.")
+    read_processes: StrictInt | Literal["auto"] = Field(
+        "auto",
+        description=(
+            "Processes that extract and parse documents beside the one that stores them, once a cycle has "
+            "read 8 itself; 0 = none; 'auto': one fewer than the cores, at most 4."
+        ),
+    )
     _every = field_validator("every", "lease", "tick")(check_duration)
     _archive_dir = field_validator("archive_dir", mode="before")(empty_is_default)
 
@@ -89,6 +96,18 @@ class BotSettings(Frozen):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @field_validator("read_processes", mode="before")
+    @classmethod
+    def _processes(cls, value: object) -> object:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 64):
+            return value
+        raise ValueError('must be "auto" or a whole number from 0 to 64, without quotes')
+
+    @property
+    def readers(self) -> int | None:
+        """``read_processes`` as a number; None for 'auto'."""
+        return None if self.read_processes == "auto" else self.read_processes
 
     @property
     def database(self) -> str:

@@ -88,6 +88,16 @@ _COUNTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
+# Cheap pre-checks, each a word every match of the costly rules above needs: most decisions state
+# no vote, and the number words make those rules slow to fail. A text _COUNTED misses matches
+# neither _PAIR, _STATED nor _COUNTS; a sentence _SIDED misses has no _SUBJECT whose verb
+# phrase takes a side (see _side).
+_COUNTED = re.compile(r"stem|undl|blanke|hverken|\d\s+(?:for|imod)", re.IGNORECASE)
+_SIDED = re.compile(
+    r"\s(?:(?:stemte|stemmer|var|er)\s+(?:imod|mod|for)\b|(?:kunne|kan)\s+(?:ikke\b|anbefale|godkende|tiltræde)"
+    r"|(?:undlod|undlader)\b|stemte\s+(?:blankt|hverken)\b|(?:anbefaler|anbefalede|godkender|godkendte)\b)",
+    re.IGNORECASE,
+)
 # A minority's view: the sentence's subject is a minority, a party or a member, not the body
 _MINORITY = re.compile(
     r"\b(?:et\s+)?mindretal(?:let)?\b|\btog\s+forbehold\b|\btager\s+forbehold\b|\bforbehold\b"
@@ -128,6 +138,19 @@ def parse_votes(text: str, sentences: list[str]) -> Votes | None:
     """The vote a decision states, or None when it states none."""
     counts: dict[str, int] = {}
     parties: dict[str, str] = {}
+    if _COUNTED.search(text):
+        _counts(text, counts, parties)
+    for sentence in sentences:
+        if ":" in sentence:  # every labelled list has one
+            _labelled(sentence, counts, parties)
+        _groups(sentence, counts, parties)
+    if not counts and not parties:
+        return None
+    return Votes(counts.get("for"), counts.get("imod"), counts.get("undlod"), parties)
+
+
+def _counts(text: str, counts: dict[str, int], parties: dict[str, str]) -> None:
+    """The counts the whole text states ("med 6 stemmer for, 2 imod og 1 undlod")."""
     rest = _pairs(text, counts)
     for found in _STATED.finditer(rest):
         side, count, listed = (
@@ -141,12 +164,6 @@ def parse_votes(text: str, sentences: list[str]) -> Votes | None:
     for side, rule in _COUNTS:
         if side not in counts and (counted := rule.search(rest)):
             counts[side] = number(counted["n"] or counted["d"])
-    for sentence in sentences:
-        _labelled(sentence, counts, parties)
-        _groups(sentence, counts, parties)
-    if not counts and not parties:
-        return None
-    return Votes(counts.get("for"), counts.get("imod"), counts.get("undlod"), parties)
 
 
 def number(word: str) -> int:
@@ -177,7 +194,7 @@ def _label_side(label: str) -> str:
 
 def _groups(sentence: str, counts: dict[str, int], parties: dict[str, str]) -> None:
     grouped = set()
-    for found in _GROUP.finditer(sentence):
+    for found in _GROUP.finditer(sentence) if "(" in sentence else ():  # a group names its parties in parentheses
         side = _side(found["rest"])
         grouped.add(found.start("list"))
         if side is None:
@@ -185,7 +202,7 @@ def _groups(sentence: str, counts: dict[str, int], parties: dict[str, str]) -> N
         if found["num"]:
             counts.setdefault(side, number(found["num"]))
         _take(found["list"][1:-1], side, counts, parties, count_people=not found["num"])
-    for found in _SUBJECT.finditer(sentence):
+    for found in _SUBJECT.finditer(sentence) if _SIDED.search(sentence) else ():
         side = _side(found["rest"])
         if side is not None and not any(found.start() <= at < found.end() for at in grouped):
             _take(found["list"], side, counts, parties, count_people=True)

@@ -22,6 +22,7 @@ til efterretning" is ``taget til efterretning``. Votes are read by :mod:`bot.out
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,14 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ(])|\n\s*\n")
 _MARKUP = re.compile(r"\*\*|__|\{\+|\+\}|\[-|-\]")
 
 
+# Outcomes read, by decision text: a publish shows each case's steps on every page of the case (a
+# tenth of a year: 99,166 reads of 16,537 pages' cases, 1,855 distinct texts), and stock texts
+# ("Godkendt.") recur all year. Bounded, as a long-running bot sees every text of every year; the
+# cached outcomes are shared, so never change one.
+_READ = 1 << 14
+
+
+@functools.lru_cache(maxsize=_READ)
 def classify(text: str | None) -> Outcome | None:
     """The outcome of a decision text; None when there is no decision (yet)."""
     if text is None or not text.strip():
@@ -139,9 +148,10 @@ def classify(text: str | None) -> Outcome | None:
 
     plain = _MARKUP.sub("", text)
     sentences = [" ".join(part.split()) for part in _SENTENCE.split(plain) if part and part.strip()]
-    dissent = tuple(sentence for sentence in sentences if dissent_start(sentence) is not None)
+    starts = [dissent_start(sentence) for sentence in sentences]
+    dissent = tuple(sentence for sentence, start in zip(sentences, starts, strict=True) if start is not None)
     # The body's own words: a minority's clause cut off ("Godkendt, idet V stemte imod" → "Godkendt, idet ")
-    own = [sentence[: dissent_start(sentence)] for sentence in sentences]
+    own = [sentence[:start] for sentence, start in zip(sentences, starts, strict=True)]
     labels = [_step_label(step) for step in _steps(own)]
     return Outcome(_best(labels), parse_votes(" ".join(plain.split()), sentences), dissent)
 
@@ -164,9 +174,9 @@ def _step_label(step: list[str]) -> str | None:
         return "udsat"
     found = set()
     for sentence in step:
-        if _NEGATIVE.search(sentence):
+        rest, negated = _NEGATIVE.subn(" ¤ ", sentence)
+        if negated:
             found.add("ikke godkendt")
-        rest = _NEGATIVE.sub(" ¤ ", sentence)
         found.update(label for label, rule in _POSITIVE if rule.search(rest))
     return _best(list(found)) if found else None
 

@@ -10,9 +10,10 @@ is ~160,000 items).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func
@@ -26,11 +27,64 @@ from bot.store import Store
 CHUNK = 500  # items per round of queries: bounded memory, few round trips
 
 
+# What a page shows of each stored row, read as plain columns: building ORM objects for a
+# national year's pages cost more than the queries themselves. Field names are the models'.
+@dataclass(frozen=True)
+class PageItem:
+    id: int
+    uid: str
+    number: int | None
+    title: str
+    case_number: str | None
+    removed: bool
+
+
+@dataclass(frozen=True)
+class PageVersion:
+    version: int
+    doc_kind: str
+    title: str
+    case_number: str | None
+    closed: bool
+    sections: list[list[str]]
+    decisions: list[dict[str, Any]]
+    decision: str | None
+    attachments: list[Any]
+    url: str | None
+
+
+@dataclass(frozen=True)
+class PageMeeting:
+    committee: str
+    meeting_date: date
+    start_time: str | None
+    place: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class PageSource:
+    kommune: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PageDocument:
+    key: str
+    raw_sha256: str
+    published_at: datetime | None  # as stored (see bot.published)
+    fetched_at: datetime
+
+
 @dataclass(frozen=True)
 class Step:
     """One change event of an item, with the version and document it came from."""
 
-    event: Event
+    kind: str
+    changed_sections: list[str]
+    decision_added: bool
+    diff: list[dict[str, Any]]
+    attachment_changes: list[dict[str, Any]]
     version: int | None
     doc_kind: str | None
     published_at: datetime | None  # of its document, as stored (see bot.published)
@@ -39,11 +93,11 @@ class Step:
 
 @dataclass
 class PageData:
-    item: Item
-    version: ItemVersion
-    meeting: Meeting
-    source: SourceState
-    document: Document
+    item: PageItem
+    version: PageVersion
+    meeting: PageMeeting
+    source: PageSource
+    document: PageDocument
     history: list[Step] = field(default_factory=list)
     watchlists: set[str] = field(default_factory=set)
     case: list[CaseStep] = field(default_factory=list)  # every step of the item's case (bot.cases), its own too
@@ -109,33 +163,49 @@ def pages_of(store: Store, item_ids: Sequence[int]) -> Iterator[tuple[list[PageD
             yield _chunk(session, ordered[start : start + CHUNK])
 
 
+# Each part of a page is the columns of one table, named by the part's fields, in one row.
+_PARTS = (
+    (PageItem, Item),
+    (PageVersion, ItemVersion),
+    (PageMeeting, Meeting),
+    (PageSource, SourceState),
+    (PageDocument, Document),
+)
+_COLUMNS = [col(getattr(model, part.name)) for view, model in _PARTS for part in fields(view)]
+_SPANS = list(itertools.pairwise(itertools.accumulate((len(fields(view)) for view, _ in _PARTS), initial=0)))
+_STEP_COLUMNS = (
+    *(
+        col(getattr(Event, name))
+        for name in ("kind", "changed_sections", "decision_added", "diff", "attachment_changes")
+    ),
+    col(ItemVersion.version),
+    col(ItemVersion.doc_kind),
+    col(Document.published_at),
+    col(Document.fetched_at),
+)
+
+
 def _chunk(session: Session, ids: list[int]) -> tuple[list[PageData], dict[str, ReadAttachment]]:
     current = and_(col(ItemVersion.item_id) == col(Item.id), col(ItemVersion.version) == col(Item.current_version))
     rows = session.execute(
-        sa_select(Item, ItemVersion, Meeting, SourceState, Document)
+        sa_select(*_COLUMNS)
         .join(ItemVersion, current)
         .join(Meeting, col(Meeting.id) == col(Item.meeting_id))
         .join(SourceState, col(SourceState.id) == col(Meeting.source_id))
         .join(Document, col(Document.id) == col(ItemVersion.document_id))
         .where(col(Item.id).in_(ids))
     )
-    pages = {row[0].id: PageData(*row) for row in rows}
+    pages = {page.item.id: page for page in map(_page, rows)}
     steps = session.execute(
-        sa_select(
-            Event,
-            col(ItemVersion.version),
-            col(ItemVersion.doc_kind),
-            col(Document.published_at),
-            col(Document.fetched_at),
-        )
+        sa_select(col(Event.item_id), *_STEP_COLUMNS)
         .outerjoin(ItemVersion, col(ItemVersion.id) == col(Event.version_id))
         .join(Document, col(Document.id) == col(Event.document_id))
         .where(col(Event.item_id).in_(ids))
         .order_by(col(Event.id))
     )
-    for event, version, doc_kind, published, fetched in steps:
-        if event.item_id in pages:
-            pages[event.item_id].history.append(Step(event, version, doc_kind, published, fetched))
+    for item_id, *step in steps:
+        if item_id in pages:
+            pages[item_id].history.append(Step(*step))
     matched = session.execute(
         sa_select(col(Match.item_id), col(Match.watchlist)).where(col(Match.item_id).in_(ids)).distinct()
     )
@@ -149,7 +219,14 @@ def _chunk(session: Session, ids: list[int]) -> tuple[list[PageData], dict[str, 
     return list(pages.values()), _attachments(session, [page.version for page in pages.values()])
 
 
-def _attachments(session: Session, versions: Iterable[ItemVersion]) -> dict[str, ReadAttachment]:
+def _page(row: Sequence[Any]) -> PageData:
+    item, version, meeting, source, document = (row[start:end] for start, end in _SPANS)
+    return PageData(
+        PageItem(*item), PageVersion(*version), PageMeeting(*meeting), PageSource(*source), PageDocument(*document)
+    )
+
+
+def _attachments(session: Session, versions: Iterable[PageVersion]) -> dict[str, ReadAttachment]:
     hashes = sorted(
         {entry["sha256"] for version in versions for entry in version.attachments if _hash_of(entry) is not None}
     )

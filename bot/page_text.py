@@ -42,6 +42,8 @@ def section_html(text: str) -> Markup:
 def _inline(text: str) -> str:
     """One line, escaped, with its markdown emphasis as ``<strong>``/``<em>``."""
     html = str(escape(text))  # escaping first: the tags below are the only ones in the result
+    if "*" not in html:  # every rule below needs one
+        return html
     html = _BOLD.sub(r"<strong>\1</strong>", html)
     html = _ITALIC.sub(r"<em>\1</em>", html)
     return _LEFTOVER.sub("", html)

@@ -8,15 +8,16 @@ attachments are listed with their links, since it only names them again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from bot.cases import CARRIED, CaseStep
 from bot.config import Config
 from bot.extract import clean_text
-from bot.models import ItemVersion, Meeting
 from bot.page_data import PageData, ReadAttachment, Step
 from bot.page_text import section_html
 from bot.published import published
@@ -162,22 +163,21 @@ def _attachment(entry: Any, read: Mapping[str, ReadAttachment]) -> dict[str, Any
 
 
 def _step(config: Config, step: Step, meeting_date: date) -> dict[str, Any]:
-    event = step.event
-    if event.kind == "new":
+    if step.kind == "new":
         label = "Nyt punkt"
-    elif event.kind == "removed":
+    elif step.kind == "removed":
         label = "Udgået"
     else:
-        label = "Beslutning tilføjet" if event.decision_added else "Ændret"
+        label = "Beslutning tilføjet" if step.decision_added else "Ændret"
     return {
         "label": label,
         "when": _published(config, step.published_at, step.fetched_at, meeting_date),
-        "version": step.version if event.kind != "removed" else None,
+        "version": step.version if step.kind != "removed" else None,
         "doc_kind": DOC_KINDS.get(step.doc_kind or "", step.doc_kind),
-        "sections": [clean_text(s) for s in event.changed_sections] if event.kind == "changed" else [],
+        "sections": [clean_text(s) for s in step.changed_sections] if step.kind == "changed" else [],
         "diff": [
             {"section": clean_text(str(entry["section"])), "ops": [(op, clean_text(text)) for op, text in entry["ops"]]}
-            for entry in (event.diff if event.kind == "changed" else [])
+            for entry in (step.diff if step.kind == "changed" else [])
         ],
         "attachments": [
             {
@@ -185,7 +185,7 @@ def _step(config: Config, step: Step, meeting_date: date) -> dict[str, Any]:
                 "name": clean_text(str(news.get("name") or "")),
                 "url": web_link(news.get("url")),
             }
-            for news in event.attachment_changes or []
+            for news in step.attachment_changes or []
         ],
     }
 
@@ -211,11 +211,23 @@ def _day(day: date) -> str:
 
 def _published(config: Config, published_at: datetime | None, fetched_at: datetime, meeting_date: date) -> str:
     """ "Offentliggjort 02.11.2026", "Hentet …", or that the kommune gave no date (bot.published)."""
-    label = published(published_at, fetched_at, meeting_date, config.bot.zone).label(config.bot.zone)
+    return _published_label(published_at, fetched_at, meeting_date, config.bot.zone)
+
+
+@functools.lru_cache(maxsize=1024)  # a document's items, and their histories, repeat its dates
+def _published_label(published_at: datetime | None, fetched_at: datetime, meeting_date: date, zone: ZoneInfo) -> str:
+    label = published(published_at, fetched_at, meeting_date, zone).label(zone)
     return label.capitalize() if label else "Udgivelsesdato ukendt"
 
 
-def own_page(version: ItemVersion, meeting: Meeting) -> str | None:
+class Linked(Protocol):
+    """A stored item version or meeting, as an ORM object or as a page reads it."""
+
+    @property
+    def url(self) -> str | None: ...
+
+
+def own_page(version: Linked, meeting: Linked) -> str | None:
     """The item, else its meeting, on the kommune's own site (None for a folder source)."""
     return web_link(version.url) or web_link(meeting.url)
 

@@ -73,11 +73,12 @@ def write_item_pages(
         present = _names(folder / FOLDER)
         wanted |= {item_id for item_id, uid in uids.items() if f"{uid}.html" not in present}
     written = 0
+    template, items = _TEMPLATES.get_template("item.html.j2"), folder / FOLDER
     for chunk, read in pages_of(store, sorted(wanted)):
         for page in chunk:
             original = _original_pdf(store, page, folder, write)
-            html = _TEMPLATES.get_template("item.html.j2").render(page_context(config, page, read, links, original))
-            written += write(folder / FOLDER / f"{page.item.uid}.html", html.encode())
+            html = template.render(page_context(config, page, read, links, original))
+            written += write(items / f"{page.item.uid}.html", html.encode())
     _save(config.bot.state_dir / STATE_FILE, now)
     return written
 

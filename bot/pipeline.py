@@ -12,89 +12,35 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from bot.attachments import AttachmentReader, Bilag, Caps
-from bot.claims import SendReport
+from bot.attachments import AttachmentReader, Caps
 from bot.config import Config
 from bot.coordination import insert_ignoring, retrying
 from bot.digest import deliver, recipients
-from bot.errors import BotError, OutOfTime, PublishError, SourceError, Stopping
-from bot.extract import extract_text
-from bot.feeds import FeedReport, publish
+from bot.errors import OutOfTime, PublishError, SourceError, Stopping
+from bot.feeds import publish
 from bot.fetch import Fetcher, FetchSettings
 from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
 from bot.matches import effective_watchlists, match_changes, sync_watchlists
-from bot.minutes import ParsedMeeting
-from bot.models import Document, Meeting, SourceState
+from bot.models import Meeting, SourceState
 from bot.notify import after_cycle
-from bot.parse import parse_minutes
+from bot.poll import Poll, named
+from bot.reading import Readers
+from bot.report import RunReport
 from bot.settings import parse_duration
 from bot.source_config import PortalSource, SourceConfig
 from bot.sources import RawDocument, Source, SourceContext, make_source
 from bot.sources.base import HttpSource
 from bot.store import Store, utcnow
-from bot.versions import record_meeting
 from bot.watchlists import Watchlist, paused_slugs
-from bot.wording import plural
 from bot.workers import Leases, jittered, source_row
 
 # Told after each document a source delivers: (source name, documents so far, listed or None).
 Progress = Callable[[str, int, int | None], None]
-
-
-@dataclass
-class RunReport:
-    """Counters printed after each run, plus every error message."""
-
-    documents: int = 0
-    unchanged: int = 0
-    new: int = 0
-    changed: int = 0
-    removed: int = 0
-    matches: int = 0
-    feeds: FeedReport = field(default_factory=FeedReport)
-    mail: SendReport | None = None
-    notify: SendReport | None = None  # chat and webhook notifications
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # not failures, but worth a look
-    watchlist_errors: int = 0  # how many of ``errors`` are broken watchlist files
-
-    @property
-    def exit_code(self) -> int:
-        """1 when a document, the feeds or an email failed; 3 when only watchlist files have errors
-        (the cycle ran with the others); else 0."""
-        if len(self.errors) > self.watchlist_errors:
-            return 1
-        return 3 if self.watchlist_errors else 0
-
-    def summary(self) -> str:
-        email = ""
-        if self.mail is not None:
-            failed = self.mail.failed + self.mail.gave_up
-            email = f"{plural(self.mail.sent, 'email')} sent"
-            email += f" ({failed} failed); " if failed else "; "
-        if self.notify is not None and (self.notify.sent or self.notify.failed or self.notify.gave_up):
-            failed = self.notify.failed + self.notify.gave_up
-            email += f"{plural(self.notify.sent, 'notification')} sent" + (f" ({failed} failed); " if failed else "; ")
-        return (
-            f"{plural(self.documents, 'document')} read ({self.unchanged} unchanged): "
-            f"{self.new} new, {self.changed} changed, {self.removed} removed items; "
-            f"{plural(self.matches, 'new match', 'new matches')}; {email}"
-            f"{plural(len(self.errors), 'error')}"
-        )
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    raw: RawDocument
-    digest: str
-    meeting: ParsedMeeting
 
 
 def run_cycle(
@@ -127,9 +73,10 @@ def run_cycle(
     fetcher = fetcher or store_fetcher(store, FetchSettings(contact=config.bot.contact), stop=stop)
     leases = leases or Leases(store, parse_duration(config.bot.lease))
     try:
-        for source in config.sources:
-            if (only is None or source.name in only) and not (stop is not None and stop.is_set()):
-                _claimed_poll(config, source, store, report, now, fetcher, stop, progress, leases)
+        with Readers[tuple[RawDocument, str]](config.bot.readers) as readers:
+            for source in config.sources:
+                if (only is None or source.name in only) and not (stop is not None and stop.is_set()):
+                    _claimed_poll(config, source, store, report, now, fetcher, stop, progress, leases, readers)
     finally:
         if own:
             fetcher.close()
@@ -153,6 +100,7 @@ def _claimed_poll(
     stop: threading.Event | None,
     progress: Progress | None,
     leases: Leases,
+    readers: Readers[tuple[RawDocument, str]],
 ) -> None:
     """Poll ``source`` under this worker's claim; then plan its next poll (unless stopping:
     then it stays due, for whichever worker looks next)."""
@@ -161,7 +109,8 @@ def _claimed_poll(
         report.warnings.append(f"{source_label(source)}: skipped: {holder} is polling it now")
         return
     try:
-        ingest_source(source, store, report, now, fetcher, stop, progress, keep_claim=lambda: leases.renew(source.name))
+        renew = lambda: leases.renew(source.name)  # noqa: E731
+        ingest_source(source, store, report, now, fetcher, stop, progress, keep_claim=renew, readers=readers)
     finally:
         stopping = stop is not None and stop.is_set()
         leases.release(source.name, None if stopping else utcnow() + jittered(interval(config, source)))
@@ -200,40 +149,56 @@ def ingest_source(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     keep_claim: Callable[[], bool] | None = None,
+    readers: Readers[tuple[RawDocument, str]] | None = None,
 ) -> None:
-    """Poll one source. Each document is parsed and stored as it arrives, in its own
-    transaction: memory does not grow with a backlog, and a kill loses at most the document in
-    hand. A poll that uses up the source's ``budget`` stops; the rest is fetched next time.
-    ``keep_claim`` renews this worker's claim after each document; when it says the claim is
-    lost (it ran out and another worker took over), the poll stops."""
+    """Poll one source. Documents are read as they arrive (``readers``: the cycle's, else this
+    poll's own) and stored in batches (see :mod:`bot.poll`): memory does not grow with a
+    backlog, and a kill loses at most the batch in hand. A poll that uses up the source's
+    ``budget`` stops; the rest is fetched next time. ``keep_claim`` renews this worker's claim
+    after each document; when it says the claim is lost (it ran out and another worker took
+    over), the poll stops."""
+    if readers is None:
+        with Readers[tuple[RawDocument, str]]() as own:
+            ingest_source(config, store, report, now, fetcher, stop, progress, keep_claim, own)
+        return
     state = _source_state(store, config, now)
     source = make_source(config, SourceContext(fetcher, store, now, state.first_ingest_at))
     label = source_label(config)
-    poll = _Poll(store, state, now, report, label, backfill=state.first_ingest_at is None)
+    poll = Poll(store, state, now, readers, report, label, backfill=state.first_ingest_at is None)
     poll.attachments = _attachment_reader(config, source, store, fetcher)
     if poll.attachments is not None and keep_claim is not None:
         poll.attachments.keep_claim = keep_claim
     budget = parse_duration(config.budget).total_seconds()
     watch = fetcher.polling(getattr(config, "url", None), budget) if fetcher is not None else nullcontext()
     give_up_at = time.monotonic() + budget
-    cut_short = False  # stopping, or out of time: store what is fetched; the rest comes next time
+    cut_short = False  # stopping, or out of time: store what is read; the rest comes next time
     try:
         with watch:
-            for item in source.fetch():
-                if isinstance(item, Stopping):
-                    raise item
-                poll.take(item)
-                if progress is not None:
-                    progress(config.name, poll.attempted, source.listed)
-                if stop is not None and stop.is_set():
-                    cut_short = True
-                    break
-                if keep_claim is not None and not keep_claim():
-                    report.warnings.append(f"{label}: its claim ran out mid-poll; another worker goes on with it")
-                    cut_short = True
-                    break
-                if time.monotonic() >= give_up_at:
-                    raise OutOfTime(f"source {config.name!r}")
+            try:
+                asked = time.monotonic()
+                for item in source.fetch():
+                    if isinstance(item, Stopping):
+                        raise item
+                    poll.take(item, waited=time.monotonic() - asked)
+                    if progress is not None:
+                        progress(config.name, poll.attempted, source.listed)
+                    if stop is not None and stop.is_set():
+                        cut_short = True
+                        break
+                    if keep_claim is not None and not keep_claim():
+                        report.warnings.append(f"{label}: its claim ran out mid-poll; another worker goes on with it")
+                        cut_short = True
+                        break
+                    if time.monotonic() >= give_up_at:
+                        raise OutOfTime(f"source {config.name!r}")
+                    asked = time.monotonic()
+            except Stopping:
+                raise
+            except SourceError:
+                poll.finish()  # what was fetched before the source failed goes in
+                raise
+            if not cut_short:
+                poll.finish()
     except OutOfTime:
         report.warnings.append(
             f"{label}: its time budget of {config.budget} was used up after {poll.attempted} "
@@ -249,6 +214,7 @@ def ingest_source(
         _finish(store, state, now, error=str(exc))
         return
     finally:
+        poll.close()
         report.warnings += [named(label, warning) for warning in source.warnings]
     if not cut_short:  # a run cut short says nothing about the source's health
         _check_listed(source, store, state, report, label, now)
@@ -271,68 +237,6 @@ def _attachment_reader(
 def source_label(config: SourceConfig) -> str:
     """How errors and warnings name a source: ``source 'billund' (Billund)``."""
     return f"source {config.name!r} ({config.kommune})"
-
-
-def named(label: str, message: str) -> str:
-    return message if message.startswith(label) else f"{label}: {message}"
-
-
-class _Poll:
-    """One poll's documents, each stored as it arrives; counts what failed."""
-
-    def __init__(
-        self, store: Store, state: SourceState, now: datetime, report: RunReport, label: str, backfill: bool
-    ) -> None:
-        self.store, self.state, self.now, self.report, self.backfill = store, state, now, report, backfill
-        self.label = label
-        self.attempted = 0
-        self.failed: list[str] = []
-        self.attachments: AttachmentReader | None = None
-        self.seen: dict[str, str] | None = None  # document key → hash of its newest stored version
-
-    def take(self, fetched: RawDocument | BotError) -> None:
-        self.attempted += 1
-        if isinstance(fetched, BotError):
-            self._fail(str(fetched))
-            return
-        self.report.documents += 1
-        try:
-            if self.seen is None:
-                self.seen = _newest_digests(self.store, self.state)
-            parsed = _read(fetched, self.seen, self.store, self.report, self.label)
-            if parsed is not None:
-                found = self._attachments(parsed)
-                retrying(
-                    lambda: _store(
-                        self.store, self.state, parsed, self.now, self.backfill, self.report, self.label, found
-                    ),
-                    self.label,
-                )
-                self.seen[fetched.key] = parsed.digest
-        except Stopping:
-            raise  # out of time or stopping while fetching attachments: the document comes again next poll
-        except BotError as exc:
-            self._fail(str(exc))
-        except SQLAlchemyError as exc:  # one document the store refuses must not stop the others
-            self._fail(f"{fetched.name}: could not be stored ({type(exc).__name__}: {str(exc).splitlines()[0]})")
-
-    def _attachments(self, parsed: _Parsed) -> dict[str, Bilag] | None:
-        if self.attachments is None:
-            return None
-        found, warnings = self.attachments.read(parsed.meeting, parsed.raw.published_at, parsed.digest)
-        self.report.warnings += [named(self.label, warning) for warning in warnings]
-        return found
-
-    def _fail(self, message: str) -> None:
-        self.report.errors.append(named(self.label, message))
-        self.failed.append(message)
-
-    def failure(self) -> str | None:
-        """The poll counts as failed when at least half of its documents failed: a source whose
-        meetings mostly fail is failing, even if its listing answers."""
-        if not self.failed or len(self.failed) * 2 < self.attempted:
-            return None
-        return f"{len(self.failed)} of {self.attempted} documents failed; the first: {self.failed[0]}"
 
 
 def _check_listed(
@@ -368,61 +272,6 @@ def _source_state(store: Store, config: SourceConfig, now: datetime) -> SourceSt
         state.kommune, state.type, state.last_attempt_at = config.kommune, config.type, now
         session.add(state)
     return state
-
-
-def _read(raw: RawDocument, seen: dict[str, str], store: Store, report: RunReport, label: str) -> _Parsed | None:
-    digest = store.archive(raw.content)
-    if seen.get(raw.key) == digest:
-        report.unchanged += 1
-        return None
-    meeting = raw.parsed
-    if meeting is None:
-        extracted = extract_text(raw.content, raw.name)
-        report.warnings += [named(label, warning) for warning in extracted.warnings]
-        meeting = parse_minutes(extracted.text, raw.name)
-    if raw.url and not meeting.url:
-        meeting = replace(meeting, url=raw.url)
-    return _Parsed(raw, digest, meeting)
-
-
-def _newest_digests(store: Store, state: SourceState) -> dict[str, str]:
-    """The hash of the newest stored version of each of the source's documents, read once per
-    poll (its claim keeps other workers from storing its documents meanwhile). Only the newest
-    counts: a document re-published with an earlier content is read again."""
-    query = select(Document.key, Document.raw_sha256).where(Document.source_id == state.id).order_by(col(Document.id))
-    with store.session() as session:
-        return dict(session.exec(query).all())
-
-
-def _store(
-    store: Store,
-    state: SourceState,
-    parsed: _Parsed,
-    now: datetime,
-    backfill: bool,
-    report: RunReport,
-    label: str,
-    attachments: dict[str, Bilag] | None = None,
-) -> None:
-    assert state.id is not None
-    with store.session() as session:
-        document = Document(
-            source_id=state.id,
-            key=parsed.raw.key,
-            raw_sha256=parsed.digest,
-            fetched_at=parsed.raw.fetched_at,
-            url=parsed.raw.url,
-            kind=parsed.meeting.kind,
-            published_at=parsed.raw.published_at or parsed.raw.fetched_at,
-            outcome="pending",
-        )
-        session.add(document)
-        session.flush()
-        tally = record_meeting(session, state, document, parsed.meeting, now, backfill, attachments)
-    report.warnings += [named(label, warning) for warning in tally.warnings]
-    report.new += tally.new
-    report.changed += tally.changed
-    report.removed += tally.removed
 
 
 def _finish(store: Store, state: SourceState, now: datetime, error: str | None) -> None:

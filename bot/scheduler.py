@@ -43,7 +43,8 @@ from bot.mailer import send_pending
 from bot.matches import effective_watchlists, has_unmatched_events, match_changes
 from bot.notify import leftovers, schedule
 from bot.notify import send_due as send_due_notifications
-from bot.pipeline import Progress, RunReport, email_digests, interval, open_store, run_cycle
+from bot.pipeline import Progress, email_digests, interval, open_store, run_cycle
+from bot.report import RunReport
 from bot.settings import parse_duration
 from bot.store import Store, utcnow
 from bot.watchlists import Watchlist, paused_slugs

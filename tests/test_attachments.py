@@ -19,7 +19,8 @@ from bot.config import load_config
 from bot.fetch import FetchSettings
 from bot.http_cache import store_fetcher
 from bot.migrations import migrate
-from bot.pipeline import RunReport, open_store, run_cycle
+from bot.pipeline import open_store, run_cycle
+from bot.report import RunReport
 from bot.store import Store
 
 from .helpers import json_lines, run_cli

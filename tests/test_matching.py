@@ -18,7 +18,8 @@ from bot.config import load_config
 from bot.match import ItemText
 from bot.matches import sync_watchlists
 from bot.models import Event, Match, WatchlistState
-from bot.pipeline import RunReport, ingest_source, open_store, run_cycle
+from bot.pipeline import ingest_source, open_store, run_cycle
+from bot.report import RunReport
 from bot.store import Store
 from bot.watchlists import Watchlist
 

@@ -24,7 +24,8 @@ from bot.matches import effective_watchlists
 from bot.models import Notification
 from bot.notify import send_due
 from bot.notify_targets import SIGNATURE_HEADER, instantiate, scrub
-from bot.pipeline import RunReport, open_store
+from bot.pipeline import open_store
+from bot.report import RunReport
 from bot.scheduler import finish_leftovers
 from bot.store import utcnow
 

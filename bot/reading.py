@@ -1,0 +1,214 @@
+"""Reading documents: their text extracted and parsed into a meeting, in worker processes when a
+poll brings many.
+
+Extracting and parsing (and hashing each item's content) need no store and no network, so they run
+in a small process pool beside the process that fetches and stores: on two cores, one document is
+parsed while the one before it is stored. The pool starts only once a cycle has read
+``IN_PROCESS`` documents itself (a scheduled poll that finds two new agendas never pays for
+starting processes) and reads at most ``AHEAD`` documents per process ahead of what is stored, so
+memory does not grow with a backlog. Results come back in the order the documents were handed in.
+
+A worker process that dies (a PDF library crashing on a broken file, the kernel's OOM killer) fails
+only the documents it had in hand, with a message saying so; they are not stored, so the next poll
+reads them again, and a fresh pool takes the rest.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from bot.errors import BotError, ParseError
+from bot.extract import extract_text
+from bot.minutes import ParsedMeeting
+from bot.parse import parse_minutes
+
+IN_PROCESS = 8  # documents a cycle reads itself before it starts the pool
+AHEAD = 4  # documents in flight per worker process
+MAX_PROCESSES = 4  # storing in one process is the limit beyond this
+
+Tag = TypeVar("Tag")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A document's meeting as parsed from its text, and what could not be read well."""
+
+    meeting: ParsedMeeting
+    warnings: tuple[str, ...] = ()
+
+
+def read_document(content: bytes, name: str) -> Reading:
+    """Extract and parse one document (``name`` labels errors); raises a :class:`BotError`."""
+    extracted = extract_text(content, name)
+    meeting = parse_minutes(extracted.text, name)
+    for item in meeting.items:
+        item.content_hash()  # cached on the item, so a worker's hashing travels back with it
+    return Reading(meeting, extracted.warnings)
+
+
+def default_processes() -> int:
+    """One fewer than the cores (the main process fetches and stores), at most ``MAX_PROCESSES``."""
+    return max(0, min(MAX_PROCESSES, (os.cpu_count() or 1) - 1))
+
+
+@dataclass
+class _Pending(Generic[Tag]):
+    tag: Tag
+    content: bytes
+    name: str
+    result: Future[Reading] | Reading | BotError
+
+
+class Readers(Generic[Tag]):
+    """Documents handed in, read in order: ``put`` a document with a tag (the caller's, returned
+    with its reading), take what is ready with ``ready`` and the rest with ``drain``. Used as a
+    context manager: the pool's processes end with the block."""
+
+    def __init__(self, processes: int | None = None, in_process: int = IN_PROCESS) -> None:
+        self.processes = default_processes() if processes is None else processes
+        self.in_process = in_process
+        self.read_here = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._queue: deque[_Pending[Tag]] = deque()
+
+    def __enter__(self) -> Readers[Tag]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Forget what is queued and end the pool's processes."""
+        self.discard()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def discard(self) -> None:
+        """Forget what is queued (a poll cut short); the pool stays for the next poll."""
+        for pending in self._queue:
+            if isinstance(pending.result, Future):
+                pending.result.cancel()
+        self._queue.clear()
+
+    def put(self, tag: Tag, content: bytes, name: str) -> None:
+        pool = self._pool_for_next()
+        if pool is None:
+            self.read_here += 1
+            self._queue.append(_Pending(tag, content, name, _read_here(content, name)))
+            return
+        try:
+            future = pool.submit(read_document, content, name)
+        except BrokenProcessPool:  # it died while idle: nothing was in hand
+            future = self._replace_pool().submit(read_document, content, name)
+        self._queue.append(_Pending(tag, content, name, future))
+
+    def put_read(self, tag: Tag, reading: Reading) -> None:
+        """A document read already (a portal's JSON), queued in its turn."""
+        self._queue.append(_Pending(tag, b"", "", reading))
+
+    def ready(self) -> Iterator[tuple[Tag, Reading | BotError]]:
+        """What is read, in order, while the pool has more in hand than it needs to stay busy."""
+        limit = max(1, self.processes * AHEAD)
+        while self._queue and (len(self._queue) > limit or _done(self._queue[0].result)):
+            yield self._take()
+
+    def drain(self) -> Iterator[tuple[Tag, Reading | BotError]]:
+        """Everything handed in, in order, waiting for what is still being read."""
+        while self._queue:
+            yield self._take()
+
+    def _take(self) -> tuple[Tag, Reading | BotError]:
+        pending = self._queue.popleft()
+        result = pending.result
+        if isinstance(result, Future):
+            result = self._outcome(result, pending.name)
+        return pending.tag, result
+
+    def _outcome(self, future: Future[Reading], name: str) -> Reading | BotError:
+        try:
+            return future.result()
+        except BotError as exc:
+            return exc
+        except BrokenProcessPool:
+            self._replace_pool()
+            return ParseError(
+                f"{name}: the process reading it stopped unexpectedly (out of memory, or a library "
+                "crashed on this file); it is read again at the next poll"
+            )
+
+    def _replace_pool(self) -> ProcessPoolExecutor:
+        """A dead pool fails the document at the head of the queue (which of those in hand killed
+        it is unknown); what it had not finished behind that goes to a fresh pool."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        pool = self._pool = _start(self.processes)
+        for pending in self._queue:
+            if isinstance(pending.result, Future) and not _read_well(pending.result):
+                pending.result = pool.submit(read_document, pending.content, pending.name)
+        return pool
+
+    def _pool_for_next(self) -> ProcessPoolExecutor | None:
+        if self._pool is None and self.processes > 0 and self.read_here >= self.in_process:
+            self._pool = _start(self.processes)
+        return self._pool
+
+
+def _start(processes: int) -> ProcessPoolExecutor:
+    # forkserver (spawn where it is missing): forking a process that runs scheduler threads is
+    # unsafe. The server loads this module once, not the program's __main__ (which may be a CLI).
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    if method == "forkserver":
+        multiprocessing.set_forkserver_preload([__name__])
+    context = multiprocessing.get_context(method)
+    return ProcessPoolExecutor(processes, mp_context=context, initializer=_watch, initargs=(os.getpid(),))
+
+
+def _watch(parent: int) -> None:
+    """In each worker process: end it once the process that started the pool is gone. Killed
+    (kill -9, OOM), that one could not say so, and a worker waits on its queue for ever."""
+
+    def watch() -> None:
+        while _alive(parent):
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs; a killed one its parent has not yet reaped (a zombie) does not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except OSError:  # no /proc (macOS): the signal test must do
+        return True
+
+
+def _read_here(content: bytes, name: str) -> Reading | BotError:
+    try:
+        return read_document(content, name)
+    except BotError as exc:
+        return exc
+
+
+def _done(result: Future[Reading] | Reading | BotError) -> bool:
+    return not isinstance(result, Future) or result.done()
+
+
+def _read_well(future: Future[Reading]) -> bool:
+    """Whether a dead pool's future had finished before it died (its reading or its error stands)."""
+    return future.done() and not future.cancelled() and not isinstance(future.exception(), BrokenProcessPool)
