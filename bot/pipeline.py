@@ -73,7 +73,7 @@ def run_cycle(
     fetcher = fetcher or store_fetcher(store, FetchSettings(contact=config.bot.contact), stop=stop)
     leases = leases or Leases(store, parse_duration(config.bot.lease))
     try:
-        with Readers[tuple[RawDocument, str]](config.bot.readers) as readers:
+        with Readers[tuple[RawDocument, str]](config.bot.readers, archive=store.archive_dir) as readers:
             for source in config.sources:
                 if (only is None or source.name in only) and not (stop is not None and stop.is_set()):
                     _claimed_poll(config, source, store, report, now, fetcher, stop, progress, leases, readers)
@@ -158,7 +158,7 @@ def ingest_source(
     after each document; when it says the claim is lost (it ran out and another worker took
     over), the poll stops."""
     if readers is None:
-        with Readers[tuple[RawDocument, str]]() as own:
+        with Readers[tuple[RawDocument, str]](archive=store.archive_dir) as own:
             ingest_source(config, store, report, now, fetcher, stop, progress, keep_claim, own)
         return
     state = _source_state(store, config, now)

@@ -13,6 +13,7 @@ the rest go in.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -77,18 +78,21 @@ class Poll:
             self._fail(str(fetched))
             return
         self.report.documents += 1
+        digest = hashlib.sha256(fetched.content).hexdigest()
         try:
-            digest = self.store.archive(fetched.content)
             if digest in (self._stored().get(fetched.key), self._queued.get(fetched.key)):
+                self.store.archive(fetched.content, digest)  # back, if someone pruned the archive
                 self.report.unchanged += 1
                 return
+            if fetched.parsed is not None:  # a portal's JSON, parsed by its source
+                self.store.archive(fetched.content, digest)
         except BotError as exc:  # the archive or the store cannot be written: this document fails
             self._fail(str(exc))
             return
         self._queued[fetched.key] = digest
-        if fetched.parsed is not None:  # a portal's JSON, parsed by its source
+        if fetched.parsed is not None:
             self.readers.put_read((fetched, digest), Reading(fetched.parsed))
-        else:
+        else:  # archived by the reader
             self.readers.put((fetched, digest), fetched.content, fetched.name)
         if waited >= SLOW_SOURCE:
             self.finish()

@@ -15,6 +15,7 @@ reads them again, and a fresh pool takes the rest.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -24,13 +25,16 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from bot.errors import BotError, ParseError
 from bot.extract import extract_text
 from bot.minutes import ParsedMeeting
 from bot.parse import parse_minutes
+from bot.store import archive_into
 
+log = logging.getLogger("referatvagt")
 IN_PROCESS = 8  # documents a cycle reads itself before it starts the pool
 AHEAD = 4  # documents in flight per worker process
 MAX_PROCESSES = 4  # storing in one process is the limit beyond this
@@ -46,8 +50,12 @@ class Reading:
     warnings: tuple[str, ...] = ()
 
 
-def read_document(content: bytes, name: str) -> Reading:
-    """Extract and parse one document (``name`` labels errors); raises a :class:`BotError`."""
+def read_document(content: bytes, name: str, archive: Path | None = None) -> Reading:
+    """Archive (into the raw archive folder ``archive``, unless None), extract and parse one
+    document (``name`` labels errors); raises a :class:`BotError`. Archiving here lets a worker
+    process wait for the disk while the main process stores the document before."""
+    if archive is not None:
+        archive_into(archive, content)
     extracted = extract_text(content, name)
     meeting = parse_minutes(extracted.text, name)
     for item in meeting.items:
@@ -73,10 +81,12 @@ class Readers(Generic[Tag]):
     with its reading), take what is ready with ``ready`` and the rest with ``drain``. Used as a
     context manager: the pool's processes end with the block."""
 
-    def __init__(self, processes: int | None = None, in_process: int = IN_PROCESS) -> None:
+    def __init__(self, processes: int | None = None, in_process: int = IN_PROCESS, archive: Path | None = None) -> None:
+        self.archive = archive  # the raw archive each document is kept in before it is read
         self.processes = default_processes() if processes is None else processes
         self.in_process = in_process
         self.read_here = 0
+        self.read_there = 0  # by worker processes
         self._pool: ProcessPoolExecutor | None = None
         self._queue: deque[_Pending[Tag]] = deque()
 
@@ -104,12 +114,16 @@ class Readers(Generic[Tag]):
         pool = self._pool_for_next()
         if pool is None:
             self.read_here += 1
-            self._queue.append(_Pending(tag, content, name, _read_here(content, name)))
+            self._queue.append(_Pending(tag, content, name, _read_here(content, name, self.archive)))
             return
         try:
-            future = pool.submit(read_document, content, name)
+            future = pool.submit(read_document, content, name, self.archive)
         except BrokenProcessPool:  # it died while idle: nothing was in hand
-            future = self._replace_pool().submit(read_document, content, name)
+            if not self.read_there:
+                self._without_pool()
+                self.put(tag, content, name)
+                return
+            future = self._replace_pool().submit(read_document, content, name, self.archive)
         self._queue.append(_Pending(tag, content, name, future))
 
     def put_read(self, tag: Tag, reading: Reading) -> None:
@@ -131,20 +145,37 @@ class Readers(Generic[Tag]):
         pending = self._queue.popleft()
         result = pending.result
         if isinstance(result, Future):
-            result = self._outcome(result, pending.name)
+            result = self._outcome(result, pending.content, pending.name)
         return pending.tag, result
 
-    def _outcome(self, future: Future[Reading], name: str) -> Reading | BotError:
+    def _outcome(self, future: Future[Reading], content: bytes, name: str) -> Reading | BotError:
         try:
-            return future.result()
+            result: Reading | BotError = future.result()
         except BotError as exc:
-            return exc
+            result = exc
         except BrokenProcessPool:
+            if not self.read_there:  # not this document's fault: the processes cannot start here
+                self._without_pool()
+                return _read_here(content, name, self.archive)
             self._replace_pool()
             return ParseError(
                 f"{name}: the process reading it stopped unexpectedly (out of memory, or a library "
                 "crashed on this file); it is read again at the next poll"
             )
+        self.read_there += 1
+        return result
+
+    def _without_pool(self) -> None:
+        """Read everything in this process from now on: a pool that has not read a single
+        document is broken by where it runs (e.g. a program importable only as ``__main__``)."""
+        log.warning("worker processes for reading documents could not start; reading them in this process")
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self.processes = 0
+        for pending in self._queue:
+            if isinstance(pending.result, Future) and not _read_well(pending.result):
+                pending.result = _read_here(pending.content, pending.name, self.archive)
 
     def _replace_pool(self) -> ProcessPoolExecutor:
         """A dead pool fails the document at the head of the queue (which of those in hand killed
@@ -154,7 +185,7 @@ class Readers(Generic[Tag]):
         pool = self._pool = _start(self.processes)
         for pending in self._queue:
             if isinstance(pending.result, Future) and not _read_well(pending.result):
-                pending.result = pool.submit(read_document, pending.content, pending.name)
+                pending.result = pool.submit(read_document, pending.content, pending.name, self.archive)
         return pool
 
     def _pool_for_next(self) -> ProcessPoolExecutor | None:
@@ -198,9 +229,9 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _read_here(content: bytes, name: str) -> Reading | BotError:
+def _read_here(content: bytes, name: str, archive: Path | None) -> Reading | BotError:
     try:
-        return read_document(content, name)
+        return read_document(content, name, archive)
     except BotError as exc:
         return exc
 

@@ -111,19 +111,9 @@ class Store:
 
     # --- raw archive ------------------------------------------------------------------------
 
-    def archive(self, raw: bytes) -> str:
-        """Keep the exact published bytes under their SHA-256; returns the hash."""
-        digest = hashlib.sha256(raw).hexdigest()
-        target = self.archive_path(digest)
-        if not target.exists():
-            try:
-                write_atomically(target, raw, durable=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot write to the raw archive {self.archive_dir} ({os_reason(exc)}): check its owner, "
-                    "permissions and free space, or set [bot] state_dir"
-                ) from exc
-        return digest
+    def archive(self, raw: bytes, digest: str | None = None) -> str:
+        """Keep the exact published bytes under their SHA-256 (``digest``, if known); returns the hash."""
+        return archive_into(self.archive_dir, raw, digest)
 
     def archive_path(self, digest: str) -> Path:
         return self.archive_dir / digest[:2] / digest
@@ -270,6 +260,22 @@ class Store:
             for row in self._rows(query.where(col(ItemVersion.id).in_(chunk))):
                 found[row[1].id] = row
         return [found[id] for id in ids if id in found]
+
+
+def archive_into(folder: Path, raw: bytes, digest: str | None = None) -> str:
+    """Keep ``raw`` in the raw archive ``folder`` under its SHA-256 (synced to disk: the database
+    points at it); returns the hash. Also called in worker processes (see :mod:`bot.reading`)."""
+    digest = digest or hashlib.sha256(raw).hexdigest()
+    target = folder / digest[:2] / digest
+    if not target.exists():
+        try:
+            write_atomically(target, raw, durable=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write to the raw archive {folder} ({os_reason(exc)}): check its owner, "
+                "permissions and free space, or set [bot] state_dir"
+            ) from exc
+    return digest
 
 
 def write_atomically(target: Path, data: bytes, durable: bool = False, mode: int | None = None) -> None:
