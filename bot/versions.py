@@ -6,23 +6,30 @@ meeting, nor a document by an older-published one of the same kind for the same 
 the order documents arrive in never matters; a full document (agenda or minutes, not a
 tillægsdagsorden) that lacks an item withdraws it. An item a document lists twice is stored
 once (with a warning when the two differ): one odd document never stops an ingest.
+
+The meeting and the document are ORM objects; items, versions and events are read and written
+as plain rows (SQLAlchemy Core), a few batched statements per document: building and flushing
+ORM objects for them cost more than parsing the document did (issue 17).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, RowMapping, Table, bindparam, insert, select, update
+from sqlmodel import Session, SQLModel
+from sqlmodel import select as orm_select
 
 from bot.attachments import Bilag, attachment_entries, attachment_news
 from bot.coordination import insert_ignoring
 from bot.diff import Change, compare, match_items, title_key
 from bot.minutes import KIND_RANK, ParsedItem, ParsedMeeting, committee_key
-from bot.models import Document, Event, Item, ItemVersion, Meeting, SourceState
+from bot.models import Document, Meeting, SourceState
 
 REAPPEARED = "Punktet er igen på dagsordenen."
 
@@ -32,8 +39,68 @@ class Tally:
     new: int = 0
     changed: int = 0
     removed: int = 0
-    events: list[Event] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _StoredItem:
+    """An item row as read (the columns a document may change), changed in place by the document."""
+
+    id: int
+    portal_id: str | None
+    number: int | None
+    title: str
+    case_number: str | None
+    current_version: int
+    removed: bool
+
+
+_ITEMS: Table = SQLModel.metadata.tables["item"]
+_VERSIONS: Table = SQLModel.metadata.tables["item_version"]
+_EVENTS: Table = SQLModel.metadata.tables["event"]
+_DOCUMENTS: Table = SQLModel.metadata.tables["document"]
+_ITEM_COLUMNS = tuple(item_field.name for item_field in fields(_StoredItem))
+_item_values = attrgetter(*_ITEM_COLUMNS)
+# The statements are built once: building one costs more than SQLite takes to run it.
+_MEETING = (
+    orm_select(Meeting)
+    .where(
+        Meeting.source_id == bindparam("source_id"),
+        Meeting.committee_key == bindparam("committee_key"),
+        Meeting.meeting_date == bindparam("meeting_date"),
+    )
+    .with_for_update()
+)
+_READ_ITEMS = (
+    select(*(_ITEMS.c[name] for name in _ITEM_COLUMNS))
+    .where(_ITEMS.c.meeting_id == bindparam("meeting"))
+    .order_by(_ITEMS.c.id)
+)
+_VERSION_COLUMNS = "id item_id version doc_kind content_hash title case_number sections decisions attachments".split()
+_READ_VERSIONS = (
+    select(*(_VERSIONS.c[name] for name in _VERSION_COLUMNS))
+    .join_from(_VERSIONS, _ITEMS)
+    .where(_ITEMS.c.meeting_id == bindparam("meeting"))
+)
+_NEWER = (
+    select(_DOCUMENTS.c.id)
+    .where(
+        _DOCUMENTS.c.source_id == bindparam("source"),  # the meeting's, implied: lets the (source_id, key) index serve
+        _DOCUMENTS.c.meeting_id == bindparam("meeting"),
+        _DOCUMENTS.c.kind == bindparam("kind"),
+        _DOCUMENTS.c.key != bindparam("key"),
+        _DOCUMENTS.c.outcome == "stored",
+        _DOCUMENTS.c.published_at > bindparam("published"),
+    )
+    .limit(1)
+)
+# New rows are paired with their ids by a unique key they hold: asked to return the ids in the
+# rows' order, SQLAlchemy would insert them one statement per row on SQLite.
+_INSERT_ITEMS = insert(_ITEMS).returning(_ITEMS.c.id, _ITEMS.c.uid)
+_INSERT_VERSIONS = insert(_VERSIONS).returning(_VERSIONS.c.id, _VERSIONS.c.item_id, _VERSIONS.c.version)
+_INSERT_EVENTS = insert(_EVENTS)
+_UPDATE_ITEMS = update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id"))  # the columns set: the rows' other keys
+_UPDATE_VERSIONS = update(_VERSIONS).where(_VERSIONS.c.id == bindparam("b_id"))
 
 
 def record_meeting(
@@ -47,56 +114,39 @@ def record_meeting(
 ) -> Tally:
     """Store one parsed document's meeting and items; returns what changed.
 
+    ``document`` must be flushed (it has an id). Nothing is kept between calls: several
+    documents may be recorded in one session, each reading what the ones before it wrote.
     ``attachments`` are the fetched attachments by :func:`bot.attachments.identity` when the
     source fetches them (else None): an attachment added, or one whose bytes changed, is then a
     change of its item too."""
+    session.flush()  # what earlier documents of this session changed: Core queries do not autoflush
     stored_meeting = _meeting(session, source, meeting)
-    document.meeting_id = stored_meeting.id
+    assert stored_meeting.id is not None
+    connection = session.connection()
     tally = Tally()
-    if meeting.rank < KIND_RANK.get(stored_meeting.kind, 0) or _newer_stored(session, stored_meeting, document):
-        document.outcome = "superseded"  # the minutes, or a newer version, are stored: this adds nothing
+    if meeting.rank < KIND_RANK.get(stored_meeting.kind, 0) or _newer_stored(connection, stored_meeting.id, document):
+        # the minutes, or a newer version, are stored: this adds nothing
+        document.meeting_id, document.outcome = stored_meeting.id, "superseded"
         return tally
     _update_meeting(stored_meeting, meeting)
-    items = list(session.exec(select(Item).where(Item.meeting_id == stored_meeting.id).order_by(col(Item.id))))
-    recorder = _Recorder(session, source.name, document, now, backfill, tally, attachments, _versions(session, items))
-    pairs = match_items(_once_each(meeting.items, source.name, stored_meeting, document, tally), items)
-    for parsed, stored in pairs:
-        if stored is None:
-            recorder.new_item(stored_meeting, parsed)
-        else:
-            recorder.update_item(stored, parsed)
-    if meeting.is_full:
-        matched = {id(stored) for _, stored in pairs if stored is not None}
-        for item in items:
-            if id(item) not in matched and not item.removed:
-                recorder.remove_item(item, meeting.kind)
-    recorder.write()
-    document.outcome = "stored"
+    _Recorder(connection, source.name, document, now, backfill, tally, attachments).record(stored_meeting, meeting)
+    document.meeting_id, document.outcome = stored_meeting.id, "stored"
     return tally
 
 
-def _versions(session: Session, items: list[Item]) -> dict[int, list[ItemVersion]]:
-    """Every stored version of these items, by item: one query per meeting, not one per item."""
-    found: dict[int, list[ItemVersion]] = {item.id: [] for item in items if item.id is not None}
-    if found:
-        for version in session.exec(select(ItemVersion).where(col(ItemVersion.item_id).in_(found))):
-            found[version.item_id].append(version)
-    return found
-
-
-def _newer_stored(session: Session, meeting: Meeting, document: Document) -> bool:
+def _newer_stored(connection: Connection, meeting_id: int, document: Document) -> bool:
     """Whether another document of the same kind, published later, is already stored for this
     meeting (a re-read older copy of an agenda must not undo the newer one)."""
     if document.published_at is None:
         return False
-    newer = select(Document.id).where(
-        Document.meeting_id == meeting.id,
-        Document.kind == document.kind,
-        Document.key != document.key,
-        Document.outcome == "stored",
-        col(Document.published_at) > document.published_at,
-    )
-    return session.exec(newer.limit(1)).first() is not None
+    params = {
+        "source": document.source_id,
+        "meeting": meeting_id,
+        "kind": document.kind,
+        "key": document.key,
+        "published": document.published_at,
+    }
+    return connection.execute(_NEWER, params).first() is not None
 
 
 def _once_each(
@@ -119,21 +169,12 @@ def _meeting(session: Session, source: SourceState, meeting: ParsedMeeting) -> M
     """The stored meeting, created if new, and locked until the document is recorded: two
     workers recording documents of one meeting take turns (no item is withdrawn twice)."""
     key = committee_key(meeting.committee)
-    query = select(Meeting).where(
-        Meeting.source_id == source.id, Meeting.committee_key == key, Meeting.meeting_date == meeting.date
-    )
-    stored = session.exec(query.with_for_update()).first()
+    identity: dict[str, Any] = {"source_id": source.id, "committee_key": key, "meeting_date": meeting.date}
+    stored = session.exec(_MEETING, params=identity).first()
     if stored is None:
-        row: dict[str, Any] = {
-            "source_id": source.id,
-            "committee": meeting.committee,
-            "committee_key": key,
-            "meeting_date": meeting.date,
-            "kind": meeting.kind,
-            "participants": [],
-        }
-        insert_ignoring(session, Meeting, [row], ["source_id", "committee_key", "meeting_date"])
-        stored = session.exec(query.with_for_update()).one()
+        row = {**identity, "committee": meeting.committee, "kind": meeting.kind, "participants": []}
+        insert_ignoring(session, Meeting, [row], list(identity))
+        stored = session.exec(_MEETING, params=identity).one()
     return stored
 
 
@@ -145,146 +186,190 @@ def _update_meeting(stored: Meeting, meeting: ParsedMeeting) -> None:
     stored.url = meeting.url or stored.url
 
 
+# An item or a version an event is of: a stored one, or the one made from this parsed item
+_ItemRef = _StoredItem | ParsedItem
+_VersionRef = RowMapping | ParsedItem
+
+
 @dataclass
 class _Recorder:
-    session: Session
+    """What one document changes, planned item by item, then written in a few batches: the new
+    items, the new versions (each one statement, returning their ids), the changed rows, then the
+    events, which need those ids."""
+
+    connection: Connection
     source_name: str
     document: Document
     now: datetime
     backfill: bool
     tally: Tally
-    attachments: Mapping[str, Bilag] | None = None
-    versions: dict[int, list[ItemVersion]] = field(default_factory=dict)  # the meeting's stored versions, by item
-    # What the document changes, in order: new items and versions are written in one batch each,
-    # then the events (which need their ids), so a document costs a few statements, not a few per item.
-    _new_versions: list[tuple[Item, ParsedItem, int, str]] = field(default_factory=list)
-    # (item, its version or the parsed item whose new version it is, kind, change, attachment news,
-    # the version a new version is compared with)
-    _events: list[
-        tuple[Item, ItemVersion | ParsedItem, str, Change | None, list[dict[str, Any]], ItemVersion | None]
-    ] = field(default_factory=list)
+    attachments: Mapping[str, Bilag] | None
+    versions: dict[int, list[RowMapping]] = field(default_factory=dict)  # the meeting's stored versions, by item id
+    # The new rows, by id() of the parsed item they are made from
+    _new_items: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _new_versions: dict[int, tuple[_ItemRef, dict[str, Any]]] = field(default_factory=dict)  # with their item
+    _attachments: list[dict[str, Any]] = field(default_factory=list)  # stored versions' new ``attachments``
+    # (item, version, kind, change, attachment news, the version a new version is compared with)
+    _events: list[tuple[_ItemRef, _VersionRef, str, Change | None, list[dict[str, Any]], RowMapping | None]] = field(
+        default_factory=list
+    )
+
+    def record(self, meeting: Meeting, parsed: ParsedMeeting) -> None:
+        """Pair the document's items with the meeting's stored ones, plan each change, write them."""
+        items = [_StoredItem(*row) for row in self.connection.execute(_READ_ITEMS, {"meeting": meeting.id})]
+        read = {item.id: _item_values(item) for item in items}
+        self.versions = {item.id: [] for item in items}
+        if items:  # one query per meeting, not one per item
+            for version in self.connection.execute(_READ_VERSIONS, {"meeting": meeting.id}).mappings():
+                self.versions[version["item_id"]].append(version)
+        pairs = match_items(_once_each(parsed.items, self.source_name, meeting, self.document, self.tally), items)
+        for new, stored in pairs:
+            if stored is None:
+                self.new_item(meeting, new)
+            else:
+                self.update_item(stored, new)
+        if parsed.is_full:
+            matched = {id(stored) for _, stored in pairs if stored is not None}
+            for item in items:
+                if id(item) not in matched and not item.removed:
+                    self.remove_item(item, parsed.kind)
+        self.write([item for item in items if _item_values(item) != read[item.id]])
 
     def new_item(self, meeting: Meeting, parsed: ParsedItem) -> None:
-        assert meeting.id is not None
-        item = Item(
-            uid=item_uid(self.source_name, meeting, parsed),
-            meeting_id=meeting.id,
-            portal_id=parsed.portal_id,
-            number=parsed.number,
-            title=parsed.title,
-            case_number=parsed.case_number,
-        )
-        self.session.add(item)
-        self._new_versions.append((item, parsed, 1, parsed.content_hash()))
-        self._events.append((item, parsed, "new", None, [], None))
+        self._new_items[id(parsed)] = {
+            "uid": item_uid(self.source_name, meeting, parsed),
+            "meeting_id": meeting.id,
+            "portal_id": parsed.portal_id,
+            "number": parsed.number,
+            "title": parsed.title,
+            "case_number": parsed.case_number,
+            "current_version": 1,
+            "removed": False,
+        }
+        self._new_versions[id(parsed)] = (parsed, self._version(parsed, 1, parsed.content_hash()))
+        self._events.append((parsed, parsed, "new", None, [], None))
         self.tally.new += 1
 
-    def write(self) -> None:
-        """Write what was planned: the new items, then the new versions, then the events."""
-        self.session.flush()
-        made: dict[int, ItemVersion] = {}
-        for item, parsed, number, digest in self._new_versions:
-            made[id(parsed)] = self._version(item, parsed, number, digest)
-        self.session.flush()
-        for item, target, kind, change, news, before in self._events:
-            version = made[id(target)] if isinstance(target, ParsedItem) else target
-            if before is not None:  # a new version: the change is told against the current one
-                change = _change(before, version)
-            self._event(item, version, kind, change, news)
-
-    def update_item(self, item: Item, parsed: ParsedItem) -> None:
+    def update_item(self, item: _StoredItem, parsed: ParsedItem) -> None:
         reappeared = item.removed
         item.removed = False
         item.number, item.portal_id = parsed.number, parsed.portal_id or item.portal_id
-        assert item.id is not None
         versions = self.versions[item.id]
-        current = next(v for v in versions if v.version == item.current_version)
+        current = next(v for v in versions if v["version"] == item.current_version)
         digest = parsed.content_hash()
         entries = attachment_entries(parsed, self.attachments)
-        known = next((v for v in sorted(versions, key=_newest_first) if self._same(v, digest, entries)), None)
+        newest_first = sorted(versions, key=lambda version: -version["version"])
+        known = next((v for v in newest_first if self._same(v, digest, entries)), None)
         if known is not None:
-            item.current_version = known.version  # equal to a published version: no flapping
-            if self.attachments is not None and known.attachments != entries:
-                known.attachments = entries  # read now, or gone: nothing new to tell about
+            item.current_version = known["version"]  # equal to a published version: no flapping
+            if self.attachments is not None and known["attachments"] != entries:
+                # read now, or gone: nothing new to tell about
+                self._attachments.append({"b_id": known["id"], "attachments": entries})
             if reappeared:
                 status = Change((), False, ({"section": "Status", "ops": [["+", REAPPEARED]]},))
                 self._events.append((item, known, "changed", status, [], None))
                 self.tally.changed += 1
             return
-        self._new_versions.append((item, parsed, max(v.version for v in versions) + 1, digest))
-        news = attachment_news(current.attachments, entries) if self.attachments is not None else []
+        number = max(v["version"] for v in versions) + 1
+        item.current_version, item.title, item.case_number = number, parsed.title, parsed.case_number
+        self._new_versions[id(parsed)] = (item, self._version(parsed, number, digest))
+        news = attachment_news(current["attachments"], entries) if self.attachments is not None else []
         self._events.append((item, parsed, "changed", None, news, current))
         self.tally.changed += 1
 
-    def _same(self, version: ItemVersion, digest: str, entries: list[dict[str, Any]]) -> bool:
+    def _same(self, version: RowMapping, digest: str, entries: list[dict[str, Any]]) -> bool:
         """Whether a stored version has this content and (where fetched) no attachment it lacks."""
-        if version.content_hash != digest:
+        if version["content_hash"] != digest:
             return False
-        return self.attachments is None or not attachment_news(version.attachments, entries)
+        return self.attachments is None or not attachment_news(version["attachments"], entries)
 
-    def remove_item(self, item: Item, kind: str) -> None:
-        assert item.id is not None
-        current = next(v for v in self.versions[item.id] if v.version == item.current_version)
-        if kind == "dagsorden" and current.doc_kind == "tillægsdagsorden":
+    def remove_item(self, item: _StoredItem, kind: str) -> None:
+        current = next(v for v in self.versions[item.id] if v["version"] == item.current_version)
+        if kind == "dagsorden" and current["doc_kind"] == "tillægsdagsorden":
             return  # a re-published agenda does not list the supplementary agenda's items
         item.removed = True
         self._events.append((item, current, "removed", None, [], None))
         self.tally.removed += 1
 
-    def _version(self, item: Item, parsed: ParsedItem, number: int, digest: str) -> ItemVersion:
-        assert item.id is not None and self.document.id is not None
-        version = ItemVersion(
-            item_id=item.id,
-            version=number,
-            document_id=self.document.id,
-            doc_kind=self.document.kind or "dagsorden",
-            content_hash=digest,
-            number=parsed.number,
-            title=parsed.title,
-            case_number=parsed.case_number,
-            closed=parsed.closed,
-            sections=[[s.heading, s.text] for s in parsed.sections],
-            decisions=[d.as_json() for d in parsed.decisions],
-            decision=parsed.decision,
-            attachments=attachment_entries(parsed, self.attachments),
-            url=parsed.url or self.document.url,
-            created_at=self.now,
-        )
-        self.session.add(version)
-        self.versions.setdefault(item.id, []).append(version)
-        item.current_version, item.title, item.case_number = number, parsed.title, parsed.case_number
-        return version
+    def _version(self, parsed: ParsedItem, number: int, digest: str) -> dict[str, Any]:
+        """A new version's row, but for its item's id."""
+        return {
+            "version": number,
+            "document_id": self.document.id,
+            "doc_kind": self.document.kind or "dagsorden",
+            "content_hash": digest,
+            "number": parsed.number,
+            "title": parsed.title,
+            "case_number": parsed.case_number,
+            "closed": parsed.closed,
+            "sections": [[s.heading, s.text] for s in parsed.sections],
+            "decisions": [d.as_json() for d in parsed.decisions],
+            "decision": parsed.decision,
+            "attachments": attachment_entries(parsed, self.attachments),
+            "url": parsed.url or self.document.url,
+            "created_at": self.now,
+        }
+
+    def write(self, changed: Sequence[_StoredItem]) -> None:
+        """Write what was planned; ``changed`` are the stored items whose row the document changed."""
+        item_ids = _insert(self.connection, _INSERT_ITEMS, self._new_items, ("uid",))
+
+        def item_id(item: _ItemRef) -> int:
+            return item.id if isinstance(item, _StoredItem) else item_ids[id(item)]
+
+        rows = {key: {**row, "item_id": item_id(item)} for key, (item, row) in self._new_versions.items()}
+        version_ids = _insert(self.connection, _INSERT_VERSIONS, rows, ("item_id", "version"))
+        if changed:
+            self.connection.execute(_UPDATE_ITEMS, [_changes(item) for item in changed])
+        if self._attachments:
+            self.connection.execute(_UPDATE_VERSIONS, self._attachments)
+        events = []
+        for item, target, kind, change, news, before in self._events:
+            if isinstance(target, ParsedItem):
+                version_id = version_ids[id(target)]
+                if before is not None:  # a new version: the change is told against the current one
+                    change = _change(before, rows[id(target)])
+            else:
+                version_id = target["id"]
+            events.append(self._event(item_id(item), version_id, kind, change, news))
+        if events:
+            self.connection.execute(_INSERT_EVENTS, events)
 
     def _event(
-        self,
-        item: Item,
-        version: ItemVersion,
-        kind: str,
-        change: Change | None = None,
-        attachments: list[dict[str, Any]] | None = None,
-    ) -> None:
-        assert item.id is not None and self.document.id is not None
+        self, item_id: int, version_id: int, kind: str, change: Change | None, attachments: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         if change is not None and attachments:
             named = tuple(f"Bilag: {news['name']}" for news in attachments)
             change = replace(change, changed_sections=(*change.changed_sections, *dict.fromkeys(named)))
-        event = Event(
-            item_id=item.id,
-            version_id=version.id,
-            document_id=self.document.id,
-            kind=kind,
-            changed_sections=list(change.changed_sections) if change else [],
-            decision_added=change.decision_added if change else False,
-            diff=list(change.diff) if change else [],
-            attachment_changes=list(attachments or []),
-            backfill=self.backfill,
-            created_at=self.now,
-        )
-        self.session.add(event)
-        self.tally.events.append(event)
+        return {
+            "item_id": item_id,
+            "version_id": version_id,
+            "document_id": self.document.id,
+            "kind": kind,
+            "changed_sections": list(change.changed_sections) if change else [],
+            "decision_added": change.decision_added if change else False,
+            "diff": list(change.diff) if change else [],
+            "attachment_changes": list(attachments),
+            "backfill": self.backfill,
+            "matched": False,
+            "created_at": self.now,
+        }
 
 
-def _newest_first(version: ItemVersion) -> int:
-    return -version.version
+def _insert(
+    connection: Connection, statement: Any, rows: dict[int, dict[str, Any]], key: tuple[str, ...]
+) -> dict[int, int]:
+    """Insert the rows (in one statement, or a few for many); their ids, by the rows' keys in
+    ``rows``, found by the unique ``key`` columns the statement returns after the id."""
+    if not rows:
+        return {}
+    made = {tuple(row[1:]): row[0] for row in connection.execute(statement, list(rows.values()))}
+    return {planned: made[tuple(row[name] for name in key)] for planned, row in rows.items()}
+
+
+def _changes(item: _StoredItem) -> dict[str, Any]:
+    """An item's row for the update by id: ``b_id``, and the columns a document may change."""
+    return {"b_id": item.id, **{name: getattr(item, name) for name in _ITEM_COLUMNS if name != "id"}}
 
 
 def item_uid(source: str, meeting: Meeting, parsed: ParsedItem) -> str:
@@ -294,14 +379,14 @@ def item_uid(source: str, meeting: Meeting, parsed: ParsedItem) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def _change(old: ItemVersion, new: ItemVersion) -> Change:
+def _change(old: Mapping[Any, Any], new: Mapping[str, Any]) -> Change:
     return compare(
-        [(h, t) for h, t in old.sections],
-        [(h, t) for h, t in new.sections],
-        [_decision_key(d) for d in old.decisions],
-        [_decision_key(d) for d in new.decisions],
-        {"Titel": old.title, "Sagsnummer": old.case_number},
-        {"Titel": new.title, "Sagsnummer": new.case_number},
+        [(h, t) for h, t in old["sections"]],
+        [(h, t) for h, t in new["sections"]],
+        [_decision_key(d) for d in old["decisions"]],
+        [_decision_key(d) for d in new["decisions"]],
+        {"Titel": old["title"], "Sagsnummer": old["case_number"]},
+        {"Titel": new["title"], "Sagsnummer": new["case_number"]},
     )
 
 

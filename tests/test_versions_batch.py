@@ -1,0 +1,104 @@
+"""Several documents recorded in one transaction (issue 17): the store ends up as it does when
+each document has a transaction of its own, and a crash part way leaves nothing of the batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from bot import versions
+from bot.coordination import insert_ignoring
+from bot.models import Document, SourceState
+from bot.parse import parse_minutes
+from bot.store import Store
+from bot.versions import Tally, record_meeting
+
+from .helpers import Doc, decided, standard_agenda
+
+pytestmark = pytest.mark.usefixtures("database")
+
+NOW = datetime(2026, 11, 3, 12, 0, tzinfo=timezone.utc)
+TABLES = ("meeting", "document", "item", "item_version", "event")
+
+
+def _documents() -> list[tuple[str, Doc]]:
+    """An agenda, its minutes (one item changed, one left out: withdrawn), and a re-read agenda
+    (superseded by the minutes)."""
+    agenda = standard_agenda()
+    minutes = decided(agenda, skip=(3,))
+    minutes.items[1][3]["Økonomiske konsekvenser"] = "Der forventes et merforbrug på 2,9 mio. kr. i 2026."
+    return [("dagsorden.md", agenda), ("referat.md", minutes), ("dagsorden-igen.md", agenda)]
+
+
+def _store(tmp_path: Path, url: str, name: str) -> Store:
+    return Store(url or f"sqlite:///{tmp_path / name}.db", tmp_path / name)
+
+
+def _record(store: Store, batches: list[list[tuple[str, Doc]]]) -> list[Tally]:
+    """Record each batch of documents in one session, as the pipeline does; each document's tally."""
+    tallies = []
+    with store.session() as session:
+        insert_ignoring(session, SourceState, [{"name": "testrup", "kommune": "Testrup", "type": "folder"}], ["name"])
+    for batch in batches:
+        with store.session() as session:
+            source = session.exec(select(SourceState)).one()
+            assert source.id is not None
+            for name, doc in batch:
+                published = NOW + timedelta(minutes=len(tallies))
+                meeting = parse_minutes(doc.text(), name)
+                document = Document(
+                    source_id=source.id,
+                    key=name,
+                    raw_sha256="0" * 64,
+                    fetched_at=published,
+                    published_at=published,
+                    kind=meeting.kind,
+                    outcome="pending",
+                )
+                session.add(document)
+                session.flush()
+                tallies.append(record_meeting(session, source, document, meeting, NOW, False))
+    return tallies
+
+
+def _rows(store: Store) -> dict[str, list[Any]]:
+    with store.engine.connect() as connection:
+        return {table: list(connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))) for table in TABLES}
+
+
+def test_documents_of_one_meeting_in_one_session_store_what_separate_sessions_do(
+    tmp_path: Path, another_database: Callable[[], str]
+) -> None:
+    one_by_one, together = _store(tmp_path, another_database(), "a"), _store(tmp_path, another_database(), "b")
+    documents = _documents()
+    apart = _record(one_by_one, [[document] for document in documents])
+    assert _record(together, [documents]) == apart
+    assert [(t.new, t.changed, t.removed) for t in apart] == [(4, 0, 0), (0, 2, 1), (0, 0, 0)]
+    rows = _rows(together)
+    assert rows == _rows(one_by_one)
+    assert [row.outcome for row in rows["document"]] == ["stored", "stored", "superseded"]
+    assert [row.kind for row in rows["event"]] == ["new"] * 4 + ["changed"] * 2 + ["removed"]
+    assert [(row.current_version, row.removed) for row in rows["item"]] == [(2, False)] * 2 + [(1, True), (1, False)]
+
+
+def test_a_crash_while_recording_a_batch_leaves_none_of_it(
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(tmp_path, database, "crash")
+    documents = _documents()
+    _record(store, [documents[:1]])
+    before = _rows(store)
+
+    def crash(*_: object) -> None:
+        raise RuntimeError("killed after the new versions were written, before the events")
+
+    monkeypatch.setattr(versions._Recorder, "_event", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        _record(store, [documents[1:]])
+    assert _rows(store) == before
