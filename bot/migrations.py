@@ -75,9 +75,13 @@ def _notifications(connection: Connection) -> None:
     SQLModel.metadata.create_all(connection, tables=[Notification.__table__])  # type: ignore[attr-defined]
 
 
-def _case_index(connection: Connection) -> None:
-    """0007: the index of items by case number, as the model declares it."""
-    next(index for index in Item.__table__.indexes if index.name == "ix_item_case_number").create(connection)  # type: ignore[attr-defined]
+def _add_index(model: Any, name: str) -> Migration:
+    """A step that creates one index of ``model`` as the model declares it."""
+
+    def step(connection: Connection) -> None:
+        next(index for index in model.__table__.indexes if index.name == name).create(connection)
+
+    return step
 
 
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
@@ -93,7 +97,9 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     # chat and webhook notifications (Apprise)
     ("0006_notifications", _notifications),
     # a case's steps are found by case number (referatvagt case, item pages, mails)
-    ("0007_case_index", _case_index),
+    ("0007_case_index", _add_index(Item, "ix_item_case_number")),
+    # a meeting's documents are found without reading the source's others (issue 17)
+    ("0008_document_meeting_index", _add_index(Document, "ix_document_meeting_id")),
 )
 
 

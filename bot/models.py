@@ -136,7 +136,7 @@ class Document(SQLModel, table=True):
     published_at: datetime | None = _when(nullable=True)
     url: str | None = None
     kind: str | None = Field(default=None, max_length=40)
-    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)  # bot.versions
     outcome: str = Field(max_length=40)
     error: str | None = None
 

@@ -118,7 +118,7 @@ class Poll:
             tallies = retrying(lambda: _store(self.store, self.state, batch, self.now, self.backfill), self.label)
         except (BotError, SQLAlchemyError) as exc:
             if len(batch) == 1:
-                self._forget(batch[0])
+                self._forget(batch[0].raw.key, batch[0].digest)
                 self._fail(_not_stored(batch[0], exc))
             else:
                 for parsed in batch:  # find the one the store refuses; the others go in
@@ -127,7 +127,7 @@ class Poll:
             return
         for parsed, tally in zip(batch, tallies, strict=True):
             self._stored()[parsed.raw.key] = parsed.digest
-            self._forget(parsed)
+            self._forget(parsed.raw.key, parsed.digest)
             self._warn(tally.warnings)
             self.report.new += tally.new
             self.report.changed += tally.changed
@@ -143,7 +143,7 @@ class Poll:
     def _collect(self, readings: Iterator[tuple[tuple[RawDocument, str], Reading | BotError]]) -> None:
         for (raw, digest), reading in readings:
             if isinstance(reading, BotError):
-                self._queued.pop(raw.key, None)
+                self._forget(raw.key, digest)
                 self._fail(str(reading))
                 continue
             self._warn(reading.warnings)
@@ -161,9 +161,10 @@ class Poll:
             if len(self._batch) >= BATCH or time.monotonic() - self._batch_started >= BATCH_SECONDS:
                 self.store_batch()
 
-    def _forget(self, parsed: _Parsed) -> None:
-        if self._queued.get(parsed.raw.key) == parsed.digest:
-            del self._queued[parsed.raw.key]
+    def _forget(self, key: str, digest: str) -> None:
+        """No longer in hand (stored, or failed): a later copy of the document is read again."""
+        if self._queued.get(key) == digest:
+            del self._queued[key]
 
     def _stored(self) -> dict[str, str]:
         if self._seen is None:

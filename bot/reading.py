@@ -1,16 +1,20 @@
-"""Reading documents: their text extracted and parsed into a meeting, in worker processes when a
-poll brings many.
+"""Reading documents: each kept in the raw archive, its text extracted and parsed into a meeting,
+in worker processes when a poll brings many.
 
-Extracting and parsing (and hashing each item's content) need no store and no network, so they run
-in a small process pool beside the process that fetches and stores: on two cores, one document is
-parsed while the one before it is stored. The pool starts only once a cycle has read
-``IN_PROCESS`` documents itself (a scheduled poll that finds two new agendas never pays for
-starting processes) and reads at most ``AHEAD`` documents per process ahead of what is stored, so
-memory does not grow with a backlog. Results come back in the order the documents were handed in.
+Archiving (with its wait for the disk), extracting and parsing (and hashing each item's content)
+need no database and no network, so they run in a small process pool beside the process that
+fetches and stores: on two cores, one document is read while the one before it is stored. The
+pool starts only once a cycle has read ``IN_PROCESS`` documents itself (a scheduled poll that
+finds two new agendas never pays for starting processes) and reads at most ``AHEAD`` documents
+per process ahead of what is stored, so memory does not grow with a backlog. Results come back in
+the order the documents were handed in.
 
 A worker process that dies (a PDF library crashing on a broken file, the kernel's OOM killer) fails
 only the documents it had in hand, with a message saying so; they are not stored, so the next poll
-reads them again, and a fresh pool takes the rest.
+reads them again, and a fresh pool takes the rest. Worker processes import the program's
+``__main__`` module, as with any Python multiprocessing: a script that calls the pipeline must
+guard its own code with ``if __name__ == "__main__":``; a pool that cannot read a single document
+is given up, with a warning, and everything is read in the main process.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -206,7 +211,10 @@ def _start(processes: int) -> ProcessPoolExecutor:
 
 def _watch(parent: int) -> None:
     """In each worker process: end it once the process that started the pool is gone. Killed
-    (kill -9, OOM), that one could not say so, and a worker waits on its queue for ever."""
+    (kill -9, OOM), that one could not say so, and a worker waits on its queue for ever. Ctrl-C
+    reaches the whole process group: the main process decides what it means (finish the job, or
+    stop), so a worker ignores it rather than die with the documents in hand."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while _alive(parent):

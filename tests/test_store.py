@@ -85,13 +85,20 @@ def test_the_archive_keeps_exact_bytes_under_their_hash(tmp_path: Path, url: str
     store.close()
 
 
-def test_an_older_store_gets_the_case_index_in_place(tmp_path: Path, url: str) -> None:
+@pytest.mark.parametrize(
+    ("table", "index", "step"),
+    [
+        ("item", "ix_item_case_number", "0007_case_index"),
+        ("document", "ix_document_meeting_id", "0008_document_meeting_index"),
+    ],
+)
+def test_an_older_store_gets_a_new_index_in_place(tmp_path: Path, url: str, table: str, index: str, step: str) -> None:
     Store(url, tmp_path / "archive").close()
     store = Store(url, tmp_path / "archive")
-    with store.engine.begin() as connection:  # the schema as 0006 left it
-        connection.execute(text("DROP INDEX ix_item_case_number"))
-        connection.execute(text("DELETE FROM schema_migration WHERE name = '0007_case_index'"))
+    with store.engine.begin() as connection:  # the schema as the step before left it
+        connection.execute(text(f"DROP INDEX {index}"))
+        connection.execute(text(f"DELETE FROM schema_migration WHERE name = '{step}'"))
     store.close()
     store = Store(url, tmp_path / "archive")
-    assert "ix_item_case_number" in {index["name"] for index in inspect(store.engine).get_indexes("item")}
+    assert index in {found["name"] for found in inspect(store.engine).get_indexes(table)}
     store.close()
