@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlmodel import col, select
 
@@ -109,7 +110,7 @@ def _claimed_poll(
         report.warnings.append(f"{source_label(source)}: skipped: {holder} is polling it now")
         return
     try:
-        renew = lambda: leases.renew(source.name)  # noqa: E731
+        renew = partial(leases.renew, source.name)
         ingest_source(source, store, report, now, fetcher, stop, progress, keep_claim=renew, readers=readers)
     finally:
         stopping = stop is not None and stop.is_set()
