@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.coordination import insert_ignoring
 from bot.fetch import Cached, Fetcher, FetchSettings
 from bot.models import HttpCache
-from bot.store import Store, write_atomically
+from bot.store import Store, archived, write_atomically
 
 
 class StoreCache:
@@ -41,13 +41,13 @@ class StoreCache:
                 insert_ignoring(session, HttpCache, [row.model_dump()], ["url"])
                 return
             if row.sha256 != digest and keep_body:
-                (self.folder / row.sha256[:2] / row.sha256).unlink(missing_ok=True)
+                archived(self.folder, row.sha256).unlink(missing_ok=True)
             row.etag, row.last_modified, row.sha256 = etag, last_modified, digest
             row.checked_at = datetime.now(timezone.utc)
             session.add(row)
 
     def _body(self, digest: str) -> bytes | None:
-        for path in (self.store.archive_path(digest), self.folder / digest[:2] / digest):
+        for path in (self.store.archive_path(digest), archived(self.folder, digest)):
             try:
                 data = path.read_bytes()
             except OSError:
@@ -57,7 +57,7 @@ class StoreCache:
         return None
 
     def _keep(self, digest: str, content: bytes) -> None:
-        target = self.folder / digest[:2] / digest
+        target = archived(self.folder, digest)
         if target.exists():
             return
         write_atomically(target, content)

@@ -93,7 +93,7 @@ class Poll:
         if fetched.parsed is not None:
             self.readers.put_read((fetched, digest), Reading(fetched.parsed))
         else:  # archived by the reader
-            self.readers.put((fetched, digest), fetched.content, fetched.name)
+            self.readers.put((fetched, digest), fetched.content, fetched.name, digest)
         if waited >= SLOW_SOURCE:
             self.finish()
         else:

@@ -55,12 +55,13 @@ class Reading:
     warnings: tuple[str, ...] = ()
 
 
-def read_document(content: bytes, name: str, archive: Path | None = None) -> Reading:
-    """Archive (into the raw archive folder ``archive``, unless None), extract and parse one
-    document (``name`` labels errors); raises a :class:`BotError`. Archiving here lets a worker
-    process wait for the disk while the main process stores the document before."""
+def read_document(content: bytes, name: str, archive: Path | None = None, digest: str | None = None) -> Reading:
+    """Archive (into the raw archive folder ``archive``, unless None; ``digest``: its SHA-256, if
+    known), extract and parse one document (``name`` labels errors); raises a :class:`BotError`.
+    Archiving here lets a worker process wait for the disk while the main process stores the
+    document before."""
     if archive is not None:
-        archive_into(archive, content)
+        archive_into(archive, content, digest)
     extracted = extract_text(content, name)
     meeting = parse_minutes(extracted.text, name)
     for item in meeting.items:
@@ -73,11 +74,19 @@ def default_processes() -> int:
     return max(0, min(MAX_PROCESSES, (os.cpu_count() or 1) - 1))
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What :func:`read_document` is given for one document."""
+
+    content: bytes
+    name: str
+    digest: str | None
+
+
 @dataclass
 class _Pending(Generic[Tag]):
     tag: Tag
-    content: bytes
-    name: str
+    job: _Job
     result: Future[Reading] | Reading | BotError
 
 
@@ -115,25 +124,26 @@ class Readers(Generic[Tag]):
                 pending.result.cancel()
         self._queue.clear()
 
-    def put(self, tag: Tag, content: bytes, name: str) -> None:
+    def put(self, tag: Tag, content: bytes, name: str, digest: str | None = None) -> None:
+        """Hand in a document (``digest``: its SHA-256, if the caller has it)."""
+        job = _Job(content, name, digest)
         pool = self._pool_for_next()
         if pool is None:
-            self.read_here += 1
-            self._queue.append(_Pending(tag, content, name, _read_here(content, name, self.archive)))
+            self._queue.append(_Pending(tag, job, self._here(job)))
             return
         try:
-            future = pool.submit(read_document, content, name, self.archive)
+            future = self._submit(pool, job)
         except BrokenProcessPool:  # it died while idle: nothing was in hand
             if not self.read_there:
                 self._without_pool()
-                self.put(tag, content, name)
+                self._queue.append(_Pending(tag, job, self._here(job)))
                 return
-            future = self._replace_pool().submit(read_document, content, name, self.archive)
-        self._queue.append(_Pending(tag, content, name, future))
+            future = self._submit(self._replace_pool(), job)
+        self._queue.append(_Pending(tag, job, future))
 
     def put_read(self, tag: Tag, reading: Reading) -> None:
         """A document read already (a portal's JSON), queued in its turn."""
-        self._queue.append(_Pending(tag, b"", "", reading))
+        self._queue.append(_Pending(tag, _Job(b"", "", None), reading))
 
     def ready(self) -> Iterator[tuple[Tag, Reading | BotError]]:
         """What is read, in order, while the pool has more in hand than it needs to stay busy."""
@@ -150,10 +160,10 @@ class Readers(Generic[Tag]):
         pending = self._queue.popleft()
         result = pending.result
         if isinstance(result, Future):
-            result = self._outcome(result, pending.content, pending.name)
+            result = self._outcome(result, pending.job)
         return pending.tag, result
 
-    def _outcome(self, future: Future[Reading], content: bytes, name: str) -> Reading | BotError:
+    def _outcome(self, future: Future[Reading], job: _Job) -> Reading | BotError:
         try:
             result: Reading | BotError = future.result()
         except BotError as exc:
@@ -161,10 +171,10 @@ class Readers(Generic[Tag]):
         except BrokenProcessPool:
             if not self.read_there:  # not this document's fault: the processes cannot start here
                 self._without_pool()
-                return _read_here(content, name, self.archive)
+                return self._here(job)
             self._replace_pool()
             return ParseError(
-                f"{name}: the process reading it stopped unexpectedly (out of memory, or a library "
+                f"{job.name}: the process reading it stopped unexpectedly (out of memory, or a library "
                 "crashed on this file); it is read again at the next poll"
             )
         self.read_there += 1
@@ -178,9 +188,8 @@ class Readers(Generic[Tag]):
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         self.processes = 0
-        for pending in self._queue:
-            if isinstance(pending.result, Future) and not _read_well(pending.result):
-                pending.result = _read_here(pending.content, pending.name, self.archive)
+        for pending in self._unfinished():
+            pending.result = self._here(pending.job)
 
     def _replace_pool(self) -> ProcessPoolExecutor:
         """A dead pool fails the document at the head of the queue (which of those in hand killed
@@ -188,10 +197,25 @@ class Readers(Generic[Tag]):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         pool = self._pool = _start(self.processes)
+        for pending in self._unfinished():
+            pending.result = self._submit(pool, pending.job)
+        return pool
+
+    def _unfinished(self) -> Iterator[_Pending[Tag]]:
+        """What a dead pool had in hand and had not finished (its reading or its error stands)."""
         for pending in self._queue:
             if isinstance(pending.result, Future) and not _read_well(pending.result):
-                pending.result = pool.submit(read_document, pending.content, pending.name, self.archive)
-        return pool
+                yield pending
+
+    def _here(self, job: _Job) -> Reading | BotError:
+        self.read_here += 1
+        try:
+            return read_document(job.content, job.name, self.archive, job.digest)
+        except BotError as exc:
+            return exc
+
+    def _submit(self, pool: ProcessPoolExecutor, job: _Job) -> Future[Reading]:
+        return pool.submit(read_document, job.content, job.name, self.archive, job.digest)
 
     def _pool_for_next(self) -> ProcessPoolExecutor | None:
         if self._pool is None and self.processes > 0 and self.read_here >= self.in_process:
@@ -235,13 +259,6 @@ def _alive(pid: int) -> bool:
             return stat.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
     except OSError:  # no /proc (macOS): the signal test must do
         return True
-
-
-def _read_here(content: bytes, name: str, archive: Path | None) -> Reading | BotError:
-    try:
-        return read_document(content, name, archive)
-    except BotError as exc:
-        return exc
 
 
 def _done(result: Future[Reading] | Reading | BotError) -> bool:

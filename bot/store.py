@@ -116,7 +116,7 @@ class Store:
         return archive_into(self.archive_dir, raw, digest)
 
     def archive_path(self, digest: str) -> Path:
-        return self.archive_dir / digest[:2] / digest
+        return archived(self.archive_dir, digest)
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -262,11 +262,16 @@ class Store:
         return [found[id] for id in ids if id in found]
 
 
+def archived(folder: Path, digest: str) -> Path:
+    """Where the raw archive ``folder`` keeps the document of this SHA-256."""
+    return folder / digest[:2] / digest
+
+
 def archive_into(folder: Path, raw: bytes, digest: str | None = None) -> str:
     """Keep ``raw`` in the raw archive ``folder`` under its SHA-256 (synced to disk: the database
     points at it); returns the hash. Also called in worker processes (see :mod:`bot.reading`)."""
     digest = digest or hashlib.sha256(raw).hexdigest()
-    target = folder / digest[:2] / digest
+    target = archived(folder, digest)
     if not target.exists():
         try:
             write_atomically(target, raw, durable=True)

@@ -255,7 +255,7 @@ class _Recorder:
         item.removed = False
         item.number, item.portal_id = parsed.number, parsed.portal_id or item.portal_id
         versions = self.versions[item.id]
-        current = next(v for v in versions if v["version"] == item.current_version)
+        current = self._current(item)
         digest = parsed.content_hash()
         entries = attachment_entries(parsed, self.attachments)
         newest_first = sorted(versions, key=lambda version: -version["version"])
@@ -277,6 +277,9 @@ class _Recorder:
         self._events.append((item, parsed, "changed", None, news, current))
         self.tally.changed += 1
 
+    def _current(self, item: _StoredItem) -> RowMapping:
+        return next(v for v in self.versions[item.id] if v["version"] == item.current_version)
+
     def _same(self, version: RowMapping, digest: str, entries: list[dict[str, Any]]) -> bool:
         """Whether a stored version has this content and (where fetched) no attachment it lacks."""
         if version["content_hash"] != digest:
@@ -284,7 +287,7 @@ class _Recorder:
         return self.attachments is None or not attachment_news(version["attachments"], entries)
 
     def remove_item(self, item: _StoredItem, kind: str) -> None:
-        current = next(v for v in self.versions[item.id] if v["version"] == item.current_version)
+        current = self._current(item)
         if kind == "dagsorden" and current["doc_kind"] == "tillægsdagsorden":
             return  # a re-published agenda does not list the supplementary agenda's items
         item.removed = True
