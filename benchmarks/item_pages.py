@@ -3,7 +3,7 @@
 A generated year is ingested (``run_cycle``, no watchlists), then ``bot.feeds.publish`` is timed
 on that store, best of three each:
 - ``warm``: nothing changed since the last publish (every cycle of a running bot looks like this);
-- ``rebuild``: the item pages and their record deleted, so every page is written again (the first
+- ``rebuild``: the item pages and their record deleted, so every page a feed links is written again (the first
   publish after an upgrade, or a new page format);
 - ``missing``: 1% of the page files deleted, which are written again: the cost of a few changed items.
 

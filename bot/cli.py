@@ -23,7 +23,10 @@ from bot.cli_sources import sources as sources_group
 from bot.config import Config, find_config_file, load_config, missing_folders
 from bot.digest import send_due, send_test, write_dry_run
 from bot.errors import BotError, os_reason
+from bot.feeds import feed_links, write_if_changed
 from bot.lock import writer_lock
+from bot.page_view import FeedLink
+from bot.pages import PagesOnRequest
 from bot.pipeline import Progress, open_store, run_cycle
 from bot.report import RunReport
 from bot.scheduler import Bot, configure_logging, run_once
@@ -248,15 +251,22 @@ def check(ctx: _Context) -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @pass_context
 def serve(ctx: _Context, host: str, port: int) -> None:
-    """Serve the feed folder over HTTP (feeds, index.html, feeds.opml), and the search page
-    /search with a feed per search, /search.xml?q=..., which only read the store.
+    """Serve the feed folder over HTTP (feeds, index.html, feeds.opml, item pages), and the search
+    page /search with a feed per search, /search.xml?q=..., which only read the store.
 
-    Any web server can serve the folder instead: the feeds are plain files.
+    An item page no feed has linked yet (items/<uid>.html, e.g. from a search) is made from the
+    store when asked for and written into the folder. Any web server can serve the folder
+    instead: the feeds and pages are plain files.
     """
     config = ctx.config
     search = SearchApp(config, lambda: open_store(config, read_only=True))
+
+    def links() -> list[FeedLink]:  # read at each request: watchlists may have changed since serve started
+        return feed_links(config, load_watchlists(config.bot.watchlists_dir)[0])
+
+    make = PagesOnRequest(config, search.store, links, write_if_changed)
     try:
-        serve_feeds(config.feed_folder, host, port, pages=search.pages())
+        serve_feeds(config.feed_folder, host, port, pages=search.pages(), make=make)
     finally:
         search.close()
 

@@ -67,6 +67,7 @@ class Feed:
     public: bool
     terms: tuple[str, ...] = ()
     entries: list[Entry] = field(default_factory=list)
+    items: set[int] = field(default_factory=set)  # the ids of the items its entries link
     links: tuple[str, str] | None = None  # its own address and its page for people, when not a file here
 
 
@@ -106,9 +107,15 @@ def _publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> F
     opml = [feed for feed in listed if not feed.slug.startswith("source-")]
     _count(report, write_if_changed(folder / "feeds.opml", render_opml(opml, config).encode()))
     _count(report, write_if_changed(folder / "_health.xml", render_rss(_health_feed(config, store), config)))
-    links = [FeedLink(feed.slug, feed.path, feed.title.removeprefix("referatvagt: ")) for feed in listed]
-    report.pages = write_item_pages(config, store, links, write_if_changed)
+    linked = {item for feed in feeds for item in feed.items}
+    report.pages = write_item_pages(config, store, feed_links(config, watchlists), linked, write_if_changed)
     return report
+
+
+def feed_links(config: Config, watchlists: Sequence[Watchlist]) -> list[FeedLink]:
+    """The public feeds, as item pages link them: the watchlists' (with a feed), then the sources'."""
+    public = [FeedLink(w.slug, w.slug, w.name) for w in watchlists if w.deliver.feed and w.public]
+    return public + [FeedLink(f"source-{s.name}", f"source-{s.name}", f"alt fra {s.kommune}") for s in config.sources]
 
 
 def _remove_stale(folder: Path, store: Store, in_use: set[str]) -> None:
@@ -174,6 +181,7 @@ def _watchlist_feed(config: Config, store: Store, watchlist: Watchlist) -> Feed:
         feed.entries.append(
             build_entry(config, feed.slug, seen, row, highlighted(snippet), tuple(match.terms), found_in)
         )
+        feed.items.add(item.id or 0)  # stored rows have ids
     return feed
 
 
@@ -185,6 +193,7 @@ def _source_feed(config: Config, store: Store, name: str, kommune: str) -> Feed:
         opening = Markup(escape(_first_words(version)))
         seen = Seen(event.kind, event.decision_added, event)
         feed.entries.append(build_entry(config, slug, seen, row, opening, ()))
+        feed.items.add(item.id or 0)  # stored rows have ids
     return feed
 
 

@@ -133,6 +133,18 @@ def all_items(store: Store) -> dict[int, str]:
         return {int(row[0]): str(row[1]) for row in session.execute(sa_select(col(Item.id), col(Item.uid)))}
 
 
+def item_id_of(store: Store, uid: str) -> int | None:
+    with store.session() as session:
+        found = session.execute(sa_select(col(Item.id)).where(col(Item.uid) == uid)).scalar()
+    return None if found is None else int(found)
+
+
+def marked(store: Store) -> set[int]:
+    """Every matched item: digests and notifications link its page."""
+    with store.session() as session:
+        return {int(row[0]) for row in session.execute(sa_select(col(Match.item_id)).distinct())}
+
+
 def items_touched(store: Store, since: Marks, watchlists: Iterable[str], sources: Iterable[str]) -> set[int]:
     """Items with an event or a match newer than ``since``, matched by one of ``watchlists``, or
     from one of ``sources`` (whose feed links changed)."""

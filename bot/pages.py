@@ -6,29 +6,37 @@ attachments, its version history with the diffs, a link to the item on the kommu
 and the public feeds that matched it. Feed entries link here. Links inside a page are relative,
 so the folder can be served from anywhere.
 
-Pages are written with the feeds, but a national year is ~160,000 items, so :func:`write_item_pages`
-renders only the pages that can have changed since the last publish: items with a newer event
-or match, items matched by a feed whose title or address changed, items of a source whose feed
-changed, and items whose page file is missing. What the last publish saw is kept in
-``<state_dir>/pages.json`` (outside the served folder); a new page format (the template or
-:data:`PAGE_FORMAT`) or a rebuilt store renders every page again.
+Pages are written with the feeds for the items someone is sent to: every item a feed entry links
+(:func:`write_item_pages` is told which), every matched item (digests and notifications link
+them) and every item whose page was written before (a feed reader keeps old entries, so a page
+once linked is kept up to date). Any other item's page is made when asked for
+(:class:`PagesOnRequest`, in ``referatvagt serve``): a national year is ~160,000 items, most of
+which no reader ever opens. Of those pages, a publish renders only the ones that can have changed
+since the last: items with a newer event or match, items matched by a feed whose title or address
+changed, items of a source whose feed changed, and linked items whose page file is missing. What
+the last publish saw is kept in ``<state_dir>/pages.json`` (outside the served folder); a new
+page format (the template or :data:`PAGE_FORMAT`) or a rebuilt store renders every page again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
-from bot.errors import PublishError, os_reason
-from bot.page_data import Marks, PageData, all_items, items_touched, marks, pages_of
+from bot.errors import BotError, PublishError, os_reason
+from bot.page_data import Marks, PageData, all_items, item_id_of, items_touched, marked, marks, pages_of
 from bot.page_view import FeedLink, page_context, web_link
 from bot.store import Store, write_atomically
 
@@ -36,6 +44,9 @@ PAGE_FORMAT = 2  # raise when what a page shows changes outside the template: ev
 FOLDER = "items"
 STATE_FILE = "pages.json"
 _TEMPLATES = Environment(loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]))
+_PAGE_PATH = re.compile(rf"/{FOLDER}/([0-9a-f]{{24}})\.html")  # as bot.versions.item_uid makes them
+log = logging.getLogger("referatvagt")
+Write = Callable[[Path, bytes], bool]  # writes one file if its bytes changed (the feeds' atomic writer)
 
 
 def page_url(config: Config, uid: str) -> str:
@@ -50,37 +61,70 @@ class _State:
     feeds: dict[str, str]  # feed slug → signature of how pages link it
 
 
-def write_item_pages(
-    config: Config, store: Store, feeds: Sequence[FeedLink], write: Callable[[Path, bytes], bool]
-) -> int:
-    """Render the pages that may have changed (see the module docstring); returns how many were written.
-
-    ``write`` writes one file if its bytes changed (the feeds' atomic writer)."""
+def write_item_pages(config: Config, store: Store, feeds: Sequence[FeedLink], linked: set[int], write: Write) -> int:
+    """Render the pages that may have changed (see the module docstring); returns how many were
+    written. ``linked``: the items the feeds' entries link."""
     folder = config.feed_folder
-    links = {feed.slug: feed for feed in feeds}
     now = _State(_fingerprint(), marks(store), {feed.slug: _signature(feed) for feed in feeds})
     before = _load(config.bot.state_dir / STATE_FILE)
-    uids = all_items(store)
+    uids, present = all_items(store), _names(folder / FOLDER)
+    linked = linked | marked(store)
+    kept = linked | {item_id for item_id, uid in uids.items() if f"{uid}.html" in present}
     if before is None or before.fingerprint != now.fingerprint or _rebuilt(before.marks, now.marks):
-        wanted = set(uids)
+        wanted = kept
     else:
         changed = {
             slug for slug in now.feeds.keys() | before.feeds.keys() if now.feeds.get(slug) != before.feeds.get(slug)
         }
         watchlists = {slug for slug in changed if not slug.startswith("source-")}
         sources = {slug.removeprefix("source-") for slug in changed if slug.startswith("source-")}
-        wanted = items_touched(store, before.marks, watchlists, sources)
-        present = _names(folder / FOLDER)
-        wanted |= {item_id for item_id, uid in uids.items() if f"{uid}.html" not in present}
-    written = 0
-    template, items = _TEMPLATES.get_template("item.html.j2"), folder / FOLDER
-    for chunk, read in pages_of(store, sorted(wanted)):
+        wanted = items_touched(store, before.marks, watchlists, sources) & kept
+        wanted |= {item_id for item_id in linked if f"{uids.get(item_id)}.html" not in present}
+    written = _render(config, store, feeds, sorted(wanted), write)
+    _save(config.bot.state_dir / STATE_FILE, now)
+    return written
+
+
+def _render(config: Config, store: Store, feeds: Sequence[FeedLink], item_ids: list[int], write: Write) -> int:
+    links = {feed.slug: feed for feed in feeds}
+    folder, written = config.feed_folder, 0
+    template, items = _TEMPLATES.get_template("item.html.j2"), config.feed_folder / FOLDER
+    for chunk, read in pages_of(store, item_ids):
         for page in chunk:
             original = _original_pdf(store, page, folder, write)
             html = template.render(page_context(config, page, read, links, original))
             written += write(items / f"{page.item.uid}.html", html.encode())
-    _save(config.bot.state_dir / STATE_FILE, now)
     return written
+
+
+class PagesOnRequest:
+    """The pages of items no feed has linked, made when asked for (``referatvagt serve``): a
+    request for ``/items/<uid>.html`` that no file answers renders the item's page from the store
+    and writes it into the feed folder, where it is then a page like any other (each publish keeps
+    it up to date). Called with a request path; says whether it wrote the page."""
+
+    def __init__(
+        self, config: Config, store: Callable[[], Store], feeds: Callable[[], Sequence[FeedLink]], write: Write
+    ) -> None:
+        self.config, self.store, self.feeds, self.write = config, store, feeds, write
+        self._one_at_a_time = threading.Lock()  # two requests for one page write it once
+
+    def __call__(self, path: str) -> bool:
+        found = _PAGE_PATH.fullmatch(path)
+        if found is None:
+            return False
+        with self._one_at_a_time:
+            if (self.config.feed_folder / FOLDER / f"{found[1]}.html").is_file():
+                return True
+            try:
+                store = self.store()
+                item_id = item_id_of(store, found[1])
+                if item_id is None:
+                    return False
+                return _render(self.config, store, self.feeds(), [item_id], self.write) > 0
+            except (BotError, SQLAlchemyError) as exc:
+                log.warning("the page %s could not be made: %s", path, exc)
+                return False
 
 
 def _fingerprint() -> str:

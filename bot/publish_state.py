@@ -4,8 +4,8 @@ Every poll publishes, but most polls change nothing. The feeds, the index, the O
 pages are a pure function of the store's rows (new rows only: events, matches and health notes
 are never edited in place), the config's feed settings and sources, the watchlists and the
 templates. :func:`inputs` condenses those into one hash; the publish that wrote the folder saves
-it in ``<state_dir>/feeds.json``, and the next one with the same hash (and the folder's main
-files still there) writes nothing.
+it in ``<state_dir>/feeds.json`` with the number of item pages it left, and the next one with the
+same hash (and the folder's main files and pages still there) writes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlmodel import col
 
 from bot import __version__
 from bot.config import Config
-from bot.models import HealthEvent, Item
+from bot.models import HealthEvent
 from bot.page_data import marks
 from bot.pages import FOLDER
 from bot.store import Store, write_atomically
@@ -53,7 +53,8 @@ def inputs(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> str
 
 def unchanged(config: Config, store: Store, watchlists: Sequence[Watchlist], signature: str) -> bool:
     """Whether the last publish saw the same inputs and its files are still there: the main
-    files by name, the item pages by count (a deleted page or folder is written again)."""
+    files by name, the item pages by count (a deleted page or folder is written again; pages
+    `serve` made since only add to the count)."""
     try:
         saved = json.loads((config.bot.state_dir / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -66,18 +67,20 @@ def unchanged(config: Config, store: Store, watchlists: Sequence[Watchlist], sig
     names += [f"source-{source.name}.xml" for source in config.sources]
     if not all((folder / name).is_file() for name in names):
         return False
-    with store.session() as session:
-        items = session.execute(sa_select(func.count(col(Item.id)))).scalar() or 0
-    try:
-        pages = sum(1 for name in os.listdir(folder / FOLDER) if name.endswith(".html"))
-    except OSError:
-        pages = 0
-    return pages == items
+    return isinstance(saved.get("pages"), int) and page_count(config) >= saved["pages"]
 
 
 def remember(config: Config, signature: str) -> None:
     """Record what this publish saw; a failure only means the next publish writes again."""
     try:
-        write_atomically(config.bot.state_dir / STATE_FILE, json.dumps({"inputs": signature}).encode())
+        data = {"inputs": signature, "pages": page_count(config)}
+        write_atomically(config.bot.state_dir / STATE_FILE, json.dumps(data).encode())
     except OSError:
         pass
+
+
+def page_count(config: Config) -> int:
+    try:
+        return sum(1 for name in os.listdir(config.feed_folder / FOLDER) if name.endswith(".html"))
+    except OSError:
+        return 0

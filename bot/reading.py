@@ -6,7 +6,8 @@ need no database and no network, so they run in a small process pool beside the 
 fetches and stores: on two cores, one document is read while the one before it is stored. The
 pool starts only once a cycle has read ``IN_PROCESS`` documents itself (a scheduled poll that
 finds two new agendas never pays for starting processes) and reads at most ``AHEAD`` documents
-per process ahead of what is stored, so memory does not grow with a backlog. Results come back in
+per process (and ``BYTES_AHEAD`` in all) ahead of what is stored, so memory does not grow with a
+backlog. Results come back in
 the order the documents were handed in.
 
 A worker process that dies (a PDF library crashing on a broken file, the kernel's OOM killer) fails
@@ -41,7 +42,8 @@ from bot.store import archive_into
 
 log = logging.getLogger("referatvagt")
 IN_PROCESS = 8  # documents a cycle reads itself before it starts the pool
-AHEAD = 4  # documents in flight per worker process
+AHEAD = 40  # documents in flight per worker process: > bot.poll.BATCH, so reading goes on while one is stored
+BYTES_AHEAD = 64 * 2**20  # and at most this much of their content in all (a portal's PDFs can be big)
 MAX_PROCESSES = 4  # storing in one process is the limit beyond this
 
 Tag = TypeVar("Tag")
@@ -103,6 +105,7 @@ class Readers(Generic[Tag]):
         self.read_there = 0  # by worker processes
         self._pool: ProcessPoolExecutor | None = None
         self._queue: deque[_Pending[Tag]] = deque()
+        self._bytes = 0  # of the documents in the queue
 
     def __enter__(self) -> Readers[Tag]:
         return self
@@ -123,10 +126,12 @@ class Readers(Generic[Tag]):
             if isinstance(pending.result, Future):
                 pending.result.cancel()
         self._queue.clear()
+        self._bytes = 0
 
     def put(self, tag: Tag, content: bytes, name: str, digest: str | None = None) -> None:
         """Hand in a document (``digest``: its SHA-256, if the caller has it)."""
         job = _Job(content, name, digest)
+        self._bytes += len(content)
         pool = self._pool_for_next()
         if pool is None:
             self._queue.append(_Pending(tag, job, self._here(job)))
@@ -148,7 +153,7 @@ class Readers(Generic[Tag]):
     def ready(self) -> Iterator[tuple[Tag, Reading | BotError]]:
         """What is read, in order, while the pool has more in hand than it needs to stay busy."""
         limit = max(1, self.processes * AHEAD)
-        while self._queue and (len(self._queue) > limit or _done(self._queue[0].result)):
+        while self._queue and (len(self._queue) > limit or self._bytes > BYTES_AHEAD or _done(self._queue[0].result)):
             yield self._take()
 
     def drain(self) -> Iterator[tuple[Tag, Reading | BotError]]:
@@ -158,6 +163,7 @@ class Readers(Generic[Tag]):
 
     def _take(self) -> tuple[Tag, Reading | BotError]:
         pending = self._queue.popleft()
+        self._bytes -= len(pending.job.content)
         result = pending.result
         if isinstance(result, Future):
             result = self._outcome(result, pending.job)

@@ -24,7 +24,9 @@ A big file (a folder source's PDF) must not let a few readers exhaust the machin
 
 Pages computed on request (``pages``: the search page, :mod:`bot.search_web`) answer their exact
 paths before any file is looked for; a ``200`` carries an ETag of its bytes and gets ``304`` by the
-same rules as a file.
+same rules as a file. A request no file answers is offered to ``make`` (the item pages no feed has
+linked yet, :class:`bot.pages.PagesOnRequest`), which may write the file into the folder; it is
+then served as any other.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class Page:
 
 
 Pages = Mapping[str, Callable[[str], Page]]  # request path → what computes the page from the request target
+Make = Callable[[str], bool]  # a request path no file answers → whether it wrote that file
 
 
 class FeedServer(ThreadingHTTPServer):
@@ -89,9 +92,12 @@ class FeedServer(ThreadingHTTPServer):
 
     block_on_close = False
 
-    def __init__(self, folder: Path, host: str, port: int, quiet: bool, limits: Limits, pages: Pages) -> None:
+    def __init__(
+        self, folder: Path, host: str, port: int, quiet: bool, limits: Limits, pages: Pages, make: Make | None
+    ) -> None:
         self.folder = folder.resolve()
         self.pages = pages
+        self.make = make
         self.quiet = quiet
         self.limits = limits
         self.slots = threading.BoundedSemaphore(limits.requests)
@@ -136,10 +142,13 @@ class FeedHandler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def _answer(self) -> None:
-        compute = cast(FeedServer, self.server).pages.get(self.path.split("?", 1)[0])
+        server = cast(FeedServer, self.server)
+        compute = server.pages.get(self.path.split("?", 1)[0])
         if compute is not None:
             return self._send_page(compute(self.path))
         path = self._locate(self.path)
+        if path == 404 and server.make is not None and server.make(self.path.split("?", 1)[0]):
+            path = self._locate(self.path)
         if isinstance(path, int):
             return self._reply(path)
         try:
@@ -262,18 +271,20 @@ def make_server(
     quiet: bool = False,
     limits: Limits = Limits(),
     pages: Pages | None = None,
+    make: Make | None = None,
 ) -> ThreadingHTTPServer:
     """A server for ``folder``, bound but not yet serving; port 0 picks a free port. ``pages``
-    are computed on request at their paths (the search page), before any file is looked for."""
-    return FeedServer(folder, host, port, quiet, limits, pages or {})
+    are computed on request at their paths (the search page), before any file is looked for;
+    ``make`` may write a requested file that is missing (an item page)."""
+    return FeedServer(folder, host, port, quiet, limits, pages or {}, make)
 
 
-def serve(folder: Path, host: str, port: int, pages: Pages | None = None) -> None:
-    """Serve ``folder`` (and ``pages``) until Ctrl-C."""
+def serve(folder: Path, host: str, port: int, pages: Pages | None = None, make: Make | None = None) -> None:
+    """Serve ``folder`` (and ``pages``, and what ``make`` makes) until Ctrl-C."""
     if not folder.is_dir():
         raise BotError(f"no feed folder {folder} yet: run `referatvagt ingest` first to write the feeds")
     try:
-        server = make_server(folder, host, port, pages=pages)
+        server = make_server(folder, host, port, pages=pages, make=make)
     except OSError as exc:
         raise BotError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     shown = f"[{host}]" if ":" in host else host

@@ -1,14 +1,23 @@
-"""Item pages: one static page per stored item, written with the feeds, rendered again only when
-the item (or a feed that links it) changed, and escaped like everything from the minutes."""
+"""Item pages: one static page per item a feed, digest or notification links, written with the
+feeds (and any other item's made by `serve` when asked for), rendered again only when the item (or
+a feed that links it) changed, and escaped like everything from the minutes."""
 
 from __future__ import annotations
 
+import http.client
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import lxml.html
 import pytest
+from sqlmodel import select
 
 from benchmarks.__main__ import YEARS
 from benchmarks.ingest import prepare
@@ -16,6 +25,7 @@ from benchmarks.item_pages import measure
 from bot import pages
 from bot.config import Config, load_config
 from bot.feeds import publish
+from bot.models import Item
 from bot.page_data import PageData
 from bot.page_text import section_html
 from bot.pipeline import open_store
@@ -25,6 +35,7 @@ from .helpers import Doc, add_watchlists, decided, ingest, json_lines, put, stan
 from .pdfmaker import make_pdf
 from .portal import Server, portal_source, write_portal_config
 from .test_attachments import bilag, pdf, portal, run, serve_pdf
+from .webtools import free_port
 
 BASE = "http://127.0.0.1:8080/"
 
@@ -246,3 +257,70 @@ def test_the_item_pages_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
     result = measure(tmp_path, prepare(YEARS["tiny"][0], tmp_path)["kommuner"])
     assert result["pages"] == result["items"] > 0
     assert {"warm_s", "rebuild_s", "missing_1pct_s"} <= result.keys(), "times are reported, never asserted"
+
+
+# --- pages nobody links yet ------------------------------------------------------------------------
+
+
+@contextmanager
+def referatvagt_serve(config: Path) -> Iterator[int]:
+    """`referatvagt serve` in a process of its own; yields its port once it answers."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "bot", "--config", str(config), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 15
+        while status(port, "/index.html") != 200:
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "the server did not answer within 15 s"
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def status(port: int, path: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    except OSError:
+        return 0
+    finally:
+        connection.close()
+
+
+def test_only_linked_items_get_a_page_at_publish_and_serve_makes_any_other_when_asked(tmp_path: Path) -> None:
+    config = setup(tmp_path, bus='terms = ["busplan"]\n')
+    config.write_text(config.read_text(encoding="utf-8") + "\n[feeds]\nmax_entries = 1\n", encoding="utf-8")
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    ingest(config)
+
+    feeds = tmp_path / "state" / "feeds"
+    linked = {
+        entry.link.rsplit("/", 1)[1]
+        for name in ("bus.xml", "source-test.xml")
+        for entry in feedparser.parse((feeds / name).read_bytes()).entries
+    }
+    assert {path.name for path in items_dir(tmp_path).glob("*.html")} == linked, "pages for what the feeds link"
+    assert len(linked) == 2, "the matched item and the source feed's one entry"
+    with open_store(load_config(config)) as store, store.session() as session:
+        uids = {item.title: item.uid for item in session.exec(select(Item))}
+    title = next(title for title, uid in uids.items() if f"{uid}.html" not in linked and "Lukket" not in title)
+    unlinked = f"/items/{uids[title]}.html"
+    assert not (feeds / unlinked.lstrip("/")).exists()
+
+    with referatvagt_serve(config) as port:
+        assert status(port, unlinked) == 200, "made from the store when asked for"
+        assert status(port, "/items/0123456789abcdef01234567.html") == 404, "no such item"
+        assert status(port, "/items/nope.html") == 404
+    assert not page_of(tmp_path, title).find_class("decision")
+
+    put(tmp_path, "referat.md", decided(standard_agenda()))
+    ingest(config)
+    [decision] = page_of(tmp_path, title).find_class("decision")
+    assert "Godkendt." in text(decision), "a page made on request is kept up to date like the others"

@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks.year import YearSize, write_year
 from bot.errors import BotError
+from bot import reading
 from bot.reading import Readers, Reading, read_document
 from tests.helpers import json_lines, run_cli
 
@@ -56,6 +57,26 @@ def test_a_pool_reads_what_this_process_reads_in_the_order_handed_in() -> None:
         assert readers.read_here == 2, "the first two were read here, the rest in the pool"
     assert [tag for tag, _ in results] == list(range(len(docs)))
     assert [outcome(result) for _, result in results] == [read_here(name, content) for name, content in docs]
+
+
+def test_what_is_read_ahead_is_bounded_by_count_and_by_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reading, "AHEAD", 3)
+    monkeypatch.setattr(reading, "BYTES_AHEAD", 10_000)
+    name, content = documents()[0]
+    with Readers[int](processes=1, in_process=0) as readers:
+        in_hand = []
+        for number in range(6):
+            readers.put(number, content, name)
+            list(readers.ready())
+            in_hand.append(len(readers._queue))
+        assert max(in_hand) <= 3, "at most AHEAD documents per process ahead"
+        big = b"x" * 6_000
+        readers.put(10, big, "a.md")
+        readers.put(11, big, "b.md")
+        list(readers.ready())
+        assert readers._bytes <= 10_000, "and no more bytes than BYTES_AHEAD"
+        list(readers.drain())
+        assert readers._bytes == 0
 
 
 def test_what_is_read_comes_back_with_the_items_hashed_already() -> None:
