@@ -31,7 +31,7 @@ from bot.reading import Readers, Reading
 from bot.report import RunReport
 from bot.sources import RawDocument
 from bot.store import Store
-from bot.versions import Tally, record_meeting
+from bot.versions import NewDocument, Tally, record_meeting
 
 BATCH = 32
 BATCH_SECONDS = 1.0
@@ -205,17 +205,14 @@ def _store(store: Store, state: SourceState, batch: list[_Parsed], now: datetime
     tallies: list[Tally] = []
     with store.session() as session:
         for parsed in batch:
-            document = Document(
+            document = NewDocument(
                 source_id=state.id,
                 key=parsed.raw.key,
                 raw_sha256=parsed.digest,
                 fetched_at=parsed.raw.fetched_at,
+                published_at=parsed.raw.published_at or parsed.raw.fetched_at,
                 url=parsed.raw.url,
                 kind=parsed.meeting.kind,
-                published_at=parsed.raw.published_at or parsed.raw.fetched_at,
-                outcome="pending",
             )
-            session.add(document)
-            session.flush()
             tallies.append(record_meeting(session, state, document, parsed.meeting, now, backfill, parsed.attachments))
     return tallies

@@ -7,9 +7,9 @@ the order documents arrive in never matters; a full document (agenda or minutes,
 tillægsdagsorden) that lacks an item withdraws it. An item a document lists twice is stored
 once (with a warning when the two differ): one odd document never stops an ingest.
 
-The meeting and the document are ORM objects; items, versions and events are read and written
-as plain rows (SQLAlchemy Core), a few batched statements per document: building and flushing
-ORM objects for them cost more than parsing the document did (issue 17).
+Meetings, documents, items, versions and events are read and written as plain rows (SQLAlchemy
+Core), a few batched statements per document: building and flushing ORM objects for them cost
+more than parsing the document did (issue 17).
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, RowMapping, Table, bindparam, insert, select, update
 from sqlmodel import Session, SQLModel
-from sqlmodel import select as orm_select
 
 from bot.attachments import Bilag, attachment_entries, attachment_news
 from bot.coordination import insert_ignoring
 from bot.diff import Change, compare, match_items, title_key
 from bot.minutes import KIND_RANK, ParsedItem, ParsedMeeting, committee_key
-from bot.models import Document, Meeting, SourceState
+from bot.models import Meeting, SourceState
 
 REAPPEARED = "Punktet er igen på dagsordenen."
 
@@ -40,6 +39,29 @@ class Tally:
     changed: int = 0
     removed: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A fetched document to record: its row, but for the meeting and the outcome recording gives it."""
+
+    source_id: int
+    key: str
+    raw_sha256: str
+    fetched_at: datetime
+    published_at: datetime | None
+    url: str | None
+    kind: str | None
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A recorded document as its items' rows need it."""
+
+    id: int
+    key: str
+    url: str | None
+    kind: str | None
 
 
 @dataclass(slots=True)
@@ -59,18 +81,22 @@ _ITEMS: Table = SQLModel.metadata.tables["item"]
 _VERSIONS: Table = SQLModel.metadata.tables["item_version"]
 _EVENTS: Table = SQLModel.metadata.tables["event"]
 _DOCUMENTS: Table = SQLModel.metadata.tables["document"]
+_MEETINGS: Table = SQLModel.metadata.tables["meeting"]
 _ITEM_COLUMNS = tuple(item_field.name for item_field in fields(_StoredItem))
 _item_values = attrgetter(*_ITEM_COLUMNS)
 # The statements are built once: building one costs more than SQLite takes to run it.
 _MEETING = (
-    orm_select(Meeting)
+    select(_MEETINGS)
     .where(
-        Meeting.source_id == bindparam("source_id"),
-        Meeting.committee_key == bindparam("committee_key"),
-        Meeting.meeting_date == bindparam("meeting_date"),
+        _MEETINGS.c.source_id == bindparam("source_id"),
+        _MEETINGS.c.committee_key == bindparam("committee_key"),
+        _MEETINGS.c.meeting_date == bindparam("meeting_date"),
     )
     .with_for_update()
 )
+_MEETING_DETAILS = ("kind", "start_time", "place", "participants", "url")  # what a document may update
+_UPDATE_MEETING = update(_MEETINGS).where(_MEETINGS.c.id == bindparam("b_id"))
+_INSERT_DOCUMENT = insert(_DOCUMENTS).returning(_DOCUMENTS.c.id)
 _READ_ITEMS = (
     select(*(_ITEMS.c[name] for name in _ITEM_COLUMNS))
     .where(_ITEMS.c.meeting_id == bindparam("meeting"))
@@ -106,35 +132,34 @@ _UPDATE_VERSIONS = update(_VERSIONS).where(_VERSIONS.c.id == bindparam("b_id"))
 def record_meeting(
     session: Session,
     source: SourceState,
-    document: Document,
+    document: NewDocument,
     meeting: ParsedMeeting,
     now: datetime,
     backfill: bool,
     attachments: Mapping[str, Bilag] | None = None,
 ) -> Tally:
-    """Store one parsed document's meeting and items; returns what changed.
+    """Store one parsed document, its meeting and items; returns what changed.
 
-    ``document`` must be flushed (it has an id). Nothing is kept between calls: several
-    documents may be recorded in one session, each reading what the ones before it wrote.
-    ``attachments`` are the fetched attachments by :func:`bot.attachments.identity` when the
-    source fetches them (else None): an attachment added, or one whose bytes changed, is then a
-    change of its item too."""
-    session.flush()  # what earlier documents of this session changed: Core queries do not autoflush
-    stored_meeting = _meeting(session, source, meeting)
-    assert stored_meeting.id is not None
+    Nothing is kept between calls: several documents may be recorded in one session, each
+    reading what the ones before it wrote. ``attachments`` are the fetched attachments by
+    :func:`bot.attachments.identity` when the source fetches them (else None): an attachment
+    added, or one whose bytes changed, is then a change of its item too."""
     connection = session.connection()
+    stored = _meeting(session, source, meeting)
     tally = Tally()
-    if meeting.rank < KIND_RANK.get(stored_meeting.kind, 0) or _newer_stored(connection, stored_meeting.id, document):
-        # the minutes, or a newer version, are stored: this adds nothing
-        document.meeting_id, document.outcome = stored_meeting.id, "superseded"
+    # the minutes, or a newer version, are stored: this document adds nothing
+    superseded = meeting.rank < KIND_RANK.get(stored.kind, 0) or _newer_stored(connection, stored.id, document)
+    row = {**vars(document), "meeting_id": stored.id, "outcome": "superseded" if superseded else "stored"}
+    document_id: int = connection.execute(_INSERT_DOCUMENT, row).scalar_one()
+    if superseded:
         return tally
-    _update_meeting(stored_meeting, meeting)
-    _Recorder(connection, source.name, document, now, backfill, tally, attachments).record(stored_meeting, meeting)
-    document.meeting_id, document.outcome = stored_meeting.id, "stored"
+    _update_meeting(connection, stored, meeting)
+    recorded = _Document(document_id, document.key, document.url, document.kind)
+    _Recorder(connection, source.name, recorded, now, backfill, tally, attachments).record(stored, meeting)
     return tally
 
 
-def _newer_stored(connection: Connection, meeting_id: int, document: Document) -> bool:
+def _newer_stored(connection: Connection, meeting_id: int, document: NewDocument) -> bool:
     """Whether another document of the same kind, published later, is already stored for this
     meeting (a re-read older copy of an agenda must not undo the newer one)."""
     if document.published_at is None:
@@ -150,7 +175,7 @@ def _newer_stored(connection: Connection, meeting_id: int, document: Document) -
 
 
 def _once_each(
-    items: tuple[ParsedItem, ...], source: str, meeting: Meeting, document: Document, tally: Tally
+    items: tuple[ParsedItem, ...], source: str, meeting: Row[Any], document: _Document, tally: Tally
 ) -> list[ParsedItem]:
     """The document's items with repeats of one item (same identity) left out."""
     seen: dict[str, ParsedItem] = {}
@@ -165,25 +190,31 @@ def _once_each(
     return list(seen.values())
 
 
-def _meeting(session: Session, source: SourceState, meeting: ParsedMeeting) -> Meeting:
-    """The stored meeting, created if new, and locked until the document is recorded: two
+def _meeting(session: Session, source: SourceState, meeting: ParsedMeeting) -> Row[Any]:
+    """The stored meeting's row, created if new, and locked until the document is recorded: two
     workers recording documents of one meeting take turns (no item is withdrawn twice)."""
     key = committee_key(meeting.committee)
     identity: dict[str, Any] = {"source_id": source.id, "committee_key": key, "meeting_date": meeting.date}
-    stored = session.exec(_MEETING, params=identity).first()
+    stored = session.execute(_MEETING, identity).first()
     if stored is None:
         row = {**identity, "committee": meeting.committee, "kind": meeting.kind, "participants": []}
         insert_ignoring(session, Meeting, [row], list(identity))
-        stored = session.exec(_MEETING, params=identity).one()
+        stored = session.execute(_MEETING, identity).one()
     return stored
 
 
-def _update_meeting(stored: Meeting, meeting: ParsedMeeting) -> None:
-    stored.kind = meeting.kind if meeting.rank >= KIND_RANK.get(stored.kind, 0) else stored.kind
-    stored.start_time = meeting.start.strftime("%H:%M") if meeting.start else stored.start_time
-    stored.place = meeting.place or stored.place
-    stored.participants = list(meeting.participants) or stored.participants
-    stored.url = meeting.url or stored.url
+def _update_meeting(connection: Connection, stored: Row[Any], meeting: ParsedMeeting) -> None:
+    """What the document says of the meeting, where it says it: the kind only upwards (minutes
+    over an agenda), the rest where the document gives it."""
+    details = {
+        "kind": meeting.kind if meeting.rank >= KIND_RANK.get(stored.kind, 0) else stored.kind,
+        "start_time": meeting.start.strftime("%H:%M") if meeting.start else stored.start_time,
+        "place": meeting.place or stored.place,
+        "participants": list(meeting.participants) or stored.participants,
+        "url": meeting.url or stored.url,
+    }
+    if any(details[name] != getattr(stored, name) for name in _MEETING_DETAILS):
+        connection.execute(_UPDATE_MEETING, {"b_id": stored.id, **details})
 
 
 # An item or a version an event is of: a stored one, or the one made from this parsed item
@@ -199,7 +230,7 @@ class _Recorder:
 
     connection: Connection
     source_name: str
-    document: Document
+    document: _Document
     now: datetime
     backfill: bool
     tally: Tally
@@ -214,7 +245,7 @@ class _Recorder:
         default_factory=list
     )
 
-    def record(self, meeting: Meeting, parsed: ParsedMeeting) -> None:
+    def record(self, meeting: Row[Any], parsed: ParsedMeeting) -> None:
         """Pair the document's items with the meeting's stored ones, plan each change, write them."""
         items = [_StoredItem(*row) for row in self.connection.execute(_READ_ITEMS, {"meeting": meeting.id})]
         read = {item.id: _item_values(item) for item in items}
@@ -235,7 +266,7 @@ class _Recorder:
                     self.remove_item(item, parsed.kind)
         self.write([item for item in items if _item_values(item) != read[item.id]])
 
-    def new_item(self, meeting: Meeting, parsed: ParsedItem) -> None:
+    def new_item(self, meeting: Row[Any], parsed: ParsedItem) -> None:
         self._new_items[id(parsed)] = {
             "uid": item_uid(self.source_name, meeting, parsed),
             "meeting_id": meeting.id,
@@ -375,7 +406,7 @@ def _changes(item: _StoredItem) -> dict[str, Any]:
     return {"b_id": item.id, **{name: getattr(item, name) for name in _ITEM_COLUMNS if name != "id"}}
 
 
-def item_uid(source: str, meeting: Meeting, parsed: ParsedItem) -> str:
+def item_uid(source: str, meeting: Meeting | Row[Any], parsed: ParsedItem) -> str:
     """An id made of what identifies the item when first seen, so a rebuilt store gives the same ids."""
     identity = parsed.portal_id or f"{parsed.number}|{title_key(parsed.title)}|{parsed.case_number}"
     key = f"{source}|{meeting.committee_key}|{meeting.meeting_date.isoformat()}|{identity}"

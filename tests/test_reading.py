@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from benchmarks.year import YearSize, write_year
-from bot.errors import BotError
 from bot import reading
+from bot.errors import BotError
 from bot.reading import Readers, Reading, read_document
 from tests.helpers import json_lines, run_cli
 

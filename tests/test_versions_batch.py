@@ -14,10 +14,10 @@ from sqlmodel import select
 
 from bot import versions
 from bot.coordination import insert_ignoring
-from bot.models import Document, SourceState
+from bot.models import SourceState
 from bot.parse import parse_minutes
 from bot.store import Store
-from bot.versions import Tally, record_meeting
+from bot.versions import NewDocument, Tally, record_meeting
 
 from .helpers import Doc, decided, standard_agenda
 
@@ -52,17 +52,15 @@ def _record(store: Store, batches: list[list[tuple[str, Doc]]]) -> list[Tally]:
             for name, doc in batch:
                 published = NOW + timedelta(minutes=len(tallies))
                 meeting = parse_minutes(doc.text(), name)
-                document = Document(
+                document = NewDocument(
                     source_id=source.id,
                     key=name,
                     raw_sha256="0" * 64,
                     fetched_at=published,
                     published_at=published,
+                    url=None,
                     kind=meeting.kind,
-                    outcome="pending",
                 )
-                session.add(document)
-                session.flush()
                 tallies.append(record_meeting(session, source, document, meeting, NOW, False))
     return tallies
 
