@@ -7,8 +7,7 @@ fetches and stores: on two cores, one document is read while the one before it i
 pool starts only once a cycle has read ``IN_PROCESS`` documents itself (a scheduled poll that
 finds two new agendas never pays for starting processes) and reads at most ``AHEAD`` documents
 per process (and ``BYTES_AHEAD`` in all) ahead of what is stored, so memory does not grow with a
-backlog. Results come back in
-the order the documents were handed in.
+backlog. Results come back in the order the documents were handed in.
 
 A worker process that dies (a PDF library crashing on a broken file, the kernel's OOM killer) fails
 only the documents it had in hand, with a message saying so; they are not stored, so the next poll
