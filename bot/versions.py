@@ -94,7 +94,6 @@ _MEETING = (
     )
     .with_for_update()
 )
-_MEETING_DETAILS = ("kind", "start_time", "place", "participants", "url")  # what a document may update
 _UPDATE_MEETING = update(_MEETINGS).where(_MEETINGS.c.id == bindparam("b_id"))
 _INSERT_DOCUMENT = insert(_DOCUMENTS).returning(_DOCUMENTS.c.id)
 _READ_ITEMS = (
@@ -213,7 +212,7 @@ def _update_meeting(connection: Connection, stored: Row[Any], meeting: ParsedMee
         "participants": list(meeting.participants) or stored.participants,
         "url": meeting.url or stored.url,
     }
-    if any(details[name] != getattr(stored, name) for name in _MEETING_DETAILS):
+    if any(value != getattr(stored, name) for name, value in details.items()):
         connection.execute(_UPDATE_MEETING, {"b_id": stored.id, **details})
 
 
