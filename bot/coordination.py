@@ -72,10 +72,15 @@ def insert_ignoring(session: Session, model: Any, rows: Sequence[dict[str, Any]]
     if not rows:
         return 0
     table = model.__table__
-    dialect = session.get_bind().dialect.name
+    statement = ignoring_insert(session.get_bind().dialect.name, table, keys)
+    return len(session.execute(statement.returning(table.c[_primary_key(table)]), list(rows)).all())
+
+
+def ignoring_insert(dialect: str, table: Any, keys: Sequence[str]) -> Any:
+    """An insert into ``table`` that leaves out a row whose unique ``keys`` are taken already
+    (``ON CONFLICT DO NOTHING``, in the words of ``dialect``); add ``returning`` to tell which were new."""
     insert: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    statement = insert.on_conflict_do_nothing(index_elements=list(keys)).returning(table.c[_primary_key(table)])
-    return len(session.execute(statement, list(rows)).all())
+    return insert.on_conflict_do_nothing(index_elements=list(keys))
 
 
 def _primary_key(table: Any) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Row, RowMapping, Table, bindparam, insert, se
 from sqlmodel import Session, SQLModel
 
 from bot.attachments import Bilag, attachment_entries, attachment_news
-from bot.coordination import insert_ignoring
+from bot.coordination import ignoring_insert
 from bot.diff import Change, compare, match_items, title_key
 from bot.minutes import KIND_RANK, ParsedItem, ParsedMeeting, committee_key
 from bot.models import Meeting, SourceState
@@ -95,6 +95,11 @@ _MEETING = (
     .with_for_update()
 )
 _UPDATE_MEETING = update(_MEETINGS).where(_MEETINGS.c.id == bindparam("b_id"))
+_MEETING_KEY = ("source_id", "committee_key", "meeting_date")
+_INSERT_MEETING = {  # returning the row, as _MEETING reads it; none when another worker's came first
+    dialect: ignoring_insert(dialect, _MEETINGS, _MEETING_KEY).returning(*_MEETINGS.c)
+    for dialect in ("sqlite", "postgresql")
+}
 _INSERT_DOCUMENT = insert(_DOCUMENTS).returning(_DOCUMENTS.c.id)
 _READ_ITEMS = (
     select(*(_ITEMS.c[name] for name in _ITEM_COLUMNS))
@@ -144,10 +149,13 @@ def record_meeting(
     :func:`bot.attachments.identity` when the source fetches them (else None): an attachment
     added, or one whose bytes changed, is then a change of its item too."""
     connection = session.connection()
-    stored = _meeting(session, source, meeting)
+    stored, created = _meeting(connection, source, meeting)
     tally = Tally()
-    # the minutes, or a newer version, are stored: this document adds nothing
-    superseded = meeting.rank < KIND_RANK.get(stored.kind, 0) or _newer_stored(connection, stored.id, document)
+    # the minutes, or a newer version, are stored: this document adds nothing (a meeting created
+    # just now has no document yet)
+    superseded = not created and (
+        meeting.rank < KIND_RANK.get(stored.kind, 0) or _newer_stored(connection, stored.id, document)
+    )
     row = {**vars(document), "meeting_id": stored.id, "outcome": "superseded" if superseded else "stored"}
     document_id: int = connection.execute(_INSERT_DOCUMENT, row).scalar_one()
     if superseded:
@@ -189,30 +197,39 @@ def _once_each(
     return list(seen.values())
 
 
-def _meeting(session: Session, source: SourceState, meeting: ParsedMeeting) -> Row[Any]:
-    """The stored meeting's row, created if new, and locked until the document is recorded: two
-    workers recording documents of one meeting take turns (no item is withdrawn twice)."""
+def _meeting(connection: Connection, source: SourceState, meeting: ParsedMeeting) -> tuple[Row[Any], bool]:
+    """The stored meeting's row, created with what the document says of it if new (and then
+    whether it was), and locked until the document is recorded: two workers recording documents
+    of one meeting take turns (no item is withdrawn twice)."""
     key = committee_key(meeting.committee)
     identity: dict[str, Any] = {"source_id": source.id, "committee_key": key, "meeting_date": meeting.date}
-    stored = session.execute(_MEETING, identity).first()
-    if stored is None:
-        row = {**identity, "committee": meeting.committee, "kind": meeting.kind, "participants": []}
-        insert_ignoring(session, Meeting, [row], list(identity))
-        stored = session.execute(_MEETING, identity).one()
-    return stored
+    stored = connection.execute(_MEETING, identity).first()
+    if stored is not None:
+        return stored, False
+    blank: dict[str, Any] = {"kind": meeting.kind, "start_time": None, "place": None, "participants": [], "url": None}
+    row = {**identity, "committee": meeting.committee, **_details(blank, meeting)}
+    created = connection.execute(_INSERT_MEETING[connection.dialect.name], row).first()
+    if created is None:  # another worker's insert came first; its row is locked once read
+        return connection.execute(_MEETING, identity).one(), False
+    return created, True
+
+
+def _details(stored: Mapping[Any, Any], meeting: ParsedMeeting) -> dict[str, Any]:
+    """What the document says of the meeting, where it says it: the kind only upwards (minutes
+    over an agenda), the rest where the document gives it."""
+    return {
+        "kind": meeting.kind if meeting.rank >= KIND_RANK.get(stored["kind"], 0) else stored["kind"],
+        "start_time": meeting.start.strftime("%H:%M") if meeting.start else stored["start_time"],
+        "place": meeting.place or stored["place"],
+        "participants": list(meeting.participants) or stored["participants"],
+        "url": meeting.url or stored["url"],
+    }
 
 
 def _update_meeting(connection: Connection, stored: Row[Any], meeting: ParsedMeeting) -> None:
-    """What the document says of the meeting, where it says it: the kind only upwards (minutes
-    over an agenda), the rest where the document gives it."""
-    details = {
-        "kind": meeting.kind if meeting.rank >= KIND_RANK.get(stored.kind, 0) else stored.kind,
-        "start_time": meeting.start.strftime("%H:%M") if meeting.start else stored.start_time,
-        "place": meeting.place or stored.place,
-        "participants": list(meeting.participants) or stored.participants,
-        "url": meeting.url or stored.url,
-    }
-    if any(value != getattr(stored, name) for name, value in details.items()):
+    """The stored meeting with what the document says of it (:func:`_details`), if that changes it."""
+    details = _details(stored._mapping, meeting)
+    if any(value != stored._mapping[name] for name, value in details.items()):
         connection.execute(_UPDATE_MEETING, {"b_id": stored.id, **details})
 
 

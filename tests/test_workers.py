@@ -22,11 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlmodel import select
 
+from bot.coordination import insert_ignoring
 from bot.migrations import MIGRATIONS
+from bot.models import SourceState
+from bot.parse import parse_minutes
+from bot.store import Store, utcnow
+from bot.versions import NewDocument, Tally, record_meeting
 
 from .conftest import scratch_postgres
-from .helpers import ingest, json_lines, run_cli, standard_agenda, write_config
+from .helpers import Doc, decided, ingest, json_lines, run_cli, standard_agenda, write_config
 from .mailtools import HoldingInbox, SlowInbox
 from .portal import (
     Server,
@@ -295,3 +302,51 @@ def test_five_processes_starting_at_once_on_an_empty_database_migrate_it_once(
     assert applied == [(name, 1) for name, _ in sorted(MIGRATIONS)]
     check_no_duplicates(configs[0])
     assert len(json_lines(configs[0], "items")) == 4
+
+
+# --- one meeting, two workers at once -------------------------------------------------------------
+
+
+def _record_one(store: Store, name: str, doc: Doc) -> Tally:
+    """One document recorded in a transaction of its own, as a worker's poll does."""
+    with store.session() as session:
+        insert_ignoring(session, SourceState, [{"name": "testrup", "kommune": "Testrup", "type": "folder"}], ["name"])
+    with store.session() as session:
+        source = session.exec(select(SourceState)).one()
+        assert source.id is not None
+        meeting = parse_minutes(doc.text(), name)
+        now = utcnow()
+        document = NewDocument(
+            source_id=source.id,
+            key=name,
+            raw_sha256="0" * 64,
+            fetched_at=now,
+            published_at=now,
+            url=None,
+            kind=meeting.kind,
+        )
+        return record_meeting(session, source, document, meeting, now, False)
+
+
+def test_a_meeting_another_worker_creates_meanwhile_is_recorded_into_not_made_twice(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Between one worker's look for a meeting and its insert, another worker stores the agenda of
+    that meeting: the first worker's minutes go into the meeting the other made."""
+    ours, theirs = Store(postgres_url, tmp_path / "ours"), Store(postgres_url, tmp_path / "theirs")
+    agenda = standard_agenda()
+    tallies: list[Tally] = []
+
+    @event.listens_for(ours.engine, "before_cursor_execute")
+    def meanwhile(connection: object, cursor: object, statement: str, *rest: object) -> None:
+        if statement.startswith("INSERT INTO meeting") and not tallies:
+            tallies.append(_record_one(theirs, "dagsorden.md", agenda))
+
+    minutes = decided(agenda, skip=(3,))
+    tallies.append(_record_one(ours, "referat.md", minutes))
+    alone = Store(f"sqlite:///{tmp_path / 'alone.db'}", tmp_path / "alone")  # the same, one after the other
+    assert tallies == [_record_one(alone, "dagsorden.md", agenda), _record_one(alone, "referat.md", minutes)]
+    assert sql(postgres_url, "SELECT kind FROM meeting") == [("referat",)], "one meeting, raised to minutes by ours"
+    assert sql(postgres_url, "SELECT count(*) FROM item") == [(4,)]
+    for store in (ours, theirs, alone):
+        store.close()
