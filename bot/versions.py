@@ -15,7 +15,7 @@ more than parsing the document did (issue 17).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from operator import attrgetter
@@ -162,7 +162,7 @@ def record_meeting(
         return tally
     _update_meeting(connection, stored, meeting)
     recorded = _Document(document_id, document.key, document.url, document.kind)
-    _Recorder(connection, source.name, recorded, now, backfill, tally, attachments).record(stored, meeting)
+    _Recorder(connection, source.name, recorded, now, backfill, tally, attachments).record(stored, meeting, created)
     return tally
 
 
@@ -261,9 +261,11 @@ class _Recorder:
         default_factory=list
     )
 
-    def record(self, meeting: Row[Any], parsed: ParsedMeeting) -> None:
-        """Pair the document's items with the meeting's stored ones, plan each change, write them."""
-        items = [_StoredItem(*row) for row in self.connection.execute(_READ_ITEMS, {"meeting": meeting.id})]
+    def record(self, meeting: Row[Any], parsed: ParsedMeeting, created: bool) -> None:
+        """Pair the document's items with the meeting's stored ones (none if this document
+        ``created`` the meeting), plan each change, write them."""
+        rows: Iterable[Any] = () if created else self.connection.execute(_READ_ITEMS, {"meeting": meeting.id})
+        items = [_StoredItem(*row) for row in rows]
         read = {item.id: _item_values(item) for item in items}
         self.versions = {item.id: [] for item in items}
         if items:  # one query per meeting, not one per item
