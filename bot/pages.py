@@ -38,6 +38,7 @@ from bot.config import Config
 from bot.errors import BotError, PublishError, os_reason
 from bot.page_data import Marks, PageData, all_items, item_id_of, items_touched, marked, marks, pages_of
 from bot.page_view import FeedLink, page_context, web_link
+from bot.serve import CONTENT_TYPES, Page
 from bot.store import Store, write_atomically
 
 PAGE_FORMAT = 2  # raise when what a page shows changes outside the template: every page is rendered again
@@ -101,7 +102,8 @@ class PagesOnRequest:
     """The pages of items no feed has linked, made when asked for (``referatvagt serve``): a
     request for ``/items/<uid>.html`` that no file answers renders the item's page from the store
     and writes it into the feed folder, where it is then a page like any other (each publish keeps
-    it up to date). Called with a request path; says whether it wrote the page."""
+    it up to date). Called with a request path; says whether it wrote the page, or, when the folder
+    cannot be written, gives the page to send (with a warning in the log)."""
 
     def __init__(
         self, config: Config, store: Callable[[], Store], feeds: Callable[[], Sequence[FeedLink]], write: Write
@@ -109,22 +111,32 @@ class PagesOnRequest:
         self.config, self.store, self.feeds, self.write = config, store, feeds, write
         self._one_at_a_time = threading.Lock()  # two requests for one page write it once
 
-    def __call__(self, path: str) -> bool:
+    def __call__(self, path: str) -> Page | bool:
         found = _PAGE_PATH.fullmatch(path)
         if found is None:
             return False
+        target = self.config.feed_folder / FOLDER / f"{found[1]}.html"
         with self._one_at_a_time:
-            if (self.config.feed_folder / FOLDER / f"{found[1]}.html").is_file():
+            if target.is_file():
                 return True
             try:
-                store = self.store()
-                item_id = item_id_of(store, found[1])
-                if item_id is None:
-                    return False
-                return _render(self.config, store, self.feeds(), [item_id], self.write) > 0
+                return self._make(path, found[1], target)
             except (BotError, SQLAlchemyError) as exc:
                 log.warning("the page %s could not be made: %s", path, exc)
                 return False
+
+    def _make(self, path: str, uid: str, target: Path) -> Page | bool:
+        store = self.store()
+        item_id = item_id_of(store, uid)
+        if item_id is None:
+            return False
+        try:
+            return _render(self.config, store, self.feeds(), [item_id], self.write) > 0
+        except PublishError as exc:  # the folder cannot be written: the page is sent all the same
+            log.warning("the page %s is sent without being kept: %s", path, exc)
+            made: dict[Path, bytes] = {}
+            _render(self.config, store, self.feeds(), [item_id], lambda to, data: made.setdefault(to, data) is data)
+            return Page(200, CONTENT_TYPES[".html"], made[target])
 
 
 def _fingerprint() -> str:

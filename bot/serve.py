@@ -26,7 +26,7 @@ Pages computed on request (``pages``: the search page, :mod:`bot.search_web`) an
 paths before any file is looked for; a ``200`` carries an ETag of its bytes and gets ``304`` by the
 same rules as a file. A request no file answers is offered to ``make`` (the item pages no feed has
 linked yet, :class:`bot.pages.PagesOnRequest`), which may write the file into the folder; it is
-then served as any other.
+then served as any other (or, where the folder cannot be written, gives the reply itself).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Page:
 
 
 Pages = Mapping[str, Callable[[str], Page]]  # request path → what computes the page from the request target
-Make = Callable[[str], bool]  # a request path no file answers → whether it wrote that file
+Make = Callable[[str], Page | bool]  # a request path no file answers → whether it wrote that file, or the reply
 
 
 class FeedServer(ThreadingHTTPServer):
@@ -147,7 +147,10 @@ class FeedHandler(BaseHTTPRequestHandler):
         if compute is not None:
             return self._send_page(compute(self.path))
         path = self._locate(self.path)
-        if path == 404 and server.make is not None and server.make(self.path.split("?", 1)[0]):
+        made = server.make(self.path.split("?", 1)[0]) if path == 404 and server.make is not None else False
+        if isinstance(made, Page):
+            return self._send_page(made)
+        if made:
             path = self._locate(self.path)
         if isinstance(path, int):
             return self._reply(path)

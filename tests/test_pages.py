@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -263,8 +264,9 @@ def test_the_item_pages_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
 
 
 @contextmanager
-def referatvagt_serve(config: Path) -> Iterator[int]:
-    """`referatvagt serve` in a process of its own; yields its port once it answers."""
+def referatvagt_serve(config: Path, log: list[str] | None = None) -> Iterator[int]:
+    """`referatvagt serve` in a process of its own; yields its port once it answers. What it
+    printed to stderr is added to ``log`` once it has stopped."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     command = [sys.executable, "-m", "bot", "--config", str(config), "serve", "--port", str(port)]
@@ -278,18 +280,24 @@ def referatvagt_serve(config: Path) -> Iterator[int]:
         yield port
     finally:
         process.terminate()
-        process.communicate(timeout=10)
+        stderr = process.communicate(timeout=10)[1]
+        if log is not None:
+            log.append(stderr)
 
 
 def status(port: int, path: str) -> int:
+    return fetch(port, path)[0]
+
+
+def fetch(port: int, path: str) -> tuple[int, str]:
+    """The reply's status (0 for no reply) and its body."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
-        response.read()
-        return response.status
+        return response.status, response.read().decode("utf-8", "replace")
     except OSError:
-        return 0
+        return 0, ""
     finally:
         connection.close()
 
@@ -330,3 +338,20 @@ def test_only_linked_items_get_a_page_at_publish_and_serve_makes_any_other_when_
     ingest(config)
     [decision] = page_of(tmp_path, title).find_class("decision")
     assert "Godkendt." in text(decision), "a page made on request is kept up to date like the others"
+
+
+def test_serve_sends_a_page_it_cannot_keep_when_the_feed_folder_cannot_be_written(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    put(tmp_path, "dagsorden.md", standard_agenda())
+    ingest(config)
+    with open_store(load_config(config)) as store, store.session() as session:
+        item = session.exec(select(Item).where(Item.title == "Budgetopfølgning 3. kvartal")).one()
+    shutil.rmtree(items_dir(tmp_path))
+    items_dir(tmp_path).write_text("not a folder", encoding="utf-8")  # what a page cannot be written into
+    log: list[str] = []
+    with referatvagt_serve(config, log) as port:
+        reply, body = fetch(port, f"/items/{item.uid}.html")
+        assert reply == 200 and "Budgetopfølgning 3. kvartal" in body, "the page is sent all the same"
+        assert status(port, "/items/0123456789abcdef01234567.html") == 404
+    assert f"the page /items/{item.uid}.html is sent without being kept: cannot write the feed folder" in log[0]
+    assert items_dir(tmp_path).read_text(encoding="utf-8") == "not a folder"
