@@ -8,6 +8,8 @@ file has an error (the other watchlists, and the last valid version of an edited
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +40,9 @@ from bot.wording import plural
 
 EXIT_CODES = (
     "Exit code 1 if a document, the feeds or an email failed; 2 for a configuration or database "
-    "error; 3 if the run was done but a watchlist file has an error."
+    "error; 3 if the run was done but a watchlist file has an error; 130 if stopped by Ctrl-C."
 )
+STOPPED = "stopped (Ctrl-C): what was stored is kept, and what was not is read, matched and published at the next run"
 
 
 class _Context:
@@ -113,10 +116,22 @@ SEND_BACKFILL = click.option(
 @SEND_BACKFILL
 @pass_context
 def ingest_command(ctx: _Context, send_backfill: bool) -> None:
-    with writer_lock(ctx.config), open_store(ctx.config) as store:
+    with _stoppable(), writer_lock(ctx.config), open_store(ctx.config) as store:
         report = run_cycle(ctx.config, store, send_backfill=send_backfill, progress=terminal_progress())
     _end_progress()
     _finish(report)
+
+
+@contextmanager
+def _stoppable() -> Iterator[None]:
+    """Ctrl-C ends `ingest` and `run --once` with a line saying what it means (each batch of
+    documents, digest and feed is written in a transaction or atomically: nothing is half-done)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _end_progress()
+        click.echo(STOPPED, err=True)
+        sys.exit(130)
 
 
 def _finish(report: RunReport) -> None:
@@ -214,7 +229,7 @@ def run_command(ctx: _Context, once: bool, send_backfill: bool, verbose: bool) -
     configure_logging(config.bot.zone, verbose)
     with writer_lock(config):
         if once:
-            with open_store(config) as store:
+            with _stoppable(), open_store(config) as store:
                 report = run_once(config, store, send_backfill, progress=terminal_progress())
             _end_progress()
             _finish(report)

@@ -5,7 +5,9 @@ stores minutes, matches watchlists and sends email through a real SMTP server (a
 once right after the server accepted a digest; then a normal ingest runs. The store must then
 hold exactly what one clean ingest of the same input holds (items, events, matches, feeds), and
 every (recipient, match) must have arrived once, or twice with the same Message-ID (the one
-documented resend). A third test kills an ingest during a slow portal's long backlog.
+documented resend). Ctrl-C (SIGINT) at that moment stops the ingest with a line saying so
+(exit code 130), and the next run finishes the work the same way. A last test kills an ingest
+during a slow portal's long backlog.
 
 ``REFERATVAGT_CRASH_RUNS`` sets the number of random kill sequences (default 3; a reliability
 run uses 100 or more), ``REFERATVAGT_CRASH_SEED`` their seed.
@@ -34,6 +36,7 @@ from lxml import etree
 from sqlalchemy import text
 
 from bot.claims import MIN_GAP
+from bot.cli import STOPPED
 from bot.config import load_config
 from bot.lock import writer_lock
 from bot.pipeline import open_store, run_cycle
@@ -205,15 +208,17 @@ def check_exactly_once(found: list[Delivery], expected: dict[str, set[str]], whe
 
 class KillingInbox(Inbox):
     """An SMTP server's inbox that can SIGKILL the sending process right after accepting a message,
-    before the client reads the 250 reply: the moment the documented resend is for."""
+    before the client reads the 250 reply: the moment the documented resend is for (or send it
+    another signal then: Ctrl-C's SIGINT)."""
 
     victim: subprocess.Popen[str] | None = None
     kill_at: int = 0  # kill after accepting this many messages (0: never)
+    signal: int = signal.SIGKILL
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         reply = await super().handle_DATA(server, session, envelope)
         if self.victim is not None and len(self.messages) == self.kill_at:
-            self.victim.send_signal(signal.SIGKILL)
+            self.victim.send_signal(self.signal)
         return reply
 
 
@@ -350,6 +355,21 @@ def test_kill_9_right_after_the_server_accepted_a_digest_resends_just_that_one(s
     (resent,) = [message_id for message_id, copies in sent.items() if copies == 2]
     _, killed_on = scenario.inbox.messages[nth - 1]
     assert resent == killed_on["Message-ID"], "only the message the kill interrupted is sent again"
+
+
+def test_ctrl_c_stops_an_ingest_with_a_line_saying_so_and_the_next_run_finishes_the_work(scenario: Scenario) -> None:
+    config = scenario.fresh("ctrl-c")
+    scenario.inbox.kill_at, scenario.inbox.signal = 1, signal.SIGINT
+    scenario.inbox.victim = process = start_ingest(config)
+    try:
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        scenario.inbox.victim, scenario.inbox.kill_at, scenario.inbox.signal = None, 0, signal.SIGKILL
+    assert process.returncode == 130, stderr
+    assert STOPPED in stderr and "Traceback" not in stderr and "Aborted!" not in stderr, stderr
+    finish(config)
+    sent = check_exactly_once(scenario.check(config, "ctrl-c"), scenario.mail, "ctrl-c")
+    assert max(sent.values()) <= 2, "at most the message Ctrl-C cut short is sent again"
 
 
 # --- a long backlog from a slow portal ---------------------------------------------------------
