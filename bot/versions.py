@@ -160,7 +160,8 @@ def record_meeting(
     document_id: int = connection.execute(_INSERT_DOCUMENT, row).scalar_one()
     if superseded:
         return tally
-    _update_meeting(connection, stored, meeting)
+    if not created:  # a new meeting was inserted with all the document says of it
+        _update_meeting(connection, stored, meeting)
     recorded = _Document(document_id, document.key, document.url, document.kind)
     _Recorder(connection, source.name, recorded, now, backfill, tally, attachments).record(stored, meeting, created)
     return tally

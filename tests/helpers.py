@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from sqlmodel import select
 
 from bot.cli import cli
+from bot.coordination import insert_ignoring
+from bot.models import SourceState
+from bot.parse import parse_minutes
+from bot.store import Store
+from bot.versions import NewDocument, Tally, record_meeting
 
 
 @dataclass
@@ -123,3 +130,30 @@ def ingest(config: Path, expect: int = 0) -> str:
     result = run_cli(config, "ingest")
     assert result.exit_code == expect, result.stderr
     return result.stdout.strip()
+
+
+def record_documents(store: Store, batches: list[list[tuple[str, Doc]]], now: datetime) -> list[Tally]:
+    """Record each batch of documents (file name, minutes) in one session, as a poll does, for a
+    source "testrup" (made if missing), each published a minute after the one before from ``now``;
+    each document's tally."""
+    tallies: list[Tally] = []
+    with store.session() as session:
+        insert_ignoring(session, SourceState, [{"name": "testrup", "kommune": "Testrup", "type": "folder"}], ["name"])
+    for batch in batches:
+        with store.session() as session:
+            source = session.exec(select(SourceState)).one()
+            assert source.id is not None
+            for name, doc in batch:
+                published = now + timedelta(minutes=len(tallies))
+                meeting = parse_minutes(doc.text(), name)
+                document = NewDocument(
+                    source_id=source.id,
+                    key=name,
+                    raw_sha256="0" * 64,
+                    fetched_at=published,
+                    published_at=published,
+                    url=None,
+                    kind=meeting.kind,
+                )
+                tallies.append(record_meeting(session, source, document, meeting, now, False))
+    return tallies

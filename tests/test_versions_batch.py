@@ -4,22 +4,17 @@ each document has a transaction of its own, and a crash part way leaves nothing 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import select
 
 from bot import versions
-from bot.coordination import insert_ignoring
-from bot.models import SourceState
-from bot.parse import parse_minutes
 from bot.store import Store
-from bot.versions import NewDocument, Tally, record_meeting
 
-from .helpers import Doc, decided, standard_agenda
+from .helpers import Doc, decided, record_documents, standard_agenda
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -40,31 +35,6 @@ def _store(tmp_path: Path, url: str, name: str) -> Store:
     return Store(url or f"sqlite:///{tmp_path / name}.db", tmp_path / name)
 
 
-def _record(store: Store, batches: list[list[tuple[str, Doc]]]) -> list[Tally]:
-    """Record each batch of documents in one session, as the pipeline does; each document's tally."""
-    tallies = []
-    with store.session() as session:
-        insert_ignoring(session, SourceState, [{"name": "testrup", "kommune": "Testrup", "type": "folder"}], ["name"])
-    for batch in batches:
-        with store.session() as session:
-            source = session.exec(select(SourceState)).one()
-            assert source.id is not None
-            for name, doc in batch:
-                published = NOW + timedelta(minutes=len(tallies))
-                meeting = parse_minutes(doc.text(), name)
-                document = NewDocument(
-                    source_id=source.id,
-                    key=name,
-                    raw_sha256="0" * 64,
-                    fetched_at=published,
-                    published_at=published,
-                    url=None,
-                    kind=meeting.kind,
-                )
-                tallies.append(record_meeting(session, source, document, meeting, NOW, False))
-    return tallies
-
-
 def _rows(store: Store) -> dict[str, list[Any]]:
     with store.engine.connect() as connection:
         return {table: list(connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))) for table in TABLES}
@@ -75,8 +45,8 @@ def test_documents_of_one_meeting_in_one_session_store_what_separate_sessions_do
 ) -> None:
     one_by_one, together = _store(tmp_path, another_database(), "a"), _store(tmp_path, another_database(), "b")
     documents = _documents()
-    apart = _record(one_by_one, [[document] for document in documents])
-    assert _record(together, [documents]) == apart
+    apart = record_documents(one_by_one, [[document] for document in documents], NOW)
+    assert record_documents(together, [documents], NOW) == apart
     assert [(t.new, t.changed, t.removed) for t in apart] == [(4, 0, 0), (0, 2, 1), (0, 0, 0)]
     rows = _rows(together)
     assert rows == _rows(one_by_one)
@@ -90,7 +60,7 @@ def test_a_crash_while_recording_a_batch_leaves_none_of_it(
 ) -> None:
     store = _store(tmp_path, database, "crash")
     documents = _documents()
-    _record(store, [documents[:1]])
+    record_documents(store, [documents[:1]], NOW)
     before = _rows(store)
 
     def crash(*_: object) -> None:
@@ -98,5 +68,5 @@ def test_a_crash_while_recording_a_batch_leaves_none_of_it(
 
     monkeypatch.setattr(versions._Recorder, "_event", crash)
     with pytest.raises(RuntimeError, match="killed"):
-        _record(store, [documents[1:]])
+        record_documents(store, [documents[1:]], NOW)
     assert _rows(store) == before

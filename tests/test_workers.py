@@ -23,17 +23,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
-from sqlmodel import select
 
-from bot.coordination import insert_ignoring
 from bot.migrations import MIGRATIONS
-from bot.models import SourceState
-from bot.parse import parse_minutes
 from bot.store import Store, utcnow
-from bot.versions import NewDocument, Tally, record_meeting
+from bot.versions import Tally
 
 from .conftest import scratch_postgres
-from .helpers import Doc, decided, ingest, json_lines, run_cli, standard_agenda, write_config
+from .helpers import decided, ingest, json_lines, record_documents, run_cli, standard_agenda, write_config
 from .mailtools import HoldingInbox, SlowInbox
 from .portal import (
     Server,
@@ -307,27 +303,6 @@ def test_five_processes_starting_at_once_on_an_empty_database_migrate_it_once(
 # --- one meeting, two workers at once -------------------------------------------------------------
 
 
-def _record_one(store: Store, name: str, doc: Doc) -> Tally:
-    """One document recorded in a transaction of its own, as a worker's poll does."""
-    with store.session() as session:
-        insert_ignoring(session, SourceState, [{"name": "testrup", "kommune": "Testrup", "type": "folder"}], ["name"])
-    with store.session() as session:
-        source = session.exec(select(SourceState)).one()
-        assert source.id is not None
-        meeting = parse_minutes(doc.text(), name)
-        now = utcnow()
-        document = NewDocument(
-            source_id=source.id,
-            key=name,
-            raw_sha256="0" * 64,
-            fetched_at=now,
-            published_at=now,
-            url=None,
-            kind=meeting.kind,
-        )
-        return record_meeting(session, source, document, meeting, now, False)
-
-
 def test_a_meeting_another_worker_creates_meanwhile_is_recorded_into_not_made_twice(
     tmp_path: Path, postgres_url: str
 ) -> None:
@@ -340,12 +315,12 @@ def test_a_meeting_another_worker_creates_meanwhile_is_recorded_into_not_made_tw
     @event.listens_for(ours.engine, "before_cursor_execute")
     def meanwhile(connection: object, cursor: object, statement: str, *rest: object) -> None:
         if statement.startswith("INSERT INTO meeting") and not tallies:
-            tallies.append(_record_one(theirs, "dagsorden.md", agenda))
+            tallies.extend(record_documents(theirs, [[("dagsorden.md", agenda)]], utcnow()))
 
     minutes = decided(agenda, skip=(3,))
-    tallies.append(_record_one(ours, "referat.md", minutes))
+    tallies += record_documents(ours, [[("referat.md", minutes)]], utcnow())
     alone = Store(f"sqlite:///{tmp_path / 'alone.db'}", tmp_path / "alone")  # the same, one after the other
-    assert tallies == [_record_one(alone, "dagsorden.md", agenda), _record_one(alone, "referat.md", minutes)]
+    assert tallies == record_documents(alone, [[("dagsorden.md", agenda)], [("referat.md", minutes)]], utcnow())
     assert sql(postgres_url, "SELECT kind FROM meeting") == [("referat",)], "one meeting, raised to minutes by ours"
     assert sql(postgres_url, "SELECT count(*) FROM item") == [(4,)]
     for store in (ours, theirs, alone):
