@@ -24,6 +24,9 @@ from bot.toml_errors import decode_toml, describe_validation_error, parse_toml, 
 
 DEFAULT_CONFIG_NAME = "config.toml"
 SAMPLES_DIR = Path(__file__).parent / "samples"
+# The store writes with each one's own upsert and locking (bot.coordination): no other dialect.
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+_DATABASE_EXAMPLES = "'sqlite:////var/lib/referatvagt/referatvagt.db' or 'postgresql+psycopg://user@host/referatvagt'"
 
 
 def empty_is_default(value: object) -> object:
@@ -39,7 +42,9 @@ class BotSettings(Frozen):
         None,
         description="The raw archive of fetched documents; default <state_dir>/archive (share it between workers).",
     )
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<state_dir>/referatvagt.db.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of SQLite or PostgreSQL; default sqlite:///<state_dir>/referatvagt.db."
+    )
     timezone: str = Field("Europe/Copenhagen", description="Time zone for meeting times and schedules.")
     watchlists_dir: Path = Field(Path("watchlists"), description="Folder of watchlist files (*.toml).")
     every: str = Field("30m", description="How often a source is polled unless it sets its own: '30m', '1h'.")
@@ -76,12 +81,13 @@ class BotSettings(Frozen):
         if re.search(r"[\x00-\x1f\x7f]", value):
             raise ValueError("contains a control character (such as NUL): remove it")
         try:
-            make_url(value)
+            backend = make_url(value).get_backend_name()
         except (ArgumentError, ValueError):
+            raise ValueError(f"not a database URL; e.g. {_DATABASE_EXAMPLES}") from None
+        if backend not in SUPPORTED_DATABASES:
             raise ValueError(
-                "not a database URL; e.g. 'sqlite:////var/lib/referatvagt/referatvagt.db' or "
-                "'postgresql+psycopg://user@host/referatvagt'"
-            ) from None
+                f"{backend!r} databases are not supported, only SQLite or PostgreSQL: {_DATABASE_EXAMPLES}"
+            )
         return value
 
     @field_validator("timezone")

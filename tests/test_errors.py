@@ -320,6 +320,23 @@ def test_a_nul_in_database_url_is_a_config_error_naming_the_key(tmp_path: Path) 
     one_line_error(result, f"{config}:2: bot.database_url: contains a NUL character: remove it")
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (f"mysql+pymysql://admin:{PASSWORD}@127.0.0.1/referatvagt", "'mysql' databases are not supported"),
+        (f"admin:{PASSWORD}@127.0.0.1/referatvagt", "not a database URL"),
+    ],
+)
+def test_a_database_the_store_cannot_use_is_refused_when_the_config_loads(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    config = with_database(write_config(tmp_path), url)
+    result = run_cli(config, "ingest")
+    line = one_line_error(result, f"{config}:2: bot.database_url: {message}", "postgresql+psycopg://")
+    assert PASSWORD not in line
+    assert not (tmp_path / "state").exists()
+
+
 @pytest.mark.parametrize("command", [["ingest"], ["items"], ["status"], ["run", "--once"], ["run"]])
 def test_the_database_password_is_never_shown(tmp_path: Path, command: list[str]) -> None:
     # A closed port: without the driver installed the error comes from the import, with it from
