@@ -117,7 +117,7 @@ def compare(
             diffs.append({"section": name, "ops": word_diff(old_fields.get(name) or "", new_fields.get(name) or "")})
     for heading in _ordered_union([h for h, _ in new_sections], [h for h, _ in old_sections]):
         before, after = old.get(heading, ""), new.get(heading, "")
-        if collapse(before) != collapse(after):
+        if before != after and collapse(before) != collapse(after):  # most sections are unchanged
             changed.append(heading)
             diffs.append({"section": heading, "ops": word_diff(before, after)})
     added = set(new_decisions) - set(old_decisions)
