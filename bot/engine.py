@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+import orjson
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -64,7 +65,7 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
                 parsed = _read_only_sqlite(parsed, path)
             else:
                 _create_folder(path.parent)
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, json_serializer=_json_text, json_deserializer=orjson.loads)
     except ImportError as exc:
         raise StoreError(
             f"cannot use database {masked_url(url)}: its driver is not installed ({_masked(str(exc), url)}); "
@@ -78,6 +79,14 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, read_only)
     return engine
+
+
+def _json_text(value: Any) -> str:
+    """A JSON column's value as stored. Every item version's sections and every event's diff pass
+    through here: orjson writes them several times faster than the json module, as UTF-8 rather
+    than \\u escapes (a smaller store). Rows written by older versions keep their escapes; both
+    read back the same."""
+    return orjson.dumps(value).decode()
 
 
 def _create_folder(folder: Path) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+import json
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlmodel import select
 from bot import migrations as migrations_module
 from bot.engine import make_engine
 from bot.migrations import MIGRATIONS, migrate
-from bot.models import SourceState
+from bot.models import Meeting, SourceState
 from bot.store import Store
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -73,6 +74,36 @@ def test_times_are_stored_and_read_back_timezone_aware(tmp_path: Path, url: str)
     with pytest.raises(Exception, match="naive datetime"):
         with store.session() as session:
             session.add(SourceState(name="y", kommune="Y", type="folder", last_success_at=datetime(2026, 1, 1)))
+    store.close()
+
+
+def test_json_is_stored_as_utf_8_and_rows_with_escapes_from_older_versions_read_the_same(
+    tmp_path: Path, url: str
+) -> None:
+    store = Store(url, tmp_path / "archive")
+    names = ["Åse Ærø (A)", 'Bo "Bøf" Lund']
+    with store.session() as session:
+        source = SourceState(name="x", kommune="X", type="folder")
+        session.add(source)
+        session.flush()
+        session.add(
+            Meeting(
+                source_id=source.id,
+                committee="Ø",
+                committee_key="ø",
+                meeting_date=date(2026, 12, 7),
+                kind="referat",
+                participants=names,
+            )
+        )
+    read = "SELECT CAST(participants AS TEXT) FROM meeting"
+    with store.engine.begin() as connection:
+        assert json.loads(stored := connection.execute(text(read)).scalar_one()) == names
+        assert "Åse Ærø" in stored
+        connection.execute(text("UPDATE meeting SET participants = :old"), {"old": json.dumps(names)})
+        assert "\\u00c5se" in connection.execute(text(read)).scalar_one()
+    with store.session() as session:
+        assert session.exec(select(Meeting)).one().participants == names
     store.close()
 
 
