@@ -66,7 +66,7 @@ class BotSettings(Frozen):
         "auto",
         description=(
             "Processes that extract and parse documents beside the one that stores them, once a cycle has "
-            "read 8 itself; 0 = none; 'auto': one fewer than the cores, at most 4."
+            "read 8 itself; 0 = none; 'auto': one fewer than the cores but at least 2, at most 4; none on one core."
         ),
     )
     _every = field_validator("every", "lease", "tick")(check_duration)
