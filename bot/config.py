@@ -17,6 +17,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.addresses import EmailAddress
+from bot.coordination import DIALECTS
 from bot.errors import ConfigError
 from bot.settings import Frozen, check_duration
 from bot.source_config import ExpansionError, FolderSource, SourceConfig, expand_sources
@@ -24,8 +25,6 @@ from bot.toml_errors import decode_toml, describe_validation_error, parse_toml, 
 
 DEFAULT_CONFIG_NAME = "config.toml"
 SAMPLES_DIR = Path(__file__).parent / "samples"
-# The store writes with each one's own upsert and locking (bot.coordination): no other dialect.
-SUPPORTED_DATABASES = ("sqlite", "postgresql")
 _DATABASE_EXAMPLES = "'sqlite:////var/lib/referatvagt/referatvagt.db' or 'postgresql+psycopg://user@host/referatvagt'"
 
 
@@ -84,7 +83,7 @@ class BotSettings(Frozen):
             backend = make_url(value).get_backend_name()
         except (ArgumentError, ValueError):
             raise ValueError(f"not a database URL; e.g. {_DATABASE_EXAMPLES}") from None
-        if backend not in SUPPORTED_DATABASES:
+        if backend not in DIALECTS:
             raise ValueError(
                 f"{backend!r} databases are not supported, only SQLite or PostgreSQL: {_DATABASE_EXAMPLES}"
             )

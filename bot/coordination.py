@@ -76,6 +76,11 @@ def insert_ignoring(session: Session, model: Any, rows: Sequence[dict[str, Any]]
     return len(session.execute(statement.returning(table.c[_primary_key(table)]), list(rows)).all())
 
 
+# The databases the store can write to: each has its own upsert (below) and locking. The config
+# refuses any other (bot.config).
+DIALECTS = ("sqlite", "postgresql")
+
+
 def ignoring_insert(dialect: str, table: Any, keys: Sequence[str]) -> Any:
     """An insert into ``table`` that leaves out a row whose unique ``keys`` are taken already
     (``ON CONFLICT DO NOTHING``, in the words of ``dialect``); add ``returning`` to tell which were new."""

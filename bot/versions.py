@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Row, RowMapping, Table, bindparam, insert, se
 from sqlmodel import Session, SQLModel
 
 from bot.attachments import Bilag, attachment_entries, attachment_news
-from bot.coordination import ignoring_insert
+from bot.coordination import DIALECTS, ignoring_insert
 from bot.diff import Change, compare, match_items, title_key
 from bot.minutes import KIND_RANK, ParsedItem, ParsedMeeting, committee_key
 from bot.models import Meeting, SourceState
@@ -97,8 +97,7 @@ _MEETING = (
 _UPDATE_MEETING = update(_MEETINGS).where(_MEETINGS.c.id == bindparam("b_id"))
 _MEETING_KEY = ("source_id", "committee_key", "meeting_date")
 _INSERT_MEETING = {  # returning the row, as _MEETING reads it; none when another worker's came first
-    dialect: ignoring_insert(dialect, _MEETINGS, _MEETING_KEY).returning(*_MEETINGS.c)
-    for dialect in ("sqlite", "postgresql")
+    dialect: ignoring_insert(dialect, _MEETINGS, _MEETING_KEY).returning(*_MEETINGS.c) for dialect in DIALECTS
 }
 _INSERT_DOCUMENT = insert(_DOCUMENTS).returning(_DOCUMENTS.c.id)
 _READ_ITEMS = (
