@@ -9,7 +9,8 @@ once (with a warning when the two differ): one odd document never stops an inges
 
 Meetings, documents, items, versions and events are read and written as plain rows (SQLAlchemy
 Core), a few batched statements per document: building and flushing ORM objects for them cost
-more than parsing the document did (issue 17).
+more than parsing the document did (issue 17). The new items, versions and events, most of a
+cold ingest's rows, go to the driver's ``executemany`` (:class:`bot.engine.BulkInsert`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlmodel import Session, SQLModel
 from bot.attachments import Bilag, attachment_entries, attachment_news
 from bot.coordination import DIALECTS, ignoring_insert
 from bot.diff import Change, compare, match_items, title_key
+from bot.engine import BulkInsert
 from bot.minutes import KIND_RANK, ParsedItem, ParsedMeeting, committee_key
 from bot.models import Meeting, SourceState
 
@@ -123,11 +125,17 @@ _NEWER = (
     )
     .limit(1)
 )
-# New rows are paired with their ids by a unique key they hold: asked to return the ids in the
-# rows' order, SQLAlchemy would insert them one statement per row on SQLite.
-_INSERT_ITEMS = insert(_ITEMS).returning(_ITEMS.c.id, _ITEMS.c.uid)
-_INSERT_VERSIONS = insert(_VERSIONS).returning(_VERSIONS.c.id, _VERSIONS.c.item_id, _VERSIONS.c.version)
-_INSERT_EVENTS = insert(_EVENTS)
+# The new rows go through the driver (bot.engine.BulkInsert), then their ids are read back, paired
+# with the rows by a unique key they hold: all belong to the document's meeting, which is locked.
+_INSERT_ITEMS = BulkInsert(_ITEMS)
+_INSERT_VERSIONS = BulkInsert(_VERSIONS)
+_INSERT_EVENTS = BulkInsert(_EVENTS)
+_ITEM_IDS = select(_ITEMS.c.id, _ITEMS.c.uid).where(_ITEMS.c.meeting_id == bindparam("meeting"))
+_VERSION_IDS = (
+    select(_VERSIONS.c.id, _VERSIONS.c.item_id, _VERSIONS.c.version)
+    .join_from(_VERSIONS, _ITEMS)
+    .where(_ITEMS.c.meeting_id == bindparam("meeting"), _VERSIONS.c.document_id == bindparam("document"))
+)
 _UPDATE_ITEMS = update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id"))  # the columns set: the rows' other keys
 _UPDATE_VERSIONS = update(_VERSIONS).where(_VERSIONS.c.id == bindparam("b_id"))
 
@@ -282,7 +290,7 @@ class _Recorder:
             for item in items:
                 if id(item) not in matched and not item.removed:
                     self.remove_item(item, parsed.kind)
-        self.write([item for item in items if _item_values(item) != read[item.id]])
+        self.write(meeting.id, [item for item in items if _item_values(item) != read[item.id]])
 
     def new_item(self, meeting: Row[Any], parsed: ParsedItem) -> None:
         self._new_items[id(parsed)] = {
@@ -362,15 +370,16 @@ class _Recorder:
             "created_at": self.now,
         }
 
-    def write(self, changed: Sequence[_StoredItem]) -> None:
+    def write(self, meeting: int, changed: Sequence[_StoredItem]) -> None:
         """Write what was planned; ``changed`` are the stored items whose row the document changed."""
-        item_ids = _insert(self.connection, _INSERT_ITEMS, self._new_items, ("uid",))
+        ids = {"meeting": meeting, "document": self.document.id}
+        item_ids = _insert(self.connection, _INSERT_ITEMS, self._new_items, (_ITEM_IDS, ids), ("uid",))
 
         def item_id(item: _ItemRef) -> int:
             return item.id if isinstance(item, _StoredItem) else item_ids[id(item)]
 
         rows = {key: {**row, "item_id": item_id(item)} for key, (item, row) in self._new_versions.items()}
-        version_ids = _insert(self.connection, _INSERT_VERSIONS, rows, ("item_id", "version"))
+        version_ids = _insert(self.connection, _INSERT_VERSIONS, rows, (_VERSION_IDS, ids), ("item_id", "version"))
         if changed:
             self.connection.execute(_UPDATE_ITEMS, [_changes(item) for item in changed])
         if self._attachments:
@@ -384,8 +393,7 @@ class _Recorder:
             else:
                 version_id = target["id"]
             events.append(self._event(item_id(item), version_id, kind, change, news))
-        if events:
-            self.connection.execute(_INSERT_EVENTS, events)
+        _INSERT_EVENTS(self.connection, events)
 
     def _event(
         self, item_id: int, version_id: int, kind: str, change: Change | None, attachments: list[dict[str, Any]]
@@ -409,13 +417,19 @@ class _Recorder:
 
 
 def _insert(
-    connection: Connection, statement: Any, rows: dict[int, dict[str, Any]], key: tuple[str, ...]
+    connection: Connection,
+    insert: BulkInsert,
+    rows: dict[int, dict[str, Any]],
+    read: tuple[Any, dict[str, Any]],
+    key: tuple[str, ...],
 ) -> dict[int, int]:
-    """Insert the rows (in one statement, or a few for many); their ids, by the rows' keys in
-    ``rows``, found by the unique ``key`` columns the statement returns after the id."""
+    """Insert the rows; their ids, by the rows' keys in ``rows``, read back by the ``read`` query
+    and its parameters, which returns the id and then the unique ``key`` columns of the new rows."""
     if not rows:
         return {}
-    made = {tuple(row[1:]): row[0] for row in connection.execute(statement, list(rows.values()))}
+    insert(connection, list(rows.values()))
+    query, params = read
+    made = {tuple(row[1:]): row[0] for row in connection.execute(query, params)}
     return {planned: made[tuple(row[name] for name in key)] for planned, row in rows.items()}
 
 

@@ -8,13 +8,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, inspect, text
-from sqlmodel import select
+from sqlalchemy import Connection, insert, inspect, text
+from sqlmodel import col, select
 
 from bot import migrations as migrations_module
-from bot.engine import make_engine
+from bot.engine import BulkInsert, make_engine
 from bot.migrations import MIGRATIONS, migrate
-from bot.models import Meeting, SourceState
+from bot.models import Document, Meeting, SourceState
 from bot.store import Store
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -104,6 +104,74 @@ def test_json_is_stored_as_utf_8_and_rows_with_escapes_from_older_versions_read_
         assert "\\u00c5se" in connection.execute(text(read)).scalar_one()
     with store.session() as session:
         assert session.exec(select(Meeting)).one().participants == names
+    store.close()
+
+
+def test_rows_inserted_through_the_driver_are_stored_as_sqlalchemy_stores_them(tmp_path: Path, url: str) -> None:
+    """BulkInsert binds each value by its column's type: JSON, dates, timezone-aware times, NULL."""
+    store = Store(url, tmp_path / "archive")
+    with store.session() as session:
+        session.add(SourceState(name="x", kommune="X", type="folder"))
+    tables = {"meeting": Meeting.__table__, "document": Document.__table__}  # type: ignore[attr-defined]
+    meetings = [
+        {
+            "source_id": 1,
+            "committee": "Økonomiudvalget",
+            "committee_key": "økonomiudvalget",
+            "start_time": None,
+            "place": "Rådhuset",
+            "participants": ['Åse "Bøf" Ærø (A)'],
+            "kind": "referat",
+            "url": None,
+        },
+        {
+            "source_id": 1,
+            "committee": "Kultur",
+            "committee_key": "kultur",
+            "start_time": "16:00",
+            "place": None,
+            "participants": [],
+            "kind": "dagsorden",
+            "url": "https://x.dk/1",
+        },
+    ]
+    moment = datetime(2026, 12, 7, 6, 0, 1, 250, tzinfo=timezone.utc)
+    documents = [
+        {
+            "source_id": 1,
+            "key": key,
+            "raw_sha256": "ab" * 32,
+            "fetched_at": moment,
+            "published_at": published,
+            "url": None,
+            "kind": "referat",
+            "meeting_id": None,
+            "outcome": "stored",
+            "error": None,
+        }
+        for key, published in (("a.md", None), ("b.md", moment.replace(microsecond=0)))
+    ]
+    with store.engine.begin() as connection:  # each row twice: through the driver, then through SQLAlchemy
+        BulkInsert(tables["meeting"])(connection, [{**row, "meeting_date": date(2026, 12, 1)} for row in meetings])
+        connection.execute(insert(tables["meeting"]), [{**row, "meeting_date": date(2026, 12, 2)} for row in meetings])
+        BulkInsert(tables["document"])(connection, documents)
+        connection.execute(insert(tables["document"]), documents)
+        BulkInsert(tables["document"])(connection, [])  # nothing to insert: no statement
+    columns = {"meeting": ("participants", "start_time", "place", "url"), "document": ("fetched_at", "published_at")}
+    with store.engine.connect() as connection:
+        for table, names in columns.items():
+            cast = ", ".join(f"CAST({name} AS TEXT)" for name in names)
+            stored = [tuple(row) for row in connection.execute(text(f"SELECT {cast} FROM {table} ORDER BY id"))]
+            assert stored[:2] == stored[2:], f"{table}: the same text through the driver as through SQLAlchemy"
+    with store.session() as session:
+        read = session.exec(select(Meeting).order_by(col(Meeting.id))).all()
+        assert [m.participants for m in read] == [['Åse "Bøf" Ærø (A)'], [], ['Åse "Bøf" Ærø (A)'], []]
+        times = session.exec(select(Document.fetched_at, Document.published_at).order_by(col(Document.id))).all()
+        assert times == [(moment, None), (moment, moment.replace(microsecond=0))] * 2
+    source = {"name": "y", "kommune": "Y", "type": "folder"}  # ``failures`` has a default SQLAlchemy fills in
+    with pytest.raises(ValueError, match=r"every column inserted, also \['failures'\]"):
+        with store.engine.begin() as connection:
+            BulkInsert(SourceState.__table__)(connection, [source])  # type: ignore[attr-defined]
     store.close()
 
 
