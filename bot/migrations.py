@@ -84,6 +84,17 @@ def _add_index(model: Any, name: str) -> Migration:
     return step
 
 
+def _drop_indexes(*names: str) -> Migration:
+    """A step that drops indexes the models no longer declare (if there: a store made by a version
+    in between may lack them)."""
+
+    def step(connection: Connection) -> None:
+        for name in names:
+            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+    return step
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_initial", _initial),
     # when each document was published, so documents of one meeting may arrive in any order
@@ -100,6 +111,9 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0007_case_index", _add_index(Item, "ix_item_case_number")),
     # a meeting's documents are found without reading the source's others (issue 17)
     ("0008_document_meeting_index", _add_index(Document, "ix_document_meeting_id")),
+    # two indexes every new version paid for and no query used: one the unique (item_id, version)
+    # index covers, one on content hashes, which are compared, never searched (issue 17)
+    ("0009_no_unused_version_indexes", _drop_indexes("ix_item_version_item_id", "ix_item_version_content_hash")),
 )
 
 

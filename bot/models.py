@@ -176,11 +176,13 @@ class ItemVersion(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("item_id", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    item_id: int = Field(foreign_key="item.id", index=True)
+    # Not indexed on their own (migration 0009): the unique (item_id, version) index finds an
+    # item's versions, and a content hash is only ever compared with the one just read.
+    item_id: int = Field(foreign_key="item.id")
     version: int
     document_id: int = Field(foreign_key="document.id")
     doc_kind: str = Field(max_length=40)
-    content_hash: str = Field(max_length=64, index=True)
+    content_hash: str = Field(max_length=64)
     number: int | None = None
     title: str
     case_number: str | None = Field(default=None, max_length=100)

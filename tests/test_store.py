@@ -201,3 +201,20 @@ def test_an_older_store_gets_a_new_index_in_place(tmp_path: Path, url: str, tabl
     store = Store(url, tmp_path / "archive")
     assert index in {found["name"] for found in inspect(store.engine).get_indexes(table)}
     store.close()
+
+
+def test_an_older_store_loses_the_version_indexes_no_query_used(tmp_path: Path, url: str) -> None:
+    Store(url, tmp_path / "archive").close()
+    store = Store(url, tmp_path / "archive")
+    unused = ("ix_item_version_item_id", "ix_item_version_content_hash")
+    with store.engine.begin() as connection:  # the schema as the step before left it
+        connection.execute(text("CREATE INDEX ix_item_version_item_id ON item_version (item_id)"))
+        connection.execute(text("CREATE INDEX ix_item_version_content_hash ON item_version (content_hash)"))
+        connection.execute(text("DELETE FROM schema_migration WHERE name = '0009_no_unused_version_indexes'"))
+    store.close()
+    store = Store(url, tmp_path / "archive")
+    indexes = {found["name"] for found in inspect(store.engine).get_indexes("item_version")}
+    assert not indexes & set(unused)
+    unique = [found["column_names"] for found in inspect(store.engine).get_unique_constraints("item_version")]
+    assert ["item_id", "version"] in unique, "its index finds an item's versions"
+    store.close()
