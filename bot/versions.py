@@ -191,8 +191,8 @@ def _newer_stored(connection: Connection, meeting_id: int, document: NewDocument
 
 def _once_each(
     items: tuple[ParsedItem, ...], source: str, meeting: Row[Any], document: _Document, tally: Tally
-) -> list[ParsedItem]:
-    """The document's items with repeats of one item (same identity) left out."""
+) -> dict[str, ParsedItem]:
+    """The document's items by their uid, repeats of one item (same identity) left out."""
     seen: dict[str, ParsedItem] = {}
     for item in items:
         uid = item_uid(source, meeting, item)
@@ -202,7 +202,7 @@ def _once_each(
                 f"{document.url or document.key}: item {item.number} ({item.title}) is listed twice with "
                 "different text; the first is kept"
             )
-    return list(seen.values())
+    return seen
 
 
 def _meeting(connection: Connection, source: SourceState, meeting: ParsedMeeting) -> tuple[Row[Any], bool]:
@@ -279,10 +279,12 @@ class _Recorder:
         if items:  # one query per meeting, not one per item
             for version in self.connection.execute(_READ_VERSIONS, {"meeting": meeting.id}).mappings():
                 self.versions[version["item_id"]].append(version)
-        pairs = match_items(_once_each(parsed.items, self.source_name, meeting, self.document, self.tally), items)
+        once = _once_each(parsed.items, self.source_name, meeting, self.document, self.tally)
+        uids = {id(item): uid for uid, item in once.items()}
+        pairs = match_items(list(once.values()), items)
         for new, stored in pairs:
             if stored is None:
-                self.new_item(meeting, new)
+                self.new_item(meeting, new, uids[id(new)])
             else:
                 self.update_item(stored, new)
         if parsed.is_full:
@@ -292,9 +294,9 @@ class _Recorder:
                     self.remove_item(item, parsed.kind)
         self.write(meeting.id, [item for item in items if _item_values(item) != read[item.id]])
 
-    def new_item(self, meeting: Row[Any], parsed: ParsedItem) -> None:
+    def new_item(self, meeting: Row[Any], parsed: ParsedItem, uid: str) -> None:
         self._new_items[id(parsed)] = {
-            "uid": item_uid(self.source_name, meeting, parsed),
+            "uid": uid,
             "meeting_id": meeting.id,
             "portal_id": parsed.portal_id,
             "number": parsed.number,
