@@ -28,10 +28,11 @@ from bot.errors import BotError
 from bot.minutes import ParsedMeeting
 from bot.models import Document, SourceState
 from bot.reading import Readers, Reading
+from bot.recorder import Tally
 from bot.report import RunReport
 from bot.sources import RawDocument
 from bot.store import Store
-from bot.versions import NewDocument, Tally, record_meeting
+from bot.versions import NewDocument, record_meeting
 
 BATCH = 32
 BATCH_SECONDS = 1.0

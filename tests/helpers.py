@@ -15,8 +15,9 @@ from bot.cli import cli
 from bot.coordination import insert_ignoring
 from bot.models import SourceState
 from bot.parse import parse_minutes
+from bot.recorder import Tally
 from bot.store import Store
-from bot.versions import NewDocument, Tally, record_meeting
+from bot.versions import NewDocument, record_meeting
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot import versions
+from bot import recorder
 from bot.store import Store
 
 from .helpers import Doc, decided, record_documents, standard_agenda
@@ -66,7 +66,7 @@ def test_a_crash_while_recording_a_batch_leaves_none_of_it(
     def crash(*_: object) -> None:
         raise RuntimeError("killed after the new versions were written, before the events")
 
-    monkeypatch.setattr(versions._Recorder, "_event", crash)
+    monkeypatch.setattr(recorder.Recorder, "_event", crash)
     with pytest.raises(RuntimeError, match="killed"):
         record_documents(store, [documents[1:]], NOW)
     assert _rows(store) == before

@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy import event
 
 from bot.migrations import MIGRATIONS
+from bot.recorder import Tally
 from bot.store import Store, utcnow
-from bot.versions import Tally
 
 from .conftest import scratch_postgres
 from .helpers import decided, ingest, json_lines, record_documents, run_cli, standard_agenda, write_config
