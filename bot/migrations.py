@@ -85,8 +85,7 @@ def _add_index(model: Any, name: str) -> Migration:
 
 
 def _drop_indexes(*names: str) -> Migration:
-    """A step that drops indexes the models no longer declare (if there: a store made by a version
-    in between may lack them)."""
+    """A step that drops indexes the models no longer declare, where a store has them."""
 
     def step(connection: Connection) -> None:
         for name in names:
