@@ -165,7 +165,10 @@ class Store:
     ) -> list[tuple[Event, Item, ItemVersion, Meeting, SourceState, Document]]:
         """The newest new-or-changed events of one source, newest first."""
         query = self._event_query().where(col(SourceState.name) == source, col(Event.kind) != "removed")
-        return self._rows(query.order_by(col(Event.id).desc()).limit(limit))
+        # Ordered by an expression, not the key: PostgreSQL would walk every event backwards by key
+        # until it met ``limit`` of this source's (0.9 s for a source polled early in a national year,
+        # 0.3 s on average; 0.09 s this way). SQLite finds the source's events first either way.
+        return self._rows(query.order_by((col(Event.id) + 0).desc()).limit(limit))
 
     def _event_query(self) -> Any:
         query = sa_select(Event, Item, ItemVersion, Meeting, SourceState, Document)
