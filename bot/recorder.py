@@ -238,14 +238,15 @@ class Recorder:
 
     def write(self, meeting: int, changed: Sequence[_StoredItem]) -> None:
         """Write what was planned; ``changed`` are the stored items whose row the document changed."""
-        ids = {"meeting": meeting, "document": self.document.id}
-        item_ids = _insert(self.connection, _INSERT_ITEMS, self._new_items, (_ITEM_IDS, ids), ("uid",))
+        read_items = (_ITEM_IDS, {"meeting": meeting})
+        item_ids = _insert(self.connection, _INSERT_ITEMS, self._new_items, read_items, ("uid",))
 
         def item_id(item: _ItemRef) -> int:
             return item.id if isinstance(item, _StoredItem) else item_ids[id(item)]
 
         rows = {key: {**row, "item_id": item_id(item)} for key, (item, row) in self._new_versions.items()}
-        version_ids = _insert(self.connection, _INSERT_VERSIONS, rows, (_VERSION_IDS, ids), ("item_id", "version"))
+        read_versions = (_VERSION_IDS, {"meeting": meeting, "document": self.document.id})
+        version_ids = _insert(self.connection, _INSERT_VERSIONS, rows, read_versions, ("item_id", "version"))
         if changed:
             self.connection.execute(_UPDATE_ITEMS, [_changes(item) for item in changed])
         if self._attachments:
