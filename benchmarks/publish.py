@@ -29,8 +29,8 @@ from bot.digest_render import Pending, compose, wire_format
 from bot.feeds import Row, publish
 from bot.match import Matcher
 from bot.matches import match_pending_events, sync_watchlists
-from bot.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 from bot.pipeline import open_store
+from bot.store.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 from bot.watchlists import Watchlist
 
 TERMS_PER_WATCHLIST = 10

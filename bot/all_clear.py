@@ -19,10 +19,10 @@ from email.utils import format_datetime
 from sqlmodel import Session, col, select
 
 from bot.config import Config, EmailSettings
-from bot.coordination import lock
 from bot.digest_render import header_safe, message_id, wire_format
-from bot.models import Match, Outbox, SourceState
 from bot.store import Store
+from bot.store.coordination import lock
+from bot.store.models import Match, Outbox, SourceState
 from bot.watchlists import Watchlist
 
 WEEK = timedelta(days=7)

@@ -31,13 +31,13 @@ import lxml.html
 from lxml.etree import ParserError
 from sqlmodel import Session, col, select
 
-from bot.coordination import insert_ignoring
 from bot.errors import ExtractError, FetchError, Stopping
 from bot.fetch import Fetcher, Response
 from bot.minutes import Attachment, ParsedItem, ParsedMeeting
-from bot.models import AttachmentContent, AttachmentFetch
 from bot.pdf import read_pdf
 from bot.store import Store, utcnow
+from bot.store.coordination import insert_ignoring
+from bot.store.models import AttachmentContent, AttachmentFetch
 
 _MB = 2**20
 _MAX_KEY = 2000  # AttachmentFetch.key

@@ -26,8 +26,8 @@ from sqlmodel import col
 
 from bot.match import _case_key as case_key  # the key watchlists' ``cases`` match by
 from bot.minutes import committee_key
-from bot.models import Event, Item, ItemVersion, Meeting, SourceState
 from bot.outcomes import Outcome, classify
+from bot.store.models import Event, Item, ItemVersion, Meeting, SourceState
 
 CARRIED = "beslutning"  # the kind of a step known only from the decision another item quotes
 _KIND_ORDER = {CARRIED: 0, "dagsorden": 1, "tillægsdagsorden": 1, "referat": 2}

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import col
 
-from bot.coordination import is_postgresql
 from bot.store import Store
+from bot.store.coordination import is_postgresql
 from bot.wording import plural
 from bot.workers import identity
 

@@ -11,9 +11,9 @@ from sqlmodel import Session, col
 from bot.cases import CARRIED, Case, CaseStep, find_case, step_json
 from bot.cli_help import HasConfig, example
 from bot.digest_words import one_line
-from bot.models import Item, Meeting, SourceState
 from bot.pages import page_url
 from bot.pipeline import open_store
+from bot.store.models import Item, Meeting, SourceState
 from bot.wording import plural
 
 _DECISION_CHARS = 300  # of a decision in the text listing: --json has it whole

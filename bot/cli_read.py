@@ -16,9 +16,9 @@ from bot.errors import ConfigError
 from bot.feeds import feed_path
 from bot.match import Matcher
 from bot.matches import effective_watchlists, item_text
-from bot.models import Meeting, SourceState
 from bot.pipeline import open_store
 from bot.status import render_status
+from bot.store.models import Meeting, SourceState
 from bot.views import event_json, event_text, item_json, item_line, match_json, match_text, where
 from bot.watchlists import trial_watchlist
 from bot.wording import plural

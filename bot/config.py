@@ -17,10 +17,10 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.addresses import EmailAddress
-from bot.coordination import DIALECTS
 from bot.errors import ConfigError
 from bot.settings import Frozen, check_duration
 from bot.source_config import ExpansionError, FolderSource, SourceConfig, expand_sources
+from bot.store.coordination import DIALECTS
 from bot.toml_errors import decode_toml, describe_validation_error, parse_toml, user_location, where
 
 DEFAULT_CONFIG_NAME = "config.toml"

@@ -20,14 +20,14 @@ from sqlmodel import Session, col, select
 from bot.all_clear import build_all_clear
 from bot.claims import SendReport
 from bot.config import Config, EmailSettings
-from bot.coordination import lock
 from bot.digest_render import Pending, compose, wire_format
 from bot.errors import ConfigError
 from bot.feeds import Row
 from bot.mailer import Mailer, send_pending
-from bot.models import DigestItem, Match, Outbox
 from bot.sample import SAMPLE, sample
 from bot.store import Store, events_by_id
+from bot.store.coordination import lock
+from bot.store.models import DigestItem, Match, Outbox
 from bot.watchlists import Watchlist, paused_slugs
 
 Frequency = str  # "immediate" | "daily" | "weekly"

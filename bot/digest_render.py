@@ -35,11 +35,11 @@ from bot.config import Config, EmailSettings
 from bot.digest_words import ChangeLine, change_lines, count_text, one_line, plain, subject_counts
 from bot.extract import BIDI_CONTROLS
 from bot.feeds import Row, attachment_news, entry_label, entry_link, feed_path, found_in_attachment, published_of
-from bot.models import Event, Match
 from bot.outcomes import classify
 from bot.query import TermError, parse_term
 from bot.sections import is_decision_heading
 from bot.snippet import Snippet, make_snippet
+from bot.store.models import Event, Match
 from bot.views import snippet_of
 from bot.watchlists import Watchlist
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from bot.models import Match
+from bot.store.models import Match
 
 # Tags as they stand in some minutes ("<b>", "</p>", "<br/>"): shown as text they would be noise
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")

@@ -15,8 +15,8 @@ from typing import Literal
 
 from sqlmodel import Session, col, select
 
-from bot.models import HealthEvent, SourceState
 from bot.store import Store
+from bot.store.models import HealthEvent, SourceState
 
 MAX_ERROR = 2000
 NoteKind = Literal["failing", "recovered", "empty", "listed"]

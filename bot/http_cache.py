@@ -7,10 +7,10 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.coordination import insert_ignoring
 from bot.fetch import Cached, Fetcher, FetchSettings
-from bot.models import HttpCache
 from bot.store import Store, archived, write_atomically
+from bot.store.coordination import insert_ignoring
+from bot.store.models import HttpCache
 
 
 class StoreCache:

@@ -36,8 +36,8 @@ from sqlmodel import Session, col, select
 from bot.claims import LEASE_TIMEOUTS, Claims, SendReport, abandoned
 from bot.config import EmailSettings
 from bot.errors import BotError, ConfigError
-from bot.models import Outbox
 from bot.store import Store
+from bot.store.models import Outbox
 from bot.wording import plural
 
 _CLOSING = 421  # RFC 5321: the server is shutting the connection down

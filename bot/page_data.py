@@ -21,8 +21,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from bot.cases import CaseStep, neighbours_of_changed, stories, story_key
-from bot.models import AttachmentContent, Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 from bot.store import Store
+from bot.store.models import AttachmentContent, Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 
 CHUNK = 500  # items per round of queries: bounded memory, few round trips
 

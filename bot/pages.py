@@ -45,7 +45,7 @@ PAGE_FORMAT = 2  # raise when what a page shows changes outside the template: ev
 FOLDER = "items"
 STATE_FILE = "pages.json"
 _TEMPLATES = Environment(loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]))
-_PAGE_PATH = re.compile(rf"/{FOLDER}/([0-9a-f]{{24}})\.html")  # as bot.recorder.item_uid makes them
+_PAGE_PATH = re.compile(rf"/{FOLDER}/([0-9a-f]{{24}})\.html")  # as bot.store.recorder.item_uid makes them
 log = logging.getLogger("referatvagt")
 Write = Callable[[Path, bytes], bool]  # writes one file if its bytes changed (the feeds' atomic writer)
 

@@ -3,7 +3,7 @@
 A document that fails is reported by name with the reason and the rest still go in;
 each document is stored in its own transaction as soon as it is fetched, so an interrupted run
 leaves the store consistent, keeps what it fetched, and the next run completes it without
-duplicates. The order documents arrive in does not matter (see :mod:`bot.versions`).
+duplicates. The order documents arrive in does not matter (see :mod:`bot.store.versions`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from sqlmodel import col, select
 
 from bot.attachments import AttachmentReader, Caps
 from bot.config import Config
-from bot.coordination import insert_ignoring, retrying
 from bot.digest import deliver, recipients
 from bot.errors import OutOfTime, PublishError, SourceError, Stopping
 from bot.feeds import publish
@@ -27,7 +26,6 @@ from bot.fetch import Fetcher, FetchSettings
 from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
 from bot.matches import effective_watchlists, match_changes, sync_watchlists
-from bot.models import Meeting, SourceState
 from bot.notify import after_cycle
 from bot.poll import Poll, named
 from bot.reading import Readers
@@ -37,6 +35,8 @@ from bot.source_config import PortalSource, SourceConfig
 from bot.sources import RawDocument, Source, SourceContext, make_source
 from bot.sources.base import HttpSource
 from bot.store import Store, utcnow
+from bot.store.coordination import insert_ignoring, retrying
+from bot.store.models import Meeting, SourceState
 from bot.watchlists import Watchlist, paused_slugs
 from bot.workers import Leases, jittered, source_row
 

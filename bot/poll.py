@@ -23,16 +23,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from bot.attachments import AttachmentReader, Bilag
-from bot.coordination import retrying
 from bot.errors import BotError
 from bot.minutes import ParsedMeeting
-from bot.models import Document, SourceState
 from bot.reading import Readers, Reading
-from bot.recorder import Tally
 from bot.report import RunReport
 from bot.sources import RawDocument
 from bot.store import Store
-from bot.versions import NewDocument, record_meeting
+from bot.store.coordination import retrying
+from bot.store.models import Document, SourceState
+from bot.store.recorder import Tally
+from bot.store.versions import NewDocument, record_meeting
 
 BATCH = 32
 BATCH_SECONDS = 1.0

@@ -22,10 +22,10 @@ from sqlmodel import col
 
 from bot import __version__
 from bot.config import Config
-from bot.models import HealthEvent
 from bot.page_data import marks
 from bot.pages import FOLDER
 from bot.store import Store, write_atomically
+from bot.store.models import HealthEvent
 from bot.watchlists import Watchlist
 
 STATE_FILE = "feeds.json"

@@ -35,7 +35,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, find_config_file, load_config
-from bot.coordination import retrying
 from bot.digest import has_undelivered_matches, recipients, send_due
 from bot.errors import BotError, PublishError
 from bot.feeds import publish
@@ -47,6 +46,7 @@ from bot.pipeline import Progress, email_digests, interval, open_store, run_cycl
 from bot.report import RunReport
 from bot.settings import parse_duration
 from bot.store import Store, utcnow
+from bot.store.coordination import retrying
 from bot.watchlists import Watchlist, paused_slugs
 from bot.workers import Leases, heartbeat, jittered, leave
 

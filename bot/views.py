@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.diff import render_diff
-from bot.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 from bot.outcomes import classify
 from bot.snippet import Snippet
+from bot.store.diff import render_diff
+from bot.store.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 
 
 def attachment_json(stored: Any) -> dict[str, Any]:

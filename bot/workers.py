@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, true, update
 from sqlmodel import col, delete, select
 
-from bot.coordination import insert_ignoring, is_postgresql
-from bot.models import SourceState, Worker
 from bot.source_config import SourceConfig
 from bot.store import Store, utcnow
+from bot.store.coordination import insert_ignoring, is_postgresql
+from bot.store.models import SourceState, Worker
 
 _IDENTITY = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 FORGET_AFTER = timedelta(days=1)  # a worker not seen for this long is no longer listed

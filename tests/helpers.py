@@ -12,12 +12,12 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from bot.cli import cli
-from bot.coordination import insert_ignoring
-from bot.models import SourceState
 from bot.parse import parse_minutes
-from bot.recorder import Tally
 from bot.store import Store
-from bot.versions import NewDocument, record_meeting
+from bot.store.coordination import insert_ignoring
+from bot.store.models import SourceState
+from bot.store.recorder import Tally
+from bot.store.versions import NewDocument, record_meeting
 
 
 @dataclass

@@ -16,8 +16,8 @@ from sqlmodel import col, select
 
 from bot.config import load_config
 from bot.errors import StoreError
-from bot.models import SourceState
 from bot.pipeline import open_store
+from bot.store.models import SourceState
 
 from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config
 from .pdfmaker import make_pdf

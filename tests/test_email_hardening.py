@@ -23,9 +23,9 @@ from bot.claims import MAX_ATTEMPTS, SendReport
 from bot.config import load_config
 from bot.digest import send_due
 from bot.errors import ConfigError
-from bot.models import DigestItem, Outbox
 from bot.pipeline import open_store
 from bot.store import utcnow
+from bot.store.models import DigestItem, Outbox
 from bot.watchlists import load_watchlist, load_watchlists
 
 from .helpers import decided, put, run_cli, standard_agenda

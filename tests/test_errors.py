@@ -23,11 +23,11 @@ import pytest
 from sqlalchemy import Connection, func
 from sqlmodel import select
 
-from bot import migrations as migrations_module
-from bot.engine import masked_url
-from bot.migrations import MIGRATIONS
-from bot.models import Item
 from bot.store import Store
+from bot.store import migrations as migrations_module
+from bot.store.engine import masked_url
+from bot.store.migrations import MIGRATIONS
+from bot.store.models import Item
 from tests.helpers import Result, run_cli, standard_agenda, write_config
 
 _PR_CAPBSET_DROP = 24

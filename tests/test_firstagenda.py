@@ -14,10 +14,10 @@ from sqlmodel import update
 
 from bot.config import load_config
 from bot.errors import ConfigError
-from bot.models import Document
 from bot.pipeline import open_store
 from bot.source_config import FirstAgendaSource
 from bot.sources.firstagenda import ListedMeeting, parse_agenda, parse_listing, select_meetings
+from bot.store.models import Document
 
 from .conftest import FIRSTAGENDA
 from .helpers import ingest, json_lines, run_cli

@@ -15,9 +15,9 @@ from lxml import etree
 from sqlmodel import select
 
 from bot.config import load_config
-from bot.models import SourceState
 from bot.pipeline import open_store
 from bot.serve import make_server
+from bot.store.models import SourceState
 
 from .helpers import json_lines, run_cli
 from .portal import LISTING, Reply, Server, listing, portal_source, running, small_portal, write_portal_config

@@ -17,10 +17,10 @@ from bot import matches
 from bot.config import load_config
 from bot.match import ItemText
 from bot.matches import sync_watchlists
-from bot.models import Event, Match, WatchlistState
 from bot.pipeline import ingest_source, open_store, run_cycle
 from bot.report import RunReport
 from bot.store import Store
+from bot.store.models import Event, Match, WatchlistState
 from bot.watchlists import Watchlist
 
 from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config

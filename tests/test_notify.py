@@ -21,13 +21,13 @@ from bot import pipeline
 from bot.claims import SendReport
 from bot.config import load_config
 from bot.matches import effective_watchlists
-from bot.models import Notification
 from bot.notify import send_due
 from bot.notify_targets import SIGNATURE_HEADER, instantiate, scrub
 from bot.pipeline import open_store
 from bot.report import RunReport
 from bot.scheduler import finish_leftovers
 from bot.store import utcnow
+from bot.store.models import Notification
 
 from .helpers import decided, json_lines, put, run_cli, standard_agenda, write_config
 from .receiver import Receiver, receiving

@@ -18,10 +18,10 @@ from sqlmodel import select
 
 from bot.config import load_config
 from bot.errors import StoreError
-from bot.models import SourceState
 from bot.pipeline import open_store
 from bot.scheduler import Bot
 from bot.store import utcnow
+from bot.store.models import SourceState
 
 from .helpers import decided, json_lines, run_cli, standard_agenda, write_config
 from .portal import LISTING, Reply, Server, portal_source, running, write_portal_config

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Connection, insert, inspect, text
 from sqlmodel import col, select
 
-from bot import migrations as migrations_module
-from bot.engine import BulkInsert, make_engine
-from bot.migrations import MIGRATIONS, migrate
-from bot.models import Document, Meeting, SourceState
 from bot.store import Store
+from bot.store import migrations as migrations_module
+from bot.store.engine import BulkInsert, make_engine
+from bot.store.migrations import MIGRATIONS, migrate
+from bot.store.models import Document, Meeting, SourceState
 
 pytestmark = pytest.mark.usefixtures("database")
 

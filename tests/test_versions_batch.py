@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot import recorder
-from bot.store import Store
+from bot.store import Store, recorder
 
 from .helpers import Doc, decided, record_documents, standard_agenda
 

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.migrations import MIGRATIONS
-from bot.recorder import Tally
 from bot.store import Store, utcnow
+from bot.store.migrations import MIGRATIONS
+from bot.store.recorder import Tally
 
 from .conftest import scratch_postgres
 from .helpers import decided, ingest, json_lines, record_documents, run_cli, standard_agenda, write_config

@@ -24,10 +24,10 @@ from sqlmodel import select
 from bot.errors import FetchError, ParseError
 from bot.fetch import Fetcher
 from bot.minutes import DocKind, ParsedMeeting, collapse
-from bot.models import Document, PortalMeeting, SourceState
 from bot.source_config import SiteConfig
 from bot.sources.base import HttpSource, RawDocument
 from bot.store import Store
+from bot.store.models import Document, PortalMeeting, SourceState
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 DEFAULT_WINDOW = timedelta(days=180)

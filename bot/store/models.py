@@ -2,7 +2,7 @@
 
 A meeting is identified by source + committee + meeting date; its items keep every
 published version. Change events point at the version that caused them. The schema is
-created and upgraded only by the named migrations in :mod:`bot.migrations`.
+created and upgraded only by the named migrations in :mod:`bot.store.migrations`.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ class Document(SQLModel, table=True):
     published_at: datetime | None = _when(nullable=True)
     url: str | None = None
     kind: str | None = Field(default=None, max_length=40)
-    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)  # bot.versions
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)  # bot.store.versions
     outcome: str = Field(max_length=40)
     error: str | None = None
 

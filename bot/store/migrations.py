@@ -17,10 +17,10 @@ from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, select
 
-from bot.coordination import exclusive
-from bot.engine import cannot_open, describe
 from bot.errors import StoreError
-from bot.models import (
+from bot.store.coordination import exclusive
+from bot.store.engine import cannot_open, describe
+from bot.store.models import (
     AttachmentContent,
     AttachmentFetch,
     Document,

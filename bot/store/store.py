@@ -1,7 +1,7 @@
 """The store: sessions, the raw archive, and the reads other stages need.
 
-The engine (SQLite settings, read-only opening, masked URLs) comes from :mod:`bot.engine`; the
-schema and its upgrades from :mod:`bot.migrations`.
+The engine (SQLite settings, read-only opening, masked URLs) comes from :mod:`bot.store.engine`; the
+schema and its upgrades from :mod:`bot.store.migrations`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from bot.engine import cannot_open, make_engine
 from bot.errors import StoreError, os_reason
-from bot.migrations import check_schema, migrate
-from bot.models import (
+from bot.store.engine import cannot_open, make_engine
+from bot.store.migrations import check_schema, migrate
+from bot.store.models import (
     Document,
     Event,
     Item,

@@ -1,8 +1,8 @@
-"""What one document changes in its meeting's items (see :mod:`bot.versions` for the rules): its
+"""What one document changes in its meeting's items (see :mod:`bot.store.versions` for the rules): its
 items paired with the stored ones, a new version where the content differs from every stored
 one, withdrawn items, and an event for each change, written in a few batches per document. The
 new items, versions and events, most of a cold ingest's rows, go to the driver's ``executemany``
-(:class:`bot.engine.BulkInsert`).
+(:class:`bot.store.engine.BulkInsert`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from sqlalchemy import Connection, Row, RowMapping, Table, bindparam, select, up
 from sqlmodel import SQLModel
 
 from bot.attachments import Bilag, attachment_entries, attachment_news
-from bot.diff import Change, compare, match_items, title_key
-from bot.engine import BulkInsert
 from bot.minutes import ParsedItem, ParsedMeeting
-from bot.models import Meeting
+from bot.store.diff import Change, compare, match_items, title_key
+from bot.store.engine import BulkInsert
+from bot.store.models import Meeting
 
 REAPPEARED = "Punktet er igen på dagsordenen."
 
@@ -74,7 +74,7 @@ _READ_VERSIONS = (
     .join_from(_VERSIONS, _ITEMS)
     .where(_ITEMS.c.meeting_id == bindparam("meeting"))
 )
-# The new rows go through the driver (bot.engine.BulkInsert), then their ids are read back, paired
+# The new rows go through the driver (bot.store.engine.BulkInsert), then their ids are read back, paired
 # with the rows by a unique key they hold: all belong to the document's meeting, which is locked.
 _INSERT_ITEMS = BulkInsert(_ITEMS)
 _INSERT_VERSIONS = BulkInsert(_VERSIONS)

@@ -10,7 +10,7 @@ once (with a warning when the two differ): one odd document never stops an inges
 Meetings, documents, items, versions and events are read and written as plain rows (SQLAlchemy
 Core), a few batched statements per document: building and flushing ORM objects for them cost
 more than parsing the document did (issue 17). Here: the meeting and the document; what the
-document changes in the meeting's items: :mod:`bot.recorder`.
+document changes in the meeting's items: :mod:`bot.store.recorder`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 from sqlmodel import Session, SQLModel
 
 from bot.attachments import Bilag
-from bot.coordination import DIALECTS, ignoring_insert
 from bot.minutes import KIND_RANK, ParsedMeeting, committee_key
-from bot.models import SourceState
-from bot.recorder import RecordedDocument, Recorder, Tally
+from bot.store.coordination import DIALECTS, ignoring_insert
+from bot.store.models import SourceState
+from bot.store.recorder import RecordedDocument, Recorder, Tally
 
 
 @dataclass(frozen=True)
