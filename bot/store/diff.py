@@ -131,6 +131,8 @@ def _ordered_union(first: list[str], second: list[str]) -> list[str]:
 def word_diff(before: str, after: str) -> list[list[str]]:
     """Word-level diff as ``[op, text]`` runs: ``=`` kept (trimmed to context), ``-`` removed, ``+`` added."""
     old, new = _WORD.findall(before), _WORD.findall(after)
+    if not old or not new:  # a section added (a decision, mostly) or removed: difflib's one run
+        return [["+", " ".join(new)]] if new else [["-", " ".join(old)]] if old else []
     matcher = SequenceMatcher(None, old, new, autojunk=False)
     ops: list[list[str]] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
