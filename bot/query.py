@@ -332,7 +332,6 @@ CONJUNCTIONS = frozenset({"og", "eller", "samt"})
 # The conjunction after a hyphenated part: "… Miljø- og Teknikudvalget". Searched first, as it
 # starts with a literal hyphen (fast), then the parts are collected backwards word by word.
 _CONJUNCTION = re.compile(r"-,?\s+(?:og|eller|samt)\s+(?=[^\W_])", re.IGNORECASE)
-_PART_GAP = re.compile(r"^-,?\s+$")
 
 
 def suspended_compounds(words: Words) -> list[tuple[tuple[str, ...], str, int]]:
@@ -341,17 +340,27 @@ def suspended_compounds(words: Words) -> list[tuple[tuple[str, ...], str, int]]:
     groups = []
     scan = words.scan
     for found in _CONJUNCTION.finditer(words.cased):
-        hyphen = found.start()
-        if scan[hyphen - 1] == " ":
-            continue  # the hyphen does not end a word
-        first = words.word_start(hyphen)
-        parts = [scan[first:hyphen]]
-        while (before := words.previous_word(first)) is not None:
-            end = words.word_end(before)
-            if not _PART_GAP.match(words.cased[end:first]):
-                break
-            parts.append(scan[before:end])
-            first = before
-        final = scan[found.end() : words.word_end(found.end())]
-        groups.append((tuple(reversed(parts)), final, first))
+        hyphen: int | None = found.start()
+        parts = []
+        while hyphen is not None and scan[hyphen - 1] != " ":  # else the hyphen does not end a word
+            first = scan.rfind(" ", 0, hyphen) + 1
+            parts.append(scan[first:hyphen])
+            hyphen = _part_before(words.cased, first)
+        if parts:
+            final = scan[found.end() : scan.index(" ", found.end())]
+            groups.append((tuple(reversed(parts)), final, first))
     return groups
+
+
+def _part_before(cased: str, start: int) -> int | None:
+    """Where the hyphen of a part ending just before the word at ``start`` stands ("Miljø-, Plan- og"):
+    only whitespace, after a comma or not, between them. Index arithmetic, not a regex over a slice:
+    a text of committee names has a group every few hundred characters."""
+    end = start
+    while end > 0 and cased[end - 1].isspace():
+        end -= 1
+    if end in (0, start):
+        return None
+    if cased[end - 1] == ",":
+        end -= 1
+    return end - 1 if cased[end - 1] == "-" else None
