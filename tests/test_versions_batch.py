@@ -69,3 +69,36 @@ def test_a_crash_while_recording_a_batch_leaves_none_of_it(
     with pytest.raises(RuntimeError, match="killed"):
         record_documents(store, [documents[1:]], NOW)
     assert _rows(store) == before
+
+
+def test_new_rows_get_their_own_ids_after_a_rolled_back_batch_and_across_meetings(
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ids of a document's new items and versions are those the database gave them (on SQLite,
+    the range up to ``last_insert_rowid()``), also after a batch was rolled back and with two
+    meetings' documents in one batch: every event is of a version of its own item."""
+    store = _store(tmp_path, database, "ids")
+    agenda = standard_agenda()
+    other = standard_agenda()
+    other.committee, other.day = "Teknik- og Miljøudvalget", "03-11-2026"
+    record_documents(store, [[("a.md", agenda)]], NOW)
+    with monkeypatch.context() as patched:
+        patched.setattr(recorder.Recorder, "_event", lambda *_: (_ for _ in ()).throw(RuntimeError("killed")))
+        with pytest.raises(RuntimeError, match="killed"):
+            record_documents(store, [[("b.md", other)]], NOW)
+    minutes = decided(agenda)
+    minutes.items[2][3]["Sagsfremstilling"] = "Forslag til ny busplan med fire nye linjer."
+    record_documents(store, [[("b.md", other), ("a-referat.md", minutes), ("b-referat.md", decided(other))]], NOW)
+    with store.engine.connect() as connection:
+        events = connection.execute(
+            text(
+                "SELECT e.kind, e.item_id, v.item_id, v.title, i.title, m.committee FROM event e "
+                "JOIN item_version v ON v.id = e.version_id JOIN item i ON i.id = e.item_id "
+                "JOIN meeting m ON m.id = i.meeting_id ORDER BY e.id"
+            )
+        ).all()
+    assert len(events) == 4 + 4 + 3 + 3
+    assert all(row[1] == row[2] and row[3] == row[4] for row in events), events
+    assert [row[5] for row in events] == ["Økonomiudvalget"] * 4 + ["Teknik- og Miljøudvalget"] * 4 + [
+        "Økonomiudvalget"
+    ] * 3 + ["Teknik- og Miljøudvalget"] * 3

@@ -184,7 +184,7 @@ class BulkInsert:
     ``executemany``, each value bound by its column's type as SQLAlchemy binds it: the same rows,
     without SQLAlchemy's per-row parameter handling, which cost more than the database's work on
     the item versions and events of a cold ingest (issue 17). The new rows' ids are not returned
-    (SQLite's driver drops what an ``executemany`` returns): read them back by a unique key."""
+    (SQLite's driver drops what an ``executemany`` returns): see ``bot.store.recorder._insert``."""
 
     def __init__(self, table: Table) -> None:
         self._table = table

@@ -8,11 +8,12 @@ new items, versions and events, most of a cold ingest's rows, go to the driver's
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Row, RowMapping, Table, bindparam, select, update
 from sqlmodel import SQLModel
@@ -74,8 +75,8 @@ _READ_VERSIONS = (
     .join_from(_VERSIONS, _ITEMS)
     .where(_ITEMS.c.meeting_id == bindparam("meeting"))
 )
-# The new rows go through the driver (bot.store.engine.BulkInsert), then their ids are read back, paired
-# with the rows by a unique key they hold: all belong to the document's meeting, which is locked.
+# The new rows go through the driver (bot.store.engine.BulkInsert); their ids are then known (SQLite) or read
+# back, paired with the rows by a unique key they hold (PostgreSQL): see _insert.
 _INSERT_ITEMS = BulkInsert(_ITEMS)
 _INSERT_VERSIONS = BulkInsert(_VERSIONS)
 _INSERT_EVENTS = BulkInsert(_EVENTS)
@@ -290,11 +291,22 @@ def _insert(
     read: tuple[Any, dict[str, Any]],
     key: tuple[str, ...],
 ) -> dict[int, int]:
-    """Insert the rows; their ids, by the rows' keys in ``rows``, read back by the ``read`` query
-    and its parameters, which returns the id and then the unique ``key`` columns of the new rows."""
+    """Insert the rows; their ids, by the rows' keys in ``rows``.
+
+    On SQLite the ids are the range that ends at ``last_insert_rowid()``: one statement inserts the
+    rows in order while this transaction holds the database's only write lock, and SQLite gives a
+    row inserted without an id the table's largest id plus one (an INTEGER PRIMARY KEY without
+    AUTOINCREMENT, below 2**63 - 1). Reading them back cost the main process 3.5% of a cold ingest.
+    On PostgreSQL the ``read`` query and its parameters return the id and then the unique ``key``
+    columns of the new rows (all in the document's meeting, which is locked)."""
     if not rows:
         return {}
     insert(connection, list(rows.values()))
+    if connection.dialect.name == "sqlite":
+        # Asked of the driver's connection: through SQLAlchemy this one-value query cost 35 µs
+        driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+        (last,) = driver.execute("SELECT last_insert_rowid()").fetchone()
+        return dict(zip(rows, range(last - len(rows) + 1, last + 1), strict=True))
     query, params = read
     made = {tuple(row[1:]): row[0] for row in connection.execute(query, params)}
     return {planned: made[tuple(row[name] for name in key)] for planned, row in rows.items()}
