@@ -22,7 +22,6 @@ from bot.attachments import Bilag, attachment_entries, attachment_news
 from bot.minutes import ParsedItem, ParsedMeeting
 from bot.store.diff import Change, compare, match_items, title_key
 from bot.store.engine import BulkInsert
-from bot.store.models import Meeting
 
 REAPPEARED = "Punktet er igen på dagsordenen."
 
@@ -95,8 +94,9 @@ def _once_each(
 ) -> dict[str, ParsedItem]:
     """The document's items by their uid, repeats of one item (same identity) left out."""
     seen: dict[str, ParsedItem] = {}
+    where = meeting_identity(source, meeting)
     for item in items:
-        uid = item_uid(source, meeting, item)
+        uid = item_uid(where, item)
         first = seen.setdefault(uid, item)
         if first is not item and first.content_hash() != item.content_hash():
             tally.warnings.append(
@@ -317,11 +317,16 @@ def _changes(item: _StoredItem) -> dict[str, Any]:
     return {"b_id": item.id, **{name: getattr(item, name) for name in _ITEM_COLUMNS if name != "id"}}
 
 
-def item_uid(source: str, meeting: Meeting | Row[Any], parsed: ParsedItem) -> str:
-    """An id made of what identifies the item when first seen, so a rebuilt store gives the same ids."""
+def meeting_identity(source: str, meeting: Row[Any]) -> str:
+    """What identifies a meeting in its items' uids (made once per document, not per item)."""
+    return f"{source}|{meeting.committee_key}|{meeting.meeting_date.isoformat()}|"
+
+
+def item_uid(meeting: str, parsed: ParsedItem) -> str:
+    """An id made of what identifies the item when first seen (``meeting``: its
+    :func:`meeting_identity`), so a rebuilt store gives the same ids."""
     identity = parsed.portal_id or f"{parsed.number}|{title_key(parsed.title)}|{parsed.case_number}"
-    key = f"{source}|{meeting.committee_key}|{meeting.meeting_date.isoformat()}|{identity}"
-    return hashlib.sha256(key.encode()).hexdigest()[:24]
+    return hashlib.sha256(f"{meeting}{identity}".encode()).hexdigest()[:24]
 
 
 def _change(old: Mapping[Any, Any], new: Mapping[str, Any]) -> Change:
