@@ -39,6 +39,10 @@ def _rows(store: Store) -> dict[str, list[Any]]:
         return {table: list(connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))) for table in TABLES}
 
 
+def _crash(*_: object) -> None:
+    raise RuntimeError("killed after the new versions were written, before the events")
+
+
 def test_documents_of_one_meeting_in_one_session_store_what_separate_sessions_do(
     tmp_path: Path, another_database: Callable[[], str]
 ) -> None:
@@ -62,10 +66,7 @@ def test_a_crash_while_recording_a_batch_leaves_none_of_it(
     record_documents(store, [documents[:1]], NOW)
     before = _rows(store)
 
-    def crash(*_: object) -> None:
-        raise RuntimeError("killed after the new versions were written, before the events")
-
-    monkeypatch.setattr(recorder.Recorder, "_event", crash)
+    monkeypatch.setattr(recorder.Recorder, "_event", _crash)
     with pytest.raises(RuntimeError, match="killed"):
         record_documents(store, [documents[1:]], NOW)
     assert _rows(store) == before
@@ -83,7 +84,7 @@ def test_new_rows_get_their_own_ids_after_a_rolled_back_batch_and_across_meeting
     other.committee, other.day = "Teknik- og Miljøudvalget", "03-11-2026"
     record_documents(store, [[("a.md", agenda)]], NOW)
     with monkeypatch.context() as patched:
-        patched.setattr(recorder.Recorder, "_event", lambda *_: (_ for _ in ()).throw(RuntimeError("killed")))
+        patched.setattr(recorder.Recorder, "_event", _crash)
         with pytest.raises(RuntimeError, match="killed"):
             record_documents(store, [[("b.md", other)]], NOW)
     minutes = decided(agenda)
