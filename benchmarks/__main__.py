@@ -118,6 +118,7 @@ def ingest_lines(done: dict[str, Any]) -> list[str]:
         f"items/s ({done['items']:,} items, {done['changed']:,} changed by the minutes, {done['errors']} errors)",
         f"  {done['us_per_item']:,.0f} us/item, {done['statements_per_item']:.2f} statements/item, "
         f"{done['commits_per_document']:.2f} commits/document; us/item by phase: {phases}",
+        f"  storing process CPU {done['main_cpu_s']:.1f}s ({done['main_cpu_over_cold']:.0%} of the cycle)",
         f"ingest warm ({name}): {done['warm_s']:.2f}s = {done['warm_over_cold']:.1%} of cold (target < 10%)",
     ]
 

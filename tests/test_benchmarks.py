@@ -57,6 +57,8 @@ INGEST_KEYS = {
     "statements_per_item",
     "commits_per_document",
     "phases_us_per_item",
+    "main_cpu_s",
+    "main_cpu_over_cold",
 }
 
 
@@ -67,6 +69,7 @@ def check_ingest(block: dict[str, Any], database: str, files: int) -> None:
     assert block["warm_unchanged"] == block["documents"] == files
     assert block["us_per_item"] > 0 and block["statements_per_item"] > 0 and block["commits_per_document"] > 0
     assert {"parse", "store", "other"} <= set(block["phases_us_per_item"])
+    assert block["main_cpu_s"] > 0 and block["main_cpu_over_cold"] > 0
 
 
 def test_documents_are_deterministic_danish_minutes() -> None:
