@@ -343,11 +343,11 @@ def suspended_compounds(words: Words) -> list[tuple[tuple[str, ...], str, int]]:
         hyphen: int | None = found.start()
         parts = []
         while hyphen is not None and scan[hyphen - 1] != " ":  # else the hyphen does not end a word
-            first = scan.rfind(" ", 0, hyphen) + 1
+            first = words.word_start(hyphen)
             parts.append(scan[first:hyphen])
             hyphen = _part_before(words.cased, first)
         if parts:
-            final = scan[found.end() : scan.index(" ", found.end())]
+            final = scan[found.end() : words.word_end(found.end())]
             groups.append((tuple(reversed(parts)), final, first))
     return groups
 
