@@ -1,4 +1,4 @@
-r"""The naive baseline: one compiled regular expression per term, emulating the rules of :mod:`bot.query`.
+r"""The naive baseline: one compiled regular expression per term, emulating the rules of :mod:`bot.match.query`.
 
     prefix    (?<![^\W_])term                             case-insensitive
     infix     term                                         case-insensitive
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from bot.query import Term, Word, is_acronym
+from bot.match.query import Term, Word, is_acronym
 
 _START = r"(?<![^\W_])"
 _END = r"(?![^\W_])"

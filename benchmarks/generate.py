@@ -23,7 +23,7 @@ from pathlib import Path
 from ahocorasick_rs import AhoCorasick
 
 from bot.extract import extract_text
-from bot.query import TermError, Words, parse_term, suspended_compounds
+from bot.match.query import TermError, Words, parse_term, suspended_compounds
 
 SAMPLES = Path(__file__).resolve().parents[1] / "bot" / "samples"
 _VOCABULARY_SEED = 20261102
@@ -269,7 +269,7 @@ def _reference() -> _Reference:
         text = Words(doc)
         found = set(text.scan.split())
         # A suspended compound stands for the compounds it abbreviates: "Teknik- og Miljøudvalget"
-        # matches teknikudvalget (see bot.match), so it counts as every part + a tail of the last word.
+        # matches teknikudvalget (see bot.match.matcher), so it counts as every part + a tail of the last word.
         for parts, final, _ in suspended_compounds(text):
             found.update(part + final[start:] for part in parts for start in range(1, len(final) - 2))
         for word in found:

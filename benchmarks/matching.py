@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 from benchmarks import grep
 from benchmarks.baseline import compile_terms, matched_terms
 from benchmarks.generate import stream, term_lists
-from bot.automaton import Engine
-from bot.query import Hit, Term, Words, found_text, parse_term
+from bot.match.automaton import Engine
+from bot.match.query import Hit, Term, Words, found_text, parse_term
 
 T = TypeVar("T")
 REPEATS = 3  # best of three; over >= 50 MB each run takes seconds, which evens out a shared core

@@ -27,11 +27,11 @@ from benchmarks.year import COMMITTEES, kommune_name
 from bot.config import EmailSettings
 from bot.digest_render import Pending, compose, wire_format
 from bot.feeds import Row, publish
-from bot.match import Matcher
-from bot.matches import match_pending_events, sync_watchlists
+from bot.match.matcher import Matcher
+from bot.match.matches import match_pending_events, sync_watchlists
+from bot.match.watchlists import Watchlist
 from bot.pipeline import open_store
 from bot.store.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
-from bot.watchlists import Watchlist
 
 TERMS_PER_WATCHLIST = 10
 NOW = datetime(2026, 12, 31, 12, tzinfo=timezone.utc)

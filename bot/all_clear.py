@@ -20,10 +20,10 @@ from sqlmodel import Session, col, select
 
 from bot.config import Config, EmailSettings
 from bot.digest_render import header_safe, message_id, wire_format
+from bot.match.watchlists import Watchlist
 from bot.store import Store
 from bot.store.coordination import lock
 from bot.store.models import Match, Outbox, SourceState
-from bot.watchlists import Watchlist
 
 WEEK = timedelta(days=7)
 

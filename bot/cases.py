@@ -2,7 +2,7 @@
 committees and meetings, plus the earlier committees' decisions an agenda carries inside one item
 (FirstAgenda agendas quote every decision taken on the case so far).
 
-The case number is compared as :func:`bot.match._case_key` writes it (whitespace runs as one
+The case number is compared as :func:`bot.match.matcher.case_key` writes it (whitespace runs as one
 space), which is how every source stores it, so the store is asked for the exact value. A decision
 carried in an item and a stored item of the same committee on the same day are one step: the
 stored item wins (it has a page and a link), taking the carried text when it has no decision of its
@@ -24,7 +24,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.match import _case_key as case_key  # the key watchlists' ``cases`` match by
+from bot.match.matcher import case_key  # the key watchlists' ``cases`` match by
 from bot.minutes import committee_key
 from bot.outcomes import Outcome, classify
 from bot.store.models import Event, Item, ItemVersion, Meeting, SourceState

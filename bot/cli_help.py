@@ -10,9 +10,9 @@ import click
 
 from bot.claims import SendReport
 from bot.config import Config
-from bot.matches import effective_watchlists
+from bot.match.matches import effective_watchlists
+from bot.match.watchlists import Watchlist
 from bot.store import Store
-from bot.watchlists import Watchlist
 
 
 class HasConfig(Protocol):
@@ -32,7 +32,7 @@ def example(*commands: str, note: str = "") -> str:
 
 
 def watchlists_in_force(store: Store, config: Config) -> tuple[list[Watchlist], list[str]]:
-    """The watchlists in force (see :func:`bot.matches.effective_watchlists`); each broken
+    """The watchlists in force (see :func:`bot.match.matches.effective_watchlists`); each broken
     file's error is printed on stderr, and returned."""
     watchlists, errors = effective_watchlists(store, config.bot.watchlists_dir)
     for error in errors:

@@ -24,11 +24,11 @@ from bot.digest_render import Pending, compose, wire_format
 from bot.errors import ConfigError
 from bot.feeds import Row
 from bot.mailer import Mailer, send_pending
+from bot.match.watchlists import Watchlist, paused_slugs
 from bot.sample import SAMPLE, sample
 from bot.store import Store, events_by_id
 from bot.store.coordination import lock
 from bot.store.models import DigestItem, Match, Outbox
-from bot.watchlists import Watchlist, paused_slugs
 
 Frequency = str  # "immediate" | "daily" | "weekly"
 

@@ -27,17 +27,17 @@ from bot.config import Config
 from bot.errors import PublishError, os_reason
 from bot.extract import clean_text
 from bot.health import health_notes
+from bot.match.snippet import Snippet
+from bot.match.watchlists import Watchlist
 from bot.outcomes import classify
 from bot.page_view import FeedLink, own_page, web_link
 from bot.pages import page_url, write_item_pages
 from bot.publish_state import inputs, remember, unchanged
 from bot.published import Published, published
-from bot.snippet import Snippet
 from bot.store import Store, write_atomically
 from bot.store.coordination import exclusive
 from bot.store.models import Document, Event, Item, ItemVersion, Meeting, SourceState, WatchlistState
 from bot.views import snippet_of
-from bot.watchlists import Watchlist
 
 TTL_MINUTES = 30
 MAX_TITLE = 300

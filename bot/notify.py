@@ -27,13 +27,13 @@ from bot.config import Config, EmailSettings
 from bot.digest import due_period
 from bot.digest_render import Pending
 from bot.feeds import Row
+from bot.match.watchlists import Watchlist
 from bot.notify_render import payloads, text, title
 from bot.notify_send import retry_failed, send_pending
 from bot.notify_targets import has_targets, targets
 from bot.store import Store, events_by_id
 from bot.store.coordination import insert_ignoring, lock, retrying
 from bot.store.models import Match, Notification
-from bot.watchlists import Watchlist
 from bot.wording import plural
 
 HORIZON = timedelta(days=30)  # an older match is news no more: it is not sent (e.g. once a broken target works)

@@ -22,8 +22,8 @@ from bot.config import Config
 from bot.digest_render import Pending, header_safe
 from bot.digest_words import count_text, one_line, subject_counts
 from bot.feeds import entry_label, entry_link
+from bot.match.watchlists import Watchlist
 from bot.views import match_json, snippet_of
-from bot.watchlists import Watchlist
 
 VERSION = 1
 SHOWN = 15  # items in one chat message; the rest are counted

@@ -21,10 +21,10 @@ from sqlmodel import col, select
 
 from bot.claims import LEASE_TIMEOUTS, Claims, SendReport, abandoned
 from bot.config import Config
+from bot.match.watchlists import Watchlist
 from bot.notify_targets import TIMEOUT, NotifyError, Target, endpoint, is_webhook, send, targets
 from bot.store import Store
 from bot.store.models import Notification
-from bot.watchlists import Watchlist
 
 LEASE = timedelta(seconds=TIMEOUT * LEASE_TIMEOUTS)
 

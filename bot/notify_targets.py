@@ -33,7 +33,7 @@ import httpx
 from bot import __version__
 from bot.config import Config
 from bot.errors import BotError
-from bot.watchlists import Watchlist
+from bot.match.watchlists import Watchlist
 
 WEBHOOK_SCHEMES = ("json", "jsons")
 SIGNATURE_HEADER = "X-Referatvagt-Signature"

@@ -25,7 +25,8 @@ from bot.feeds import publish
 from bot.fetch import Fetcher, FetchSettings
 from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
-from bot.matches import effective_watchlists, match_changes, sync_watchlists
+from bot.match.matches import effective_watchlists, match_changes, sync_watchlists
+from bot.match.watchlists import Watchlist, paused_slugs
 from bot.notify import after_cycle
 from bot.poll import Poll, named
 from bot.reading import Readers
@@ -37,7 +38,6 @@ from bot.sources.base import HttpSource
 from bot.store import Store, utcnow
 from bot.store.coordination import insert_ignoring, retrying
 from bot.store.models import Meeting, SourceState
-from bot.watchlists import Watchlist, paused_slugs
 from bot.workers import Leases, jittered, source_row
 
 # Told after each document a source delivers: (source name, documents so far, listed or None).

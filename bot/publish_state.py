@@ -22,11 +22,11 @@ from sqlmodel import col
 
 from bot import __version__
 from bot.config import Config
+from bot.match.watchlists import Watchlist
 from bot.page_data import marks
 from bot.pages import FOLDER
 from bot.store import Store, write_atomically
 from bot.store.models import HealthEvent
-from bot.watchlists import Watchlist
 
 STATE_FILE = "feeds.json"
 TEMPLATES = Path(__file__).with_name("templates")

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from bot.digest_render import Pending
 from bot.feeds import Row
+from bot.match.watchlists import Watchlist
 from bot.store.models import Document, Item, ItemVersion, Match, Meeting, SourceState
-from bot.watchlists import Watchlist
 
 SAMPLE = Watchlist(slug="eksempel", title="Eksempel på en watchlist", terms=("kontanthjælp",))
 

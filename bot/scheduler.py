@@ -39,7 +39,8 @@ from bot.digest import has_undelivered_matches, recipients, send_due
 from bot.errors import BotError, PublishError
 from bot.feeds import publish
 from bot.mailer import send_pending
-from bot.matches import effective_watchlists, has_unmatched_events, match_changes
+from bot.match.matches import effective_watchlists, has_unmatched_events, match_changes
+from bot.match.watchlists import Watchlist, paused_slugs
 from bot.notify import leftovers, schedule
 from bot.notify import send_due as send_due_notifications
 from bot.pipeline import Progress, email_digests, interval, open_store, run_cycle
@@ -47,7 +48,6 @@ from bot.report import RunReport
 from bot.settings import parse_duration
 from bot.store import Store, utcnow
 from bot.store.coordination import retrying
-from bot.watchlists import Watchlist, paused_slugs
 from bot.workers import Leases, heartbeat, jittered, leave
 
 log = logging.getLogger("referatvagt")

@@ -19,11 +19,11 @@ from datetime import date
 from pydantic import ValidationError
 
 from bot.feeds import Row
-from bot.match import ItemText, Matcher, WatchlistMatch
-from bot.query import TermError, parse_term
-from bot.snippet import Snippet
+from bot.match.matcher import ItemText, Matcher, WatchlistMatch
+from bot.match.query import TermError, parse_term
+from bot.match.snippet import Snippet
+from bot.match.watchlists import RESERVED_PREFIXES, Watchlist
 from bot.store import Store
-from bot.watchlists import RESERVED_PREFIXES, Watchlist
 
 _TERM = re.compile(r'"[^"]*"?|[^\s"]+')  # a quoted phrase (an unclosed one is reported by parse_term) or a word
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")

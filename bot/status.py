@@ -10,11 +10,11 @@ from sqlmodel import Session, col, select
 
 from bot.claims import UNSENT
 from bot.config import Config
-from bot.matches import effective_watchlists
+from bot.match.matches import effective_watchlists
+from bot.match.watchlists import Watchlist
 from bot.notify import status_lines as notify_status
 from bot.store import Store
 from bot.store.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
-from bot.watchlists import Watchlist
 from bot.wording import plural
 from bot.workers import workers
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.match.snippet import Snippet
 from bot.outcomes import classify
-from bot.snippet import Snippet
 from bot.store.diff import render_diff
 from bot.store.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 

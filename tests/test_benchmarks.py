@@ -19,10 +19,10 @@ from benchmarks.generate import ADJECTIVES, COMMON_TERMS, PARTS, documents, stem
 from benchmarks.grep import plain
 from benchmarks.matching import LARGE, SCALES, corpus, run
 from benchmarks.year import YearSize, year
-from bot.automaton import Engine
 from bot.extract import extract_text
+from bot.match.automaton import Engine
+from bot.match.query import is_acronym, parse_term
 from bot.parse import parse_minutes
-from bot.query import is_acronym, parse_term
 
 ROW_KEYS = {
     "terms",

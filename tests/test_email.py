@@ -214,7 +214,7 @@ def test_daily_digests_go_out_at_their_time_once_a_day(tmp_path: Path, smtp: Ser
     assert cycle(config, T0, send_backfill=True).mail.sent == 0, "daily digests wait for their time"
     loaded = load_config(config)
     from bot.digest import send_due
-    from bot.watchlists import load_watchlists
+    from bot.match.watchlists import load_watchlists
 
     watchlists, _ = load_watchlists(loaded.bot.watchlists_dir)
     morning = datetime(2026, 11, 3, 6, 5, tzinfo=timezone.utc)  # 07:05 in Copenhagen

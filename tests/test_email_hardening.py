@@ -23,10 +23,10 @@ from bot.claims import MAX_ATTEMPTS, SendReport
 from bot.config import load_config
 from bot.digest import send_due
 from bot.errors import ConfigError
+from bot.match.watchlists import load_watchlist, load_watchlists
 from bot.pipeline import open_store
 from bot.store import utcnow
 from bot.store.models import DigestItem, Outbox
-from bot.watchlists import load_watchlist, load_watchlists
 
 from .helpers import decided, put, run_cli, standard_agenda
 from .test_email import BUSSER, T0, Inbox, Server, cycle, setup

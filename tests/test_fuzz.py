@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 
 from bot.errors import BotError, ConfigError
 from bot.extract import extract_text
-from bot.match import ItemText, Matcher
+from bot.match.matcher import ItemText, Matcher
+from bot.match.query import TermError, fold, parse_term
+from bot.match.watchlists import Watchlist, trial_watchlist, watchlist_from_text
 from bot.minutes import ParsedMeeting, collapse
 from bot.parse import MAX_ITEM_NUMBER, parse_minutes
-from bot.query import TermError, fold, parse_term
-from bot.watchlists import Watchlist, trial_watchlist, watchlist_from_text
 
 from .helpers import Doc, decided, standard_agenda
 

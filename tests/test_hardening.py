@@ -14,10 +14,10 @@ from bot.config import load_config
 from bot.digest_render import header_safe
 from bot.errors import ConfigError, FetchError
 from bot.fetch import Fetcher, FetchSettings
+from bot.match.watchlists import MAX_TERMS, load_watchlist
 from bot.parse import parse_minutes
 from bot.pipeline import open_store
 from bot.store.models import SourceState
-from bot.watchlists import MAX_TERMS, load_watchlist
 
 from .helpers import Doc, json_lines, run_cli, standard_agenda, write_config
 from .portal import (

@@ -19,9 +19,9 @@ from types import FrameType
 
 import pytest
 
-from bot.automaton import Engine
-from bot.query import Term, found_text, parse_term
-from bot.snippet import SNIPPET_WORDS, Snippet, make_snippet
+from bot.match.automaton import Engine
+from bot.match.query import Term, found_text, parse_term
+from bot.match.snippet import SNIPPET_WORDS, Snippet, make_snippet
 
 MB = 1 << 20
 SMALL, LARGE = MB // 2, 2 * MB

@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot import matches
 from bot.config import load_config
-from bot.match import ItemText
-from bot.matches import sync_watchlists
+from bot.match import matches
+from bot.match.matcher import ItemText
+from bot.match.matches import sync_watchlists
+from bot.match.watchlists import Watchlist
 from bot.pipeline import ingest_source, open_store, run_cycle
 from bot.report import RunReport
 from bot.store import Store
 from bot.store.models import Event, Match, WatchlistState
-from bot.watchlists import Watchlist
 
 from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config
 
@@ -243,8 +243,8 @@ def test_try_shows_matching_items_with_snippets_and_a_count(tmp_path: Path) -> N
 def test_only_new_text_without_attachments_beside_a_watchlist_that_reads_them() -> None:
     """One watchlist reads attachments (so the item carries them), another matches only new text
     and not attachments: each is evaluated on its own, without tripping over the other's bilag."""
-    from bot.match import AttachmentText, ItemText, Matcher
-    from bot.watchlists import watchlist_from_text
+    from bot.match.matcher import AttachmentText, ItemText, Matcher
+    from bot.match.watchlists import watchlist_from_text
 
     reads = watchlist_from_text('terms = ["busplan"]\nattachments = true\n', Path("reads.toml"))
     new_only = watchlist_from_text('terms = ["busplan"]\nonly_new_text = true\n', Path("new.toml"))

@@ -20,7 +20,7 @@ from sqlmodel import select
 from bot import pipeline
 from bot.claims import SendReport
 from bot.config import load_config
-from bot.matches import effective_watchlists
+from bot.match.matches import effective_watchlists
 from bot.notify import send_due
 from bot.notify_targets import SIGNATURE_HEADER, instantiate, scrub
 from bot.pipeline import open_store

@@ -26,11 +26,11 @@ from benchmarks.item_pages import measure
 from bot import pages
 from bot.config import Config, load_config
 from bot.feeds import publish
+from bot.match.watchlists import load_watchlists
 from bot.page_data import PageData
 from bot.page_text import section_html
 from bot.pipeline import open_store
 from bot.store.models import Item
-from bot.watchlists import load_watchlists
 
 from .helpers import Doc, add_watchlists, decided, ingest, json_lines, put, standard_agenda, write_config
 from .pdfmaker import make_pdf

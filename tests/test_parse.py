@@ -12,7 +12,8 @@ import pytest
 
 from bot.errors import ParseError
 from bot.extract import extract_text, html_to_text
-from bot.match import ItemText, Matcher
+from bot.match.matcher import ItemText, Matcher
+from bot.match.watchlists import Watchlist
 from bot.minutes import Attachment, Decision, ParsedItem, committee_name
 from bot.parse import build_item, parse_minutes
 from bot.sections import (
@@ -25,7 +26,6 @@ from bot.sections import (
 )
 from bot.sources.aabendagsorden import listed_meeting, parse_search
 from bot.sources.firstagenda import parse_listing
-from bot.watchlists import Watchlist
 
 from .conftest import CORPUS
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.automaton import Engine
-from bot.query import TermError, found_text, parse_term
-from bot.snippet import make_snippet
+from bot.match.automaton import Engine
+from bot.match.query import TermError, found_text, parse_term
+from bot.match.snippet import make_snippet
 
 CASES: list[dict[str, Any]] = tomllib.loads((Path(__file__).parent / "cases" / "terms.toml").read_text("utf-8"))["case"]
 

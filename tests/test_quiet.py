@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import load_config
 from bot.digest import send_due
-from bot.matches import effective_watchlists
+from bot.match.matches import effective_watchlists
 from bot.pipeline import open_store
 
 from .helpers import decided, json_lines, put, run_cli, standard_agenda

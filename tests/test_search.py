@@ -17,13 +17,13 @@ import pytest
 
 from bot.config import Config, load_config
 from bot.errors import StoreError
-from bot.match import Matcher
-from bot.matches import item_text
+from bot.match.matcher import Matcher
+from bot.match.matches import item_text
+from bot.match.watchlists import load_watchlist
 from bot.pipeline import open_store
 from bot.search import SearchError, SearchLimits, SearchQuery, parse_query, run_search, split_terms
 from bot.search_web import SearchApp
 from bot.store import Store
-from bot.watchlists import load_watchlist
 
 from .helpers import Doc, decided, run_cli, standard_agenda, write_config
 from .webtools import feed_server

@@ -24,12 +24,12 @@ from sqlmodel import Session, col, select
 from bot.attachments import load_texts
 from bot.cases import case_alert
 from bot.errors import ConfigError
-from bot.match import AttachmentText, ItemText, Matcher, WatchlistMatch
+from bot.match.matcher import AttachmentText, ItemText, Matcher, WatchlistMatch
+from bot.match.watchlists import Watchlist, load_watchlist, watchlist_from_text
 from bot.outcomes import classify
 from bot.store import Store
 from bot.store.coordination import exclusive, insert_ignoring, retrying
 from bot.store.models import Event, Item, ItemVersion, Match, Meeting, SourceState, WatchlistState
-from bot.watchlists import Watchlist, load_watchlist, watchlist_from_text
 
 BATCH = 500
 

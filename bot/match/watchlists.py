@@ -28,8 +28,8 @@ from pydantic import (
 
 from bot.addresses import EmailAddress
 from bot.errors import ConfigError
+from bot.match.query import Term, TermError, parse_term
 from bot.outcomes import OUTCOMES, outcome_name
-from bot.query import Term, TermError, parse_term
 from bot.toml_errors import decode_toml, describe_validation_error, parse_toml
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

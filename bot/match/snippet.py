@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from bot.query import Hit, Term, Words, occurrences
+from bot.match.query import Hit, Term, Words, occurrences
 
 
 @dataclass(frozen=True)

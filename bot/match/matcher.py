@@ -1,5 +1,5 @@
 """Watchlists against items: which watchlists an item (or a change to it) matches, with the
-snippet each shows; the terms are found by :class:`bot.automaton.Engine`, one per ``fold_aa``
+snippet each shows; the terms are found by :class:`bot.match.automaton.Engine`, one per ``fold_aa``
 setting, shared by every watchlist.
 """
 
@@ -9,11 +9,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.automaton import Engine
-from bot.query import Hit, Term, Words
+from bot.match.automaton import Engine
+from bot.match.query import Hit, Term, Words
+from bot.match.snippet import Snippet, make_snippet
+from bot.match.watchlists import Watchlist
 from bot.sections import is_decision_heading, section_kind
-from bot.snippet import Snippet, make_snippet
-from bot.watchlists import Watchlist
 
 # --- watchlists -----------------------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ class Matcher:
                     terms.append(term)
             return tuple(table[raw] for raw in getattr(watchlist, clause))
 
-        cases = frozenset(_case_key(case) for case in watchlist.cases)
+        cases = frozenset(case_key(case) for case in watchlist.cases)
         return _Compiled(watchlist, engine, ids("terms"), ids("all"), ids("exclude"), cases)
 
     @property
@@ -166,7 +166,7 @@ class Matcher:
                     for term in _found(search.attachment_segments(engine)):
                         positions.update(index.get(term, ()))
         if item.case_number:
-            positions.update(self._by_case.get(_case_key(item.case_number), ()))
+            positions.update(self._by_case.get(case_key(item.case_number), ()))
         if item.added is not None:
             positions.update(self._new_text)
         return sorted(positions)
@@ -179,7 +179,7 @@ def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> Watchlist
     if watchlist.outcomes and item.outcome not in watchlist.outcomes:  # no decision yet: no outcome to match
         return None
     full = search.segments(compiled.engine)
-    if item.case_number and _case_key(item.case_number) in compiled.cases:
+    if item.case_number and case_key(item.case_number) in compiled.cases:
         return WatchlistMatch(watchlist.slug, (), _opening(full), by_case=True)
     committee = item.committee.casefold()
     if watchlist.committees and not any(c.casefold() in committee for c in watchlist.committees):
@@ -226,7 +226,7 @@ def _attachment(item: ItemText, heading: str) -> AttachmentText | None:
     return item.attachments[int(heading[len(_BILAG) :])] if heading.startswith(_BILAG) else None
 
 
-def _case_key(case_number: str) -> str:
+def case_key(case_number: str) -> str:
     return " ".join(case_number.split())
 
 

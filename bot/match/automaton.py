@@ -1,9 +1,9 @@
 """The matching engine: every term of every watchlist in one Aho-Corasick automaton.
 
 The automaton (ahocorasick-rs, native code) runs once over a text's case-folded characters with
-every character outside a word blanked (:attr:`bot.query.Words.scan`), with a blank in front of
+every character outside a word blanked (:attr:`bot.match.query.Words.scan`), with a blank in front of
 every key that must start a word, so one pass finds every candidate whatever the number of
-terms and no Python code runs per word; the word, phrase and case rules of :mod:`bot.query` are
+terms and no Python code runs per word; the word, phrase and case rules of :mod:`bot.match.query` are
 then checked on the few hits that need it. Suspended compounds ("Førtids- og seniorpension") are
 found by a regex and looked up in a sorted list of the plain terms.
 """
@@ -17,7 +17,7 @@ from typing import Generic, NamedTuple, TypeVar
 
 from ahocorasick_rs import AhoCorasick, BytesAhoCorasick
 
-from bot.query import Hit, Term, Words, is_acronym, phrase_at, suspended_compounds, word_matches
+from bot.match.query import Hit, Term, Words, is_acronym, phrase_at, suspended_compounds, word_matches
 
 _MIN_SHARED_TAIL = 3
 _CHUNK = 1 << 16  # characters searched at once: "*aa" in a 10 MB "aaaa…" held 1.5 GB of hits
