@@ -22,8 +22,8 @@ from pathlib import Path
 
 from ahocorasick_rs import AhoCorasick
 
-from bot.extract import extract_text
 from bot.match.query import TermError, Words, parse_term, suspended_compounds
+from bot.parse.extract import extract_text
 
 SAMPLES = Path(__file__).resolve().parents[1] / "bot" / "samples"
 _VOCABULARY_SEED = 20261102

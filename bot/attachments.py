@@ -33,8 +33,8 @@ from sqlmodel import Session, col, select
 
 from bot.errors import ExtractError, FetchError, Stopping
 from bot.fetch import Fetcher, Response
-from bot.minutes import Attachment, ParsedItem, ParsedMeeting
-from bot.pdf import read_pdf
+from bot.parse.minutes import Attachment, ParsedItem, ParsedMeeting
+from bot.parse.pdf import read_pdf
 from bot.store import Store, utcnow
 from bot.store.coordination import insert_ignoring
 from bot.store.models import AttachmentContent, AttachmentFetch

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.match.matcher import case_key  # the key watchlists' ``cases`` match by
-from bot.minutes import committee_key
 from bot.outcomes import Outcome, classify
+from bot.parse.minutes import committee_key
 from bot.store.models import Event, Item, ItemVersion, Meeting, SourceState
 
 CARRIED = "beslutning"  # the kind of a step known only from the decision another item quotes

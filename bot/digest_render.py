@@ -32,14 +32,14 @@ from sqlalchemy.orm import object_session
 from bot.cases import earlier, stories, story_key
 from bot.config import Config, EmailSettings
 from bot.digest_words import ChangeLine, change_lines, count_text, one_line, plain, subject_counts
-from bot.extract import BIDI_CONTROLS
 from bot.feeds import Row, attachment_news, entry_label, entry_link, feed_path, found_in_attachment, published_of
 from bot.match.automaton import Engine
 from bot.match.query import TermError, parse_term
 from bot.match.snippet import Snippet, make_snippet
 from bot.match.watchlists import Watchlist
 from bot.outcomes import classify
-from bot.sections import is_decision_heading
+from bot.parse.extract import BIDI_CONTROLS
+from bot.parse.sections import is_decision_heading
 from bot.store.models import Event, Match
 from bot.views import snippet_of
 

@@ -25,13 +25,13 @@ from sqlmodel import select
 from bot import __version__
 from bot.config import Config
 from bot.errors import PublishError, os_reason
-from bot.extract import clean_text
 from bot.health import health_notes
 from bot.match.snippet import Snippet
 from bot.match.watchlists import Watchlist
 from bot.outcomes import classify
 from bot.page_view import FeedLink, own_page, web_link
 from bot.pages import page_url, write_item_pages
+from bot.parse.extract import clean_text
 from bot.publish_state import inputs, remember, unchanged
 from bot.published import Published, published
 from bot.store import Store, write_atomically

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from markupsafe import Markup, escape
 
-from bot.extract import clean_text, inline_html_to_text
+from bot.parse.extract import clean_text, inline_html_to_text
 
 _BULLET = re.compile(r"^(?:[-*•·▪–]\s+|(\d{1,3})[.)]\s+)")
 _HEADING = re.compile(r"^#{1,6}\s+")

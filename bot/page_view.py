@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from bot.cases import CARRIED, CaseStep
 from bot.config import Config
-from bot.extract import clean_text
 from bot.page_data import PageData, ReadAttachment, Step
 from bot.page_text import section_html
+from bot.parse.extract import clean_text
+from bot.parse.sections import is_decision_heading, section_kind
 from bot.published import published
-from bot.sections import is_decision_heading, section_kind
 
 DOC_KINDS = {"dagsorden": "Dagsorden", "tillægsdagsorden": "Tillægsdagsorden", "referat": "Referat"}
 

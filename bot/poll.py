@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 from bot.attachments import AttachmentReader, Bilag
 from bot.errors import BotError
-from bot.minutes import ParsedMeeting
+from bot.parse.minutes import ParsedMeeting
 from bot.reading import Readers, Reading
 from bot.report import RunReport
 from bot.sources import RawDocument

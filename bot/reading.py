@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from bot.errors import BotError, ParseError
-from bot.extract import extract_text
-from bot.minutes import ParsedMeeting
-from bot.parse import parse_minutes
+from bot.parse.extract import extract_text
+from bot.parse.minutes import ParsedMeeting
+from bot.parse.parser import parse_minutes
 from bot.store import archive_into
 
 log = logging.getLogger("referatvagt")

@@ -21,9 +21,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bot import __version__
 from bot.config import Config
 from bot.errors import StoreError
-from bot.extract import clean_text
 from bot.feeds import NO_ENTRIES, Feed, build_entry, highlighted, render_rss
 from bot.pages import page_url
+from bot.parse.extract import clean_text
 from bot.search import FIELDS, Found, Results, SearchError, SearchLimits, SearchQuery, parse_query, run_search
 from bot.serve import RETRY_AFTER, Page, Pages
 from bot.store import Store

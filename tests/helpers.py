@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from bot.cli import cli
-from bot.parse import parse_minutes
+from bot.parse.parser import parse_minutes
 from bot.store import Store
 from bot.store.coordination import insert_ignoring
 from bot.store.models import SourceState

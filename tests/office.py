@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from bot.minutes import collapse
-from bot.parse import parse_minutes
-from bot.sections import is_decision_heading
+from bot.parse.minutes import collapse
+from bot.parse.parser import parse_minutes
+from bot.parse.sections import is_decision_heading
 
 from .office_fodt import FODT
 

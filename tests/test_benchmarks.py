@@ -19,10 +19,10 @@ from benchmarks.generate import ADJECTIVES, COMMON_TERMS, PARTS, documents, stem
 from benchmarks.grep import plain
 from benchmarks.matching import LARGE, SCALES, corpus, run
 from benchmarks.year import YearSize, year
-from bot.extract import extract_text
 from bot.match.automaton import Engine
 from bot.match.query import is_acronym, parse_term
-from bot.parse import parse_minutes
+from bot.parse.extract import extract_text
+from bot.parse.parser import parse_minutes
 
 ROW_KEYS = {
     "terms",

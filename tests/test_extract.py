@@ -1,4 +1,4 @@
-"""bot.extract: bytes of one minutes document -> normalised, markdown-ish text.
+"""bot.parse.extract: bytes of one minutes document -> normalised, markdown-ish text.
 
 Every document here is a real file written to tmp_path and read back; the PDFs are
 real PDFs made with fpdf2 and read by pypdfium2.
@@ -19,9 +19,9 @@ from fpdf import FPDF
 from PIL import Image
 
 from bot.errors import ExtractError, ParseError
-from bot.extract import ExtractedText, clean_text, decode_text, extract_text, html_to_text, inline_html_to_text
-from bot.parse import parse_minutes
-from bot.pdf import repair_pdf_text
+from bot.parse.extract import ExtractedText, clean_text, decode_text, extract_text, html_to_text, inline_html_to_text
+from bot.parse.parser import parse_minutes
+from bot.parse.pdf import repair_pdf_text
 
 from .conftest import CORPUS, FIRSTAGENDA
 from .pdfmaker import make_pdf, unicode_font

@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import BotError, ConfigError
-from bot.extract import extract_text
 from bot.match.matcher import ItemText, Matcher
 from bot.match.query import TermError, fold, parse_term
 from bot.match.watchlists import Watchlist, trial_watchlist, watchlist_from_text
-from bot.minutes import ParsedMeeting, collapse
-from bot.parse import MAX_ITEM_NUMBER, parse_minutes
+from bot.parse.extract import extract_text
+from bot.parse.minutes import ParsedMeeting, collapse
+from bot.parse.parser import MAX_ITEM_NUMBER, parse_minutes
 
 from .helpers import Doc, decided, standard_agenda
 

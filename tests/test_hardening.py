@@ -15,7 +15,7 @@ from bot.digest_render import header_safe
 from bot.errors import ConfigError, FetchError
 from bot.fetch import Fetcher, FetchSettings
 from bot.match.watchlists import MAX_TERMS, load_watchlist
-from bot.parse import parse_minutes
+from bot.parse.parser import parse_minutes
 from bot.pipeline import open_store
 from bot.store.models import SourceState
 

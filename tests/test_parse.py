@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from bot.errors import ParseError
-from bot.extract import extract_text, html_to_text
 from bot.match.matcher import ItemText, Matcher
 from bot.match.watchlists import Watchlist
-from bot.minutes import Attachment, Decision, ParsedItem, committee_name
-from bot.parse import build_item, parse_minutes
-from bot.sections import (
+from bot.parse.extract import extract_text, html_to_text
+from bot.parse.minutes import Attachment, Decision, ParsedItem, committee_name
+from bot.parse.parser import build_item, parse_minutes
+from bot.parse.sections import (
     MAIN_SECTION_NAMES,
     SECTION_NAMES,
     is_main_section_heading,

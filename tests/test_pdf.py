@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.extract import extract_text
-from bot.parse import parse_minutes
+from bot.parse.extract import extract_text
+from bot.parse.parser import parse_minutes
 
 from .conftest import CORPUS
 from .helpers import json_lines, run_cli, write_config
@@ -91,7 +91,7 @@ SCANNED = ["Punkt 2: Ny skolestruktur i Brøndby", "Beslutning", "Forslaget om s
 
 
 def test_a_scanned_page_is_read_by_ocr_and_reported(tmp_path: Path) -> None:
-    from bot.pdf import ocr, read_pdf
+    from bot.parse.pdf import ocr, read_pdf
 
     if ocr.available() is not None:
         pytest.skip(f"OCR not available here: {ocr.available()}")
@@ -105,7 +105,7 @@ def test_a_scanned_page_is_read_by_ocr_and_reported(tmp_path: Path) -> None:
 def test_without_tesseract_a_scanned_page_is_named_and_the_rest_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.pdf import ocr, read_pdf
+    from bot.parse.pdf import ocr, read_pdf
 
     monkeypatch.setenv("PATH", str(tmp_path))  # a machine without tesseract
     ocr.available.cache_clear()

@@ -18,10 +18,10 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from bot.extract import extract_text
-from bot.minutes import ParsedMeeting, collapse
-from bot.parse import parse_minutes
-from bot.pdf import read_pdf
+from bot.parse.extract import extract_text
+from bot.parse.minutes import ParsedMeeting, collapse
+from bot.parse.parser import parse_minutes
+from bot.parse.pdf import read_pdf
 
 from .conftest import CORPUS
 from .helpers import json_lines, run_cli, write_config

@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import load_config
 from bot.fetch import Fetcher, FetchSettings
-from bot.minutes import DocKind
+from bot.parse.minutes import DocKind
 from bot.sources.html_items import drop_data_uris, page_root
 from bot.sources.rksk import RkskSite, list_rows, parse_meeting
 from bot.sources.site import ZONE, SiteMeeting

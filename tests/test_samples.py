@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.extract import extract_text
-from bot.parse import parse_minutes
+from bot.parse.extract import extract_text
+from bot.parse.parser import parse_minutes
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = json.loads((Path(__file__).parent / "cases" / "samples.json").read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ import pytest
 
 from bot.match.matcher import ItemText, Matcher
 from bot.match.watchlists import Watchlist, load_watchlist, load_watchlists
-from bot.parse import parse_minutes
+from bot.parse.parser import parse_minutes
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = tomllib.loads((Path(__file__).parent / "cases" / "watchlists.toml").read_text("utf-8"))

@@ -13,7 +13,7 @@ from bot.match.automaton import Engine
 from bot.match.query import Hit, Term, Words
 from bot.match.snippet import Snippet, make_snippet
 from bot.match.watchlists import Watchlist
-from bot.sections import is_decision_heading, section_kind
+from bot.parse.sections import is_decision_heading, section_kind
 
 # --- watchlists -----------------------------------------------------------------------------------
 

@@ -52,9 +52,9 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.errors import FetchError, ParseError
-from bot.extract import clean_text
 from bot.fetch import Fetcher, HTTPStatusError
-from bot.minutes import collapse, committee_name
+from bot.parse.extract import clean_text
+from bot.parse.minutes import collapse, committee_name
 from bot.source_config import AabenDagsordenSource as AabenDagsordenConfig
 from bot.sources.aabendagsorden_view import parse_view
 from bot.sources.base import Probe, SourceContext

@@ -3,8 +3,8 @@
 Items start at the elements of class ``agenda-item-title`` ("Punkt 3 Budget 2027"); an item's
 text is everything up to the next title, whether each item sits in a wrapper of its own or all
 follow each other in one list: the titles are replaced by marks, the page goes through
-:func:`bot.extract.html_to_text` once and the text is cut at the marks. Sections are the
-headings in that text (``<h4>Resumé</h4>``), read by :func:`bot.parse.build_item` like every
+:func:`bot.parse.extract.html_to_text` once and the text is cut at the marks. Sections are the
+headings in that text (``<h4>Resumé</h4>``), read by :func:`bot.parse.parser.build_item` like every
 other source's; a ``Sagsnr.`` line under the title is the case number. Download buttons
 (``data-id``/``data-name``) and ``/files/`` links are given to the item whose title precedes them.
 """
@@ -22,10 +22,10 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from bot.errors import ExtractError, ParseError
-from bot.extract import clean_text, html_to_text
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse
-from bot.parse import build_item
-from bot.sections import time_in
+from bot.parse.extract import clean_text, html_to_text
+from bot.parse.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse
+from bot.parse.parser import build_item
+from bot.parse.sections import time_in
 from bot.sources.site import SiteMeeting, title_of
 
 FILE_PATH = "/meeting/files/{}/{}"

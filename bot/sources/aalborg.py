@@ -34,11 +34,11 @@ from lxml import etree
 
 from bot.catalogue import find
 from bot.errors import ExtractError, FetchError, ParseError
-from bot.extract import clean_text, html_to_text
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, ParsedItem, ParsedMeeting, collapse, committee_name
-from bot.parse import build_item
-from bot.sections import time_in
+from bot.parse.extract import clean_text, html_to_text
+from bot.parse.minutes import Attachment, ParsedItem, ParsedMeeting, collapse, committee_name
+from bot.parse.parser import build_item
+from bot.parse.sections import time_in
 from bot.source_config import AalborgSource as AalborgConfig
 from bot.sources.base import Probe
 from bot.sources.html_items import take_case_number, text_of

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from bot.errors import ConfigError, FetchError
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, ParsedMeeting
+from bot.parse.minutes import Attachment, ParsedMeeting
 from bot.source_config import SourceConfig
 from bot.store import Store
 

@@ -5,7 +5,7 @@ periods with all its meetings; ``GET /api/agenda/dagsorden/<meeting id>`` is one
 agenda: its items with their text (``Felter[].Html``) and attachments (``Bilag[]``). A meeting's
 agenda is fetched only when the meeting is new or its ``ReleasedDate`` changed (the portal
 re-releases a meeting when the agenda becomes the minutes), and is parsed here into a
-:class:`~bot.minutes.ParsedMeeting`; the exact bytes served are what the store archives.
+:class:`~bot.parse.minutes.ParsedMeeting`; the exact bytes served are what the store archives.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from datetime import date, datetime, time
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.errors import BotError, ExtractError, FetchError, ParseError
-from bot.extract import clean_text, html_to_text
 from bot.fetch import Fetcher, Response
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse, committee_name
-from bot.parse import build_item
+from bot.parse.extract import clean_text, html_to_text
+from bot.parse.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse, committee_name
+from bot.parse.parser import build_item
 from bot.source_config import FirstAgendaSource as FirstAgendaConfig
 from bot.sources.base import HttpSource, Probe, RawDocument
 from bot.sources.site import ZONE, count, remember, remembered, wanted, window_start

@@ -39,10 +39,10 @@ import lxml.html
 from lxml import etree
 
 from bot.errors import ExtractError, FetchError, ParseError
-from bot.extract import html_to_text
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, committee_name
-from bot.parse import build_item
+from bot.parse.extract import html_to_text
+from bot.parse.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, committee_name
+from bot.parse.parser import build_item
 from bot.source_config import FrederikssundSource as FrederikssundConfig
 from bot.sources.base import Probe
 from bot.sources.html_items import take_case_number, text_of

@@ -39,7 +39,7 @@ import lxml.html
 
 from bot.errors import BotError, FetchError, ParseError, Stopping
 from bot.fetch import Fetcher
-from bot.minutes import DocKind, ParsedItem, ParsedMeeting, committee_name
+from bot.parse.minutes import DocKind, ParsedItem, ParsedMeeting, committee_name
 from bot.source_config import HedenstedSource as HedenstedConfig
 from bot.sources.base import Probe
 from bot.sources.html_items import (

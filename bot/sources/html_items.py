@@ -5,7 +5,7 @@ A page is decoded as UTF-8 whatever its headers say (Ringkøbing-Skjern sends no
 inline ``data:`` URIs are cut out of the bytes before parsing: a page carrying 4 MB of base64
 images then parses like a page of 100 KB, and no image can end up in an item's text. An item
 is a run of elements (a heading's siblings, or a card): its text goes through
-:func:`bot.extract.html_to_text` and :func:`bot.parse.build_item`, so sections and decisions are
+:func:`bot.parse.extract.html_to_text` and :func:`bot.parse.parser.build_item`, so sections and decisions are
 recognised as for every other source. Section headings written as bold lines
 (``<p><strong>Sagsfremstilling</strong></p>``) become headings first; the links after a
 ``Bilag`` heading are the item's attachments; a ``Sagsnr.`` line before the first section is its
@@ -24,11 +24,11 @@ import lxml.html
 from lxml import etree
 
 from bot.errors import ExtractError, ParseError
-from bot.extract import clean_text, html_to_text
 from bot.fetch import Fetcher, Response
-from bot.minutes import Attachment, DocKind, ParsedItem, collapse
-from bot.parse import build_item
-from bot.sections import is_section_heading, time_in
+from bot.parse.extract import clean_text, html_to_text
+from bot.parse.minutes import Attachment, DocKind, ParsedItem, collapse
+from bot.parse.parser import build_item
+from bot.parse.sections import is_section_heading, time_in
 
 # data: URIs as attribute values (img src) and in inline styles' url(); text that merely says
 # "data:" is left alone. Base64 holds no quotes or parentheses, so each class stops at its end.

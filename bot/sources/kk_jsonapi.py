@@ -44,11 +44,11 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.errors import BotError, ExtractError, ParseError
-from bot.extract import clean_text, html_to_text
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, DocKind, ParsedMeeting, collapse, committee_name
-from bot.parse import build_item
-from bot.sections import time_in
+from bot.parse.extract import clean_text, html_to_text
+from bot.parse.minutes import Attachment, DocKind, ParsedMeeting, collapse, committee_name
+from bot.parse.parser import build_item
+from bot.parse.sections import time_in
 from bot.source_config import KkJsonApiSource as KkJsonApiConfig
 from bot.sources.base import Probe, SourceContext
 from bot.sources.site import ZONE, MeetingRead, SiteMeeting, SiteSource, bundle, count, local, title_of

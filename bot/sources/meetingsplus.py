@@ -38,10 +38,10 @@ from lxml import etree
 
 from bot.errors import BotError, ParseError
 from bot.fetch import Fetcher
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse, committee_name
-from bot.parse import build_item
-from bot.pdf import read_pdf
-from bot.sections import is_section_heading
+from bot.parse.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, collapse, committee_name
+from bot.parse.parser import build_item
+from bot.parse.pdf import read_pdf
+from bot.parse.sections import is_section_heading
 from bot.source_config import MeetingsPlusSource as MeetingsPlusConfig
 from bot.sources.base import Probe
 from bot.sources.site import ZONE, MeetingRead, SiteMeeting, SiteSource, bundle, count, title_of

@@ -40,8 +40,8 @@ import lxml.html
 
 from bot.errors import BotError, FetchError, ParseError, Stopping
 from bot.fetch import Fetcher
-from bot.minutes import ParsedItem, ParsedMeeting, collapse, committee_name
-from bot.sections import date_in, time_in
+from bot.parse.minutes import ParsedItem, ParsedMeeting, collapse, committee_name
+from bot.parse.sections import date_in, time_in
 from bot.source_config import RkskSource as RkskConfig
 from bot.sources.base import Probe
 from bot.sources.html_items import get_page, header_text, item_from, kind_of, site_path, start_and_place, text_of

@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from bot.errors import FetchError, ParseError
 from bot.fetch import Fetcher
-from bot.minutes import DocKind, ParsedMeeting, collapse
+from bot.parse.minutes import DocKind, ParsedMeeting, collapse
 from bot.source_config import SiteConfig
 from bot.sources.base import HttpSource, RawDocument
 from bot.store import Store

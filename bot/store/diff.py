@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Protocol, TypeVar
 
-from bot.minutes import collapse
+from bot.parse.minutes import collapse
 
 SIMILAR_TITLE = 0.6
 _CONTEXT_WORDS = 8

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Row, RowMapping, Table, bindparam, select, up
 from sqlmodel import SQLModel
 
 from bot.attachments import Bilag, attachment_entries, attachment_news
-from bot.minutes import ParsedItem, ParsedMeeting
+from bot.parse.minutes import ParsedItem, ParsedMeeting
 from bot.store.diff import Change, compare, match_items, title_key
 from bot.store.engine import BulkInsert
 

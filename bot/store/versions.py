@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 from sqlmodel import Session, SQLModel
 
 from bot.attachments import Bilag
-from bot.minutes import KIND_RANK, ParsedMeeting, committee_key
+from bot.parse.minutes import KIND_RANK, ParsedMeeting, committee_key
 from bot.store.coordination import DIALECTS, ignoring_insert
 from bot.store.models import SourceState
 from bot.store.recorder import RecordedDocument, Recorder, Tally

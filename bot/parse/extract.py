@@ -17,7 +17,7 @@ import lxml.html
 from lxml import etree
 
 from bot.errors import ExtractError
-from bot.pdf import read_pdf
+from bot.parse.pdf import read_pdf
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 Minutes PDFs come from word processors: running headers and footers on every page, Danish
 automatic hyphenation, bold headings, sometimes two columns, sometimes scanned pages. pdfium
 (pypdfium2: fast, permissively licensed, with per-character fonts and boxes) gives the
-characters; :mod:`bot.pdf.layout` rebuilds lines in reading order, :mod:`bot.pdf.margins` drops
-running headers and footers, :mod:`bot.pdf.assemble` restores paragraphs and headings, and
+characters; :mod:`bot.parse.pdf.layout` rebuilds lines in reading order, :mod:`bot.parse.pdf.margins` drops
+running headers and footers, :mod:`bot.parse.pdf.assemble` restores paragraphs and headings, and
 :func:`repair_pdf_text` undoes hyphenation and ligatures. Scanned pages go to tesseract
-(:mod:`bot.pdf.ocr`) when it is installed.
+(:mod:`bot.parse.pdf.ocr`) when it is installed.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 
 from bot.errors import ExtractError
-from bot.pdf import ocr
-from bot.pdf.assemble import pages_text
-from bot.pdf.layout import Page, in_reading_order, read_page
-from bot.pdf.margins import strip_running_lines
-from bot.pdf.repair import repair_pdf_text
+from bot.parse.pdf import ocr
+from bot.parse.pdf.assemble import pages_text
+from bot.parse.pdf.layout import Page, in_reading_order, read_page
+from bot.parse.pdf.margins import strip_running_lines
+from bot.parse.pdf.repair import repair_pdf_text
 
 __all__ = ["PdfText", "read_pdf", "repair_pdf_text"]
 

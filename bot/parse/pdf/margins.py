@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from bot.pdf.layout import Line, Page
-from bot.sections import is_section_heading
+from bot.parse.pdf.layout import Line, Page
+from bot.parse.sections import is_section_heading
 
 _ZONE = 0.14  # the top and bottom share of the page height where running lines live
 _EDGE_LINES = 3  # at most this many lines from each edge

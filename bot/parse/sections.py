@@ -10,7 +10,7 @@ import re
 from datetime import date, time
 from functools import lru_cache
 
-from bot.minutes import Decision, Section, collapse, committee_key
+from bot.parse.minutes import Decision, Section, collapse, committee_key
 
 MAX_HEADING = 200  # longer lines are prose, never headings: also keeps regexes cheap on huge lines
 
@@ -44,7 +44,7 @@ _DECISION_COMMITTEE = re.compile(r"^(?:(?:i|på|fra|truffet i)\s+)?(?P<committee
 # the heading may say more, e.g. "Økonomiske konsekvenser for 2027"). Exact names must be the
 # whole heading: "Bilag 8. Forslag til nye budgetnoter" is a sub-heading, not the list of Bilag.
 # The main sections (and decisions) open a section wherever they stand; the other names are
-# also written as sub-headings inside a section, where :mod:`bot.parse` keeps them as text.
+# also written as sub-headings inside a section, where :mod:`bot.parse.parser` keeps them as text.
 # Each main section has a "Supplerende" form (added after the agenda went out), shown under its
 # own name and counted as the main section by watchlist ``sections`` filters.
 MAIN_SECTION_NAMES = (

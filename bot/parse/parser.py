@@ -1,6 +1,6 @@
 """Minutes text → a meeting with agenda items, sections and decisions.
 
-Works on the markdown-ish text from :mod:`bot.extract` for every layout municipalities
+Works on the markdown-ish text from :mod:`bot.parse.extract` for every layout municipalities
 publish: markdown headings (``# Punkt 1: …``, ``## Indstilling``), bold markdown
 (``## **Punkt 1: …**``, ``**Beslutning i … den …**``) and plain text where headings are
 lines of their own. The layout is told from the content: when the ``Punkt`` lines carry
@@ -27,8 +27,8 @@ from datetime import date
 from typing import NamedTuple
 
 from bot.errors import ParseError
-from bot.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, Section, collapse, committee_name
-from bot.sections import (
+from bot.parse.minutes import Attachment, DocKind, ParsedItem, ParsedMeeting, Section, collapse, committee_name
+from bot.parse.sections import (
     MAX_HEADING,
     SECTION_EXACT,
     TRAILING_DATE,

@@ -14,10 +14,10 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from bot.parse import item_number
-from bot.pdf.layout import Line, Page, Run
-from bot.pdf.repair import WRAP
-from bot.sections import MAX_HEADING, is_section_heading
+from bot.parse.parser import item_number
+from bot.parse.pdf.layout import Line, Page, Run
+from bot.parse.pdf.repair import WRAP
+from bot.parse.sections import MAX_HEADING, is_section_heading
 
 _PARAGRAPH_GAP = 0.3  # extra vertical space, in font sizes, that marks a new paragraph
 _LARGER = 1.15  # a line set this much larger than the body text is a heading
