@@ -6,7 +6,7 @@ watchlists here (the feeds phase adds them), so the cycle's matching and feeds a
 
 During the cold cycle, SQLAlchemy event listeners on the store's engine count the statements sent
 to the database (``before_cursor_execute``: an executemany is one) and the commits, and the
-pipeline's steps are timed by wrapping the functions ``bot.pipeline`` calls (see ``PHASES``).
+pipeline's steps are timed by wrapping the functions ``bot.run.pipeline`` calls (see ``PHASES``).
 The storing process's CPU time in the cold cycle (``time.process_time``: its threads, not the reader
 processes) is reported beside the wall time: it tells the storing process's own work from its
 waiting (for a reader, for a core the readers hold, for the disk).
@@ -27,26 +27,26 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-import bot.pipeline
-import bot.poll
-import bot.reading
+import bot.run.pipeline
+import bot.run.poll
+import bot.run.reading
 from benchmarks.year import YearSize, write_year
 from bot.config import BotSettings, Config, FolderSource
-from bot.pipeline import open_store, run_cycle
+from bot.run.pipeline import open_store, run_cycle
 
 MB = 1_000_000
 POSTGRES_SERVER = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"  # as tests/conftest.py
 # Phase name → the module and the name it calls the step by (timed inclusive, in this process: a
-# document read in a worker process (bot.reading) is not seen, and the wait for it counts as
+# document read in a worker process (bot.run.reading) is not seen, and the wait for it counts as
 # "other"; a name a module no longer has is left out, its time then counts as "other" too).
 PHASES = {
-    "watchlists": (bot.pipeline, "sync_watchlists"),
-    "extract": (bot.reading, "extract_text"),
-    "parse": (bot.reading, "parse_minutes"),
-    "store": (bot.poll, "_store"),
-    "match": (bot.pipeline, "match_changes"),
-    "feeds": (bot.pipeline, "publish"),
-    "digests": (bot.pipeline, "email_digests"),
+    "watchlists": (bot.run.pipeline, "sync_watchlists"),
+    "extract": (bot.run.reading, "extract_text"),
+    "parse": (bot.run.reading, "parse_minutes"),
+    "store": (bot.run.poll, "_store"),
+    "match": (bot.run.pipeline, "match_changes"),
+    "feeds": (bot.run.pipeline, "publish"),
+    "digests": (bot.run.pipeline, "email_digests"),
 }
 
 

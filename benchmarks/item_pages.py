@@ -26,7 +26,7 @@ from benchmarks.__main__ import YEARS
 from benchmarks.ingest import config_for, prepare
 from bot.config import Config
 from bot.feeds import publish
-from bot.pipeline import open_store, run_cycle
+from bot.run.pipeline import open_store, run_cycle
 from bot.store import Store
 
 REPEATS = 3

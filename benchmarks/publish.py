@@ -30,7 +30,7 @@ from bot.feeds import Row, publish
 from bot.match.matcher import Matcher
 from bot.match.matches import match_pending_events, sync_watchlists
 from bot.match.watchlists import Watchlist
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.store.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 
 TERMS_PER_WATCHLIST = 10

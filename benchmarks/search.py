@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bot.config import BotSettings, Config
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.search import SearchLimits, parse_query, run_search
 from bot.search_web import SearchApp
 

@@ -2,5 +2,5 @@
 
 from bot.cli import main
 
-if __name__ == "__main__":  # not when a worker process imports it (see bot.reading)
+if __name__ == "__main__":  # not when a worker process imports it (see bot.run.reading)
     main()

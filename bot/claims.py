@@ -3,7 +3,7 @@ sent by one worker, retried with backoff, and marked sent only by the worker tha
 
 A message is claimed (pending → sending, with a lease) by one conditional UPDATE: of several
 workers trying at once, one gets it. A claim whose lease ran out (its worker died; on SQLite any
-claim, since the one process that writes is this one, :mod:`bot.lock`) is free again, and the
+claim, since the one process that writes is this one, :mod:`bot.run.lock`) is free again, and the
 message is sent again, as the same message. A failure puts it back to pending ``backoff``
 later; after ``MAX_ATTEMPTS`` it is ``failed``, from where it is retried on demand. No message is
 tried twice within ``MIN_GAP``, so a few impatient manual runs cannot use up its attempts.
@@ -20,9 +20,8 @@ from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import col
 
 from bot.store import Store
-from bot.store.coordination import is_postgresql
+from bot.store.coordination import IDENTITY, is_postgresql
 from bot.wording import plural
-from bot.workers import identity
 
 MAX_ATTEMPTS = 10
 MIN_GAP = timedelta(seconds=60)
@@ -83,7 +82,7 @@ class Claims:
     model: Any
     now: datetime
     lease: timedelta
-    owner: str = field(default_factory=identity)
+    owner: str = IDENTITY
     started: float = field(default_factory=time.monotonic)
 
     def claim(self, row_id: int) -> Any | None:

@@ -26,13 +26,13 @@ from bot.config import Config, find_config_file, load_config, missing_folders
 from bot.digest import send_due, send_test, write_dry_run
 from bot.errors import BotError, os_reason
 from bot.feeds import feed_links, write_if_changed
-from bot.lock import writer_lock
 from bot.match.watchlists import load_watchlists
 from bot.page_view import FeedLink
 from bot.pages import PagesOnRequest
-from bot.pipeline import Progress, open_store, run_cycle
-from bot.report import RunReport
-from bot.scheduler import Bot, configure_logging, run_once
+from bot.run.lock import writer_lock
+from bot.run.pipeline import Progress, open_store, run_cycle
+from bot.run.report import RunReport
+from bot.run.scheduler import Bot, configure_logging, run_once
 from bot.search_web import SearchApp
 from bot.serve import serve as serve_feeds
 from bot.store import utcnow

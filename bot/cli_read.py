@@ -17,8 +17,8 @@ from bot.feeds import feed_path
 from bot.match.matcher import Matcher
 from bot.match.matches import effective_watchlists, item_text
 from bot.match.watchlists import trial_watchlist
-from bot.pipeline import open_store
-from bot.status import render_status
+from bot.run.pipeline import open_store
+from bot.run.status import render_status
 from bot.store.models import Meeting, SourceState
 from bot.views import event_json, event_text, item_json, item_line, match_json, match_text, where
 from bot.wording import plural

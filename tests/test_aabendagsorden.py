@@ -14,7 +14,7 @@ import pytest
 from bot.config import load_config
 from bot.fetch import Fetcher, FetchSettings
 from bot.http_cache import StoreCache
-from bot.pipeline import open_store, run_cycle
+from bot.run.pipeline import open_store, run_cycle
 from bot.source_config import AabenDagsordenSource
 from bot.sources.aabendagsorden import AabenDagsorden, meeting_start, windows
 from bot.sources.aabendagsorden_view import parse_view

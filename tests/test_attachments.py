@@ -18,8 +18,8 @@ from bot.attachments import attachment_news
 from bot.config import load_config
 from bot.fetch import FetchSettings
 from bot.http_cache import store_fetcher
-from bot.pipeline import open_store, run_cycle
-from bot.report import RunReport
+from bot.run.pipeline import open_store, run_cycle
+from bot.run.report import RunReport
 from bot.store import Store
 from bot.store.migrations import migrate
 

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from bot.config import load_config
 from bot.errors import StoreError
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.store.models import SourceState
 
 from .helpers import Doc, decided, json_lines, run_cli, standard_agenda, write_config

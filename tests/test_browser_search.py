@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.search_web import SearchApp
 
 from .helpers import Doc, decided, run_cli, standard_agenda, write_config

@@ -20,14 +20,14 @@ from sqlmodel import select
 
 from bot.claims import Claims
 from bot.config import load_config
-from bot.lock import writer_lock
-from bot.pipeline import open_store
-from bot.status import render_status
+from bot.run.lock import writer_lock
+from bot.run.pipeline import open_store
+from bot.run.status import render_status
+from bot.run.workers import Leases, heartbeat, leave
 from bot.store import Store, utcnow
 from bot.store.coordination import insert_ignoring, retrying
 from bot.store.migrations import MIGRATIONS
 from bot.store.models import HttpCache, Outbox, SourceState
-from bot.workers import Leases, heartbeat, leave
 
 from .helpers import run_cli, write_config
 

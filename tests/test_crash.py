@@ -38,8 +38,8 @@ from sqlalchemy import text
 from bot.claims import MIN_GAP
 from bot.cli import STOPPED
 from bot.config import load_config
-from bot.lock import writer_lock
-from bot.pipeline import open_store, run_cycle
+from bot.run.lock import writer_lock
+from bot.run.pipeline import open_store, run_cycle
 from bot.store import utcnow
 
 from .helpers import Doc, decided, json_lines, write_config

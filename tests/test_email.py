@@ -18,7 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlmodel import select, update
 
 from bot.config import load_config
-from bot.pipeline import open_store, run_cycle
+from bot.run.pipeline import open_store, run_cycle
 from bot.store.models import Outbox
 
 from .helpers import Doc, decided, put, run_cli, standard_agenda, write_config

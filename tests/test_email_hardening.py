@@ -24,7 +24,7 @@ from bot.config import load_config
 from bot.digest import send_due
 from bot.errors import ConfigError
 from bot.match.watchlists import load_watchlist, load_watchlists
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.store import utcnow
 from bot.store.models import DigestItem, Outbox
 

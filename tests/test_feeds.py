@@ -12,7 +12,7 @@ from lxml import etree
 from sqlalchemy import MetaData
 
 from bot.config import load_config
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 
 from .helpers import Doc, add_watchlists, decided, ingest, put, run_cli, standard_agenda, write_config
 

@@ -14,7 +14,7 @@ from sqlmodel import update
 
 from bot.config import load_config
 from bot.errors import ConfigError
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.source_config import FirstAgendaSource
 from bot.sources.firstagenda import ListedMeeting, parse_agenda, parse_listing, select_meetings
 from bot.store.models import Document

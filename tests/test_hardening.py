@@ -16,7 +16,7 @@ from bot.errors import ConfigError, FetchError
 from bot.fetch import Fetcher, FetchSettings
 from bot.match.watchlists import MAX_TERMS, load_watchlist
 from bot.parse.parser import parse_minutes
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.store.models import SourceState
 
 from .helpers import Doc, json_lines, run_cli, standard_agenda, write_config

@@ -15,7 +15,7 @@ from lxml import etree
 from sqlmodel import select
 
 from bot.config import load_config
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.serve import make_server
 from bot.store.models import SourceState
 
@@ -136,7 +136,7 @@ def test_zero_meetings_from_a_site_is_a_warning_and_a_health_note_until_it_lists
 def test_a_host_timing_out_or_answering_malformed_json_leaves_the_others_working(tmp_path: Path) -> None:
     from bot.fetch import Fetcher, FetchSettings
     from bot.http_cache import StoreCache
-    from bot.pipeline import run_cycle
+    from bot.run.pipeline import run_cycle
 
     with running(Server()) as slow, running(Server()) as broken, running(Server()) as good:
         small_portal(good)

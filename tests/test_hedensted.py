@@ -144,7 +144,7 @@ def test_a_server_error_names_the_source_and_the_other_source_is_ingested(
 
 def test_a_site_that_does_not_answer_in_time_is_an_error_naming_the_source(tmp_path: Path, server: Server) -> None:
     from bot.http_cache import StoreCache
-    from bot.pipeline import open_store, run_cycle
+    from bot.run.pipeline import open_store, run_cycle
 
     standard_site().install(server)
     server.routes[OVERVIEW] = Reply(body=b"<html></html>", delay=1.0)

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.config import load_config
-from bot.pipeline import open_store, run_cycle
+from bot.run.pipeline import open_store, run_cycle
 from bot.store.models import Event
 
 from .helpers import add_watchlists, decided, json_lines, put, standard_agenda, write_config

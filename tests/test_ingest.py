@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.config import load_config
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.store.migrations import MIGRATIONS
 
 from .helpers import Doc, decided, ingest, json_lines, put, standard_agenda, write_config

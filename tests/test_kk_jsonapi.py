@@ -15,7 +15,7 @@ from bot.config import load_config
 from bot.errors import ParseError
 from bot.fetch import Fetcher, FetchSettings
 from bot.http_cache import StoreCache
-from bot.pipeline import open_store, run_cycle
+from bot.run.pipeline import open_store, run_cycle
 from bot.source_config import KkJsonApiSource
 from bot.sources.base import SourceContext
 from bot.sources.kk_jsonapi import KkJsonApi, parse_item_page, parse_page, rebase

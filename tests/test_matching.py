@@ -18,8 +18,8 @@ from bot.match import matches
 from bot.match.matcher import ItemText
 from bot.match.matches import sync_watchlists
 from bot.match.watchlists import Watchlist
-from bot.pipeline import ingest_source, open_store, run_cycle
-from bot.report import RunReport
+from bot.run.pipeline import ingest_source, open_store, run_cycle
+from bot.run.report import RunReport
 from bot.store import Store
 from bot.store.models import Event, Match, WatchlistState
 

@@ -16,7 +16,7 @@ from bot.fetch import Fetcher, FetchSettings
 from bot.http_cache import StoreCache
 from bot.parse.parser import build_item
 from bot.parse.pdf import read_pdf
-from bot.pipeline import open_store, run_cycle
+from bot.run.pipeline import open_store, run_cycle
 from bot.sources.meetingsplus import MeetingsPlus, item_body, parse_meeting_page, parse_overview
 from bot.sources.site import ZONE
 

@@ -14,7 +14,7 @@ from bot.catalogue import load_catalogue, slug
 from bot.cli import cli
 from bot.config import load_config
 from bot.errors import ConfigError
-from bot.scheduler import spread
+from bot.run.scheduler import spread
 
 from .helpers import run_cli
 

@@ -17,15 +17,15 @@ import apprise
 import pytest
 from sqlmodel import select
 
-from bot import pipeline
 from bot.claims import SendReport
 from bot.config import load_config
 from bot.match.matches import effective_watchlists
 from bot.notify import send_due
 from bot.notify_targets import SIGNATURE_HEADER, instantiate, scrub
-from bot.pipeline import open_store
-from bot.report import RunReport
-from bot.scheduler import finish_leftovers
+from bot.run import pipeline
+from bot.run.pipeline import open_store
+from bot.run.report import RunReport
+from bot.run.scheduler import finish_leftovers
 from bot.store import utcnow
 from bot.store.models import Notification
 

@@ -29,7 +29,7 @@ from bot.feeds import publish
 from bot.match.watchlists import load_watchlists
 from bot.page_data import PageData
 from bot.page_text import section_html
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 from bot.store.models import Item
 
 from .helpers import Doc, add_watchlists, decided, ingest, json_lines, put, standard_agenda, write_config

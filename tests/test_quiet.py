@@ -16,7 +16,7 @@ import pytest
 from bot.config import load_config
 from bot.digest import send_due
 from bot.match.matches import effective_watchlists
-from bot.pipeline import open_store
+from bot.run.pipeline import open_store
 
 from .helpers import decided, json_lines, put, run_cli, standard_agenda
 from .test_email import BUSSER, T0, Server, cycle, outbox, setup

@@ -1,4 +1,4 @@
-"""Reading documents in worker processes (bot.reading): the same meetings as reading them here, in
+"""Reading documents in worker processes (bot.run.reading): the same meetings as reading them here, in
 the order handed in, and a worker that dies fails only what it had in hand."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from benchmarks.year import YearSize, write_year
-from bot import reading
 from bot.errors import BotError
-from bot.reading import Readers, Reading, read_document
+from bot.run import reading
+from bot.run.reading import Readers, Reading, read_document
 from tests.helpers import json_lines, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -206,7 +206,7 @@ def test_one_committee_failing_is_a_warning_and_the_byraad_is_read(tmp_path: Pat
 
 def test_a_site_that_does_not_answer_in_time_is_an_error_naming_the_source(tmp_path: Path, server: Server) -> None:
     from bot.http_cache import StoreCache
-    from bot.pipeline import open_store, run_cycle
+    from bot.run.pipeline import open_store, run_cycle
 
     standard_site().install(server)
     server.routes[BYRAAD] = Reply(body=b"<html></html>", delay=1.0)

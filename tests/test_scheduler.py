@@ -18,8 +18,8 @@ from sqlmodel import select
 
 from bot.config import load_config
 from bot.errors import StoreError
-from bot.pipeline import open_store
-from bot.scheduler import Bot
+from bot.run.pipeline import open_store
+from bot.run.scheduler import Bot
 from bot.store import utcnow
 from bot.store.models import SourceState
 

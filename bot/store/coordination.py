@@ -1,6 +1,6 @@
 """What lets several workers share one PostgreSQL store without doing anything twice.
 
-SQLite has one writer process per state folder (:mod:`bot.lock`), so there every helper here
+SQLite has one writer process per state folder (:mod:`bot.run.lock`), so there every helper here
 is plain: a lock that is never contended, an insert that never races. On PostgreSQL:
 
 - :func:`exclusive` holds a session-level advisory lock for a block that spans transactions
@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +35,8 @@ T = TypeVar("T")
 # SQLSTATEs of a transaction the server gave up so that another could go on
 _LOST_RACE = {"40001", "40P01", "23505"}  # serialization failure, deadlock, unique violation
 ATTEMPTS = 5
+# This process as the owner of its leases and claims: host, pid, and a random part (pids are reused)
+IDENTITY = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def lock_key(name: str) -> int:

@@ -4,7 +4,7 @@ inserts of many rows through the driver (:class:`BulkInsert`).
 SQLite is the default (WAL journal, foreign keys on, a busy timeout); every statement is
 dialect-neutral so a PostgreSQL URL works too. Transactions begin deferred, so readers
 (`items`, `status`) never wait for the bot: one writer per state folder is guaranteed by the
-writer lock (:mod:`bot.lock`), and only migrations, which may race at a first start, begin
+writer lock (:mod:`bot.run.lock`), and only migrations, which may race at a first start, begin
 ``IMMEDIATE`` (the ``immediate`` execution option).
 
 Commands that only read open the store read-only: no file is created, nothing is migrated or

@@ -63,7 +63,7 @@ class SourceState(SQLModel, table=True):
     last_error: str | None = None
     failures: int = 0
     next_run_at: datetime | None = _when(nullable=True)  # when the next poll is due: the plan every worker reads
-    # The worker polling it now and until when its claim holds unless renewed (see bot.workers)
+    # The worker polling it now and until when its claim holds unless renewed (see bot.run.workers)
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_until: datetime | None = _when(nullable=True)
 

@@ -280,7 +280,7 @@ def archived(folder: Path, digest: str) -> Path:
 
 def archive_into(folder: Path, raw: bytes, digest: str | None = None) -> str:
     """Keep ``raw`` in the raw archive ``folder`` under its SHA-256 (synced to disk: the database
-    points at it); returns the hash. Also called in worker processes (see :mod:`bot.reading`)."""
+    points at it); returns the hash. Also called in worker processes (see :mod:`bot.run.reading`)."""
     digest = digest or hashlib.sha256(raw).hexdigest()
     target = archived(folder, digest)
     if not target.exists():

@@ -10,8 +10,8 @@ from pathlib import Path
 from bot.config import load_config
 from bot.fetch import FetchSettings
 from bot.http_cache import store_fetcher
-from bot.pipeline import open_store, run_cycle
-from bot.report import RunReport
+from bot.run.pipeline import open_store, run_cycle
+from bot.run.report import RunReport
 
 from ..helpers import run_cli, standard_agenda
 

@@ -1,7 +1,7 @@
 """One writer per SQLite store: `run`, `ingest` and `digest` hold a lock file while they write.
 
 On PostgreSQL there is no such lock: any number of workers, on any number of machines, share the
-work through the database itself (:mod:`bot.workers`, :mod:`bot.store.coordination`).
+work through the database itself (:mod:`bot.run.workers`, :mod:`bot.store.coordination`).
 
 filelock uses an OS lock (fcntl/msvcrt), which the OS releases when the process dies, so a
 crashed bot never leaves a stale lock behind. Read-only commands (items, status) need none: they

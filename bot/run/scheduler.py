@@ -1,6 +1,6 @@
 """The unattended bot (``referatvagt run``): APScheduler 3.x drives the pipeline.
 
-The store holds the plan (each source's next poll, see :mod:`bot.workers`); the scheduler only
+The store holds the plan (each source's next poll, see :mod:`bot.run.workers`); the scheduler only
 says when to look at it. Every ``[bot] tick`` a worker claims the polls that are due, one at a
 time, and runs each (store, diff, match, publish the feeds, send immediate digests); with no
 poll due it finishes what another worker left (unmatched changes, unsent digests). Any number
@@ -43,12 +43,12 @@ from bot.match.matches import effective_watchlists, has_unmatched_events, match_
 from bot.match.watchlists import Watchlist, paused_slugs
 from bot.notify import leftovers, schedule
 from bot.notify import send_due as send_due_notifications
-from bot.pipeline import Progress, email_digests, interval, open_store, run_cycle
-from bot.report import RunReport
+from bot.run.pipeline import Progress, email_digests, interval, open_store, run_cycle
+from bot.run.report import RunReport
+from bot.run.workers import Leases, heartbeat, jittered, leave
 from bot.settings import parse_duration
 from bot.store import Store, utcnow
 from bot.store.coordination import retrying
-from bot.workers import Leases, heartbeat, jittered, leave
 
 log = logging.getLogger("referatvagt")
 GRACE_SECONDS = 3600

@@ -28,9 +28,10 @@ from bot.http_cache import store_fetcher
 from bot.match.matches import effective_watchlists, match_changes, sync_watchlists
 from bot.match.watchlists import Watchlist, paused_slugs
 from bot.notify import after_cycle
-from bot.poll import Poll, named
-from bot.reading import Readers
-from bot.report import RunReport
+from bot.run.poll import Poll, named
+from bot.run.reading import Readers
+from bot.run.report import RunReport
+from bot.run.workers import Leases, jittered, source_row
 from bot.settings import parse_duration
 from bot.source_config import PortalSource, SourceConfig
 from bot.sources import RawDocument, Source, SourceContext, make_source
@@ -38,7 +39,6 @@ from bot.sources.base import HttpSource
 from bot.store import Store, utcnow
 from bot.store.coordination import insert_ignoring, retrying
 from bot.store.models import Meeting, SourceState
-from bot.workers import Leases, jittered, source_row
 
 # Told after each document a source delivers: (source name, documents so far, listed or None).
 Progress = Callable[[str, int, int | None], None]
@@ -61,7 +61,7 @@ def run_cycle(
     Watchlists go first so that items ingested after a watchlist exists are matched as
     changes (and may be emailed), while a new watchlist's look back over stored items is not.
     ``only`` limits the sources polled (the scheduler polls each on its own interval). Each
-    source is claimed before it is polled (see :mod:`bot.workers`): one another worker is
+    source is claimed before it is polled (see :mod:`bot.run.workers`): one another worker is
     polling is skipped with a warning.
     """
     now = now or utcnow()
@@ -153,7 +153,7 @@ def ingest_source(
     readers: Readers[tuple[RawDocument, str]] | None = None,
 ) -> None:
     """Poll one source. Documents are read as they arrive (``readers``: the cycle's, else this
-    poll's own) and stored in batches (see :mod:`bot.poll`): memory does not grow with a
+    poll's own) and stored in batches (see :mod:`bot.run.poll`): memory does not grow with a
     backlog, and a kill loses at most the batch in hand. A poll that uses up the source's
     ``budget`` stops; the rest is fetched next time. ``keep_claim`` renews this worker's claim
     after each document; when it says the claim is lost (it ran out and another worker took

@@ -41,7 +41,7 @@ from bot.store import archive_into
 
 log = logging.getLogger("referatvagt")
 IN_PROCESS = 8  # documents a cycle reads itself before it starts the pool
-AHEAD = 40  # documents in flight per worker process: > bot.poll.BATCH, so reading goes on while one is stored
+AHEAD = 40  # documents in flight per worker process: > bot.run.poll.BATCH, so reading goes on while one is stored
 BYTES_AHEAD = 64 * 2**20  # and at most this much of their content in all (a portal's PDFs can be big)
 MAX_PROCESSES = 4  # storing in one process is the limit beyond this
 

@@ -6,7 +6,7 @@ and lets go. A worker that dies mid-poll (kill -9, a lost machine) stops renewin
 runs out, the poll is due and free again, and the next worker that looks finishes it — documents
 already stored are skipped, so nothing is lost or doubled. On PostgreSQL due sources are claimed
 with ``FOR UPDATE SKIP LOCKED``, so workers looking at once take different ones. On SQLite one
-process writes at a time anyway (:mod:`bot.lock`): a claim that is not its own was left by a
+process writes at a time anyway (:mod:`bot.run.lock`): a claim that is not its own was left by a
 process that is gone (killed mid-poll), so it holds nothing up.
 
 Each `run` process also keeps a row in ``worker`` (host, pid, last seen) for `status`.
@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,16 +26,10 @@ from sqlmodel import col, delete, select
 
 from bot.source_config import SourceConfig
 from bot.store import Store, utcnow
-from bot.store.coordination import insert_ignoring, is_postgresql
+from bot.store.coordination import IDENTITY, insert_ignoring, is_postgresql
 from bot.store.models import SourceState, Worker
 
-_IDENTITY = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 FORGET_AFTER = timedelta(days=1)  # a worker not seen for this long is no longer listed
-
-
-def identity() -> str:
-    """This process as lease owner: host, pid, and a random part (pids are reused)."""
-    return _IDENTITY
 
 
 def jittered(every: timedelta) -> timedelta:
@@ -52,7 +44,7 @@ class Leases:
 
     store: Store
     lease: timedelta
-    owner: str = _IDENTITY
+    owner: str = IDENTITY
     _renewed: dict[str, float] = field(default_factory=dict)  # when each claim was last written (monotonic)
 
     def plan(self, sources: Sequence[SourceConfig], first_run: dict[str, datetime]) -> None:
@@ -165,7 +157,7 @@ def source_row(source: SourceConfig, next_run_at: datetime | None) -> dict[str, 
 # --- the worker registry ------------------------------------------------------------------------
 
 
-def heartbeat(store: Store, owner: str = _IDENTITY) -> None:
+def heartbeat(store: Store, owner: str = IDENTITY) -> None:
     """Say this worker is alive (and forget workers gone for a day)."""
     now = utcnow()
     host, pid = owner.split(":")[0], os.getpid()
@@ -184,7 +176,7 @@ def heartbeat(store: Store, owner: str = _IDENTITY) -> None:
         session.execute(delete(Worker).where(col(Worker.last_seen_at) < now - FORGET_AFTER))
 
 
-def leave(store: Store, owner: str = _IDENTITY) -> None:
+def leave(store: Store, owner: str = IDENTITY) -> None:
     """A worker that stops cleanly takes itself off the list."""
     with store.session() as session:
         session.execute(delete(Worker).where(col(Worker.id) == owner))

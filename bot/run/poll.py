@@ -1,4 +1,4 @@
-"""One poll's documents: each archived as it arrives, read (see :mod:`bot.reading`), and stored in
+"""One poll's documents: each archived as it arrives, read (see :mod:`bot.run.reading`), and stored in
 batches, one transaction per batch.
 
 Documents that arrive fast (a folder, a portal answering from its cache) are stored in batches
@@ -25,8 +25,8 @@ from sqlmodel import col, select
 from bot.attachments import AttachmentReader, Bilag
 from bot.errors import BotError
 from bot.parse.minutes import ParsedMeeting
-from bot.reading import Readers, Reading
-from bot.report import RunReport
+from bot.run.reading import Readers, Reading
+from bot.run.report import RunReport
 from bot.sources import RawDocument
 from bot.store import Store
 from bot.store.coordination import retrying

@@ -13,10 +13,10 @@ from bot.config import Config
 from bot.match.matches import effective_watchlists
 from bot.match.watchlists import Watchlist
 from bot.notify import status_lines as notify_status
+from bot.run.workers import workers
 from bot.store import Store
 from bot.store.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState
 from bot.wording import plural
-from bot.workers import workers
 
 
 def render_status(store: Store, config: Config) -> str:
