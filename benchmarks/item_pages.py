@@ -1,6 +1,6 @@
 """``python -m benchmarks.item_pages [--scale tiny|small|medium|national]``: what item pages cost ``publish``.
 
-A generated year is ingested (``run_cycle``, no watchlists), then ``bot.feeds.publish`` is timed
+A generated year is ingested (``run_cycle``, no watchlists), then ``bot.publish.feeds.publish`` is timed
 on that store, best of three each:
 - ``warm``: nothing changed since the last publish (every cycle of a running bot looks like this);
 - ``rebuild``: the item pages and their record deleted, so every page a feed links is written again (the first
@@ -25,7 +25,7 @@ from typing import Any
 from benchmarks.__main__ import YEARS
 from benchmarks.ingest import config_for, prepare
 from bot.config import Config
-from bot.feeds import publish
+from bot.publish.feeds import publish
 from bot.run.pipeline import open_store, run_cycle
 from bot.store import Store
 

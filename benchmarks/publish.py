@@ -2,9 +2,9 @@
 
 Feeds: the watchlists (ten terms each, consecutive slices of one generated term list) are run
 over the stored items (``sync_watchlists``: a new watchlist looks back over recent items), then
-``bot.feeds.publish`` writes every watchlist's and every source's RSS and Atom feed. Digests:
-``bot.digest_render.compose`` + ``wire_format`` for each recipient, on synthetic pending matches
-built as ``bot.digest._sample`` builds one (no database).
+``bot.publish.feeds.publish`` writes every watchlist's and every source's RSS and Atom feed. Digests:
+``bot.publish.digest_render.compose`` + ``wire_format`` for each recipient, on synthetic pending matches
+built as ``bot.publish.digest._sample`` builds one (no database).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from benchmarks.generate import _Writer, term_lists
 from benchmarks.ingest import config_for
 from benchmarks.year import COMMITTEES, kommune_name
 from bot.config import EmailSettings
-from bot.digest_render import Pending, compose, wire_format
-from bot.feeds import Row, publish
 from bot.match.matcher import Matcher
 from bot.match.matches import match_pending_events, sync_watchlists
 from bot.match.watchlists import Watchlist
+from bot.publish.digest_render import Pending, compose, wire_format
+from bot.publish.feeds import Row, publish
 from bot.run.pipeline import open_store
 from bot.store.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 
@@ -92,7 +92,7 @@ def feeds(root: Path, kommuner: list[str], count: int, seed: int = 1) -> dict[st
 
 
 def pending_rows(count: int, watchlist: str, seed: int = 1) -> list[Pending]:
-    """``count`` synthetic pending matches of one watchlist, as ``bot.digest._sample`` builds one."""
+    """``count`` synthetic pending matches of one watchlist, as ``bot.publish.digest._sample`` builds one."""
     writer = _Writer(random.Random(seed))
     rows = []
     for index in range(count):

@@ -14,9 +14,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bot.config import BotSettings, Config
+from bot.publish.search import SearchLimits, parse_query, run_search
+from bot.publish.search_web import SearchApp
 from bot.run.pipeline import open_store
-from bot.search import SearchLimits, parse_query, run_search
-from bot.search_web import SearchApp
 
 QUERIES = (
     {"q": "skole"},  # a common word: the results cap ends the search early

@@ -23,18 +23,18 @@ from bot.cli_notify import notify as notify_command
 from bot.cli_read import READ_COMMANDS
 from bot.cli_sources import sources as sources_group
 from bot.config import Config, find_config_file, load_config, missing_folders
-from bot.digest import send_due, send_test, write_dry_run
 from bot.errors import BotError, os_reason
-from bot.feeds import feed_links, write_if_changed
 from bot.match.watchlists import load_watchlists
-from bot.page_view import FeedLink
-from bot.pages import PagesOnRequest
+from bot.publish.digest import send_due, send_test, write_dry_run
+from bot.publish.feeds import feed_links, write_if_changed
+from bot.publish.page_view import FeedLink
+from bot.publish.pages import PagesOnRequest
+from bot.publish.search_web import SearchApp
+from bot.publish.serve import serve as serve_feeds
 from bot.run.lock import writer_lock
 from bot.run.pipeline import Progress, open_store, run_cycle
 from bot.run.report import RunReport
 from bot.run.scheduler import Bot, configure_logging, run_once
-from bot.search_web import SearchApp
-from bot.serve import serve as serve_feeds
 from bot.store import utcnow
 from bot.wording import plural
 

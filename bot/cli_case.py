@@ -10,8 +10,8 @@ from sqlmodel import Session, col
 
 from bot.cases import CARRIED, Case, CaseStep, find_case, step_json
 from bot.cli_help import HasConfig, example
-from bot.digest_words import one_line
-from bot.pages import page_url
+from bot.publish.digest_words import one_line
+from bot.publish.pages import page_url
 from bot.run.pipeline import open_store
 from bot.store.models import Item, Meeting, SourceState
 from bot.wording import plural

@@ -8,10 +8,10 @@ from typing import NoReturn, Protocol
 
 import click
 
-from bot.claims import SendReport
 from bot.config import Config
 from bot.match.matches import effective_watchlists
 from bot.match.watchlists import Watchlist
+from bot.publish.claims import SendReport
 from bot.store import Store
 
 

@@ -7,13 +7,13 @@ from datetime import datetime
 import click
 
 from bot.cli_help import HasConfig, example, exit_after_sending, watchlists_in_force
-from bot.notify import send_due
-from bot.notify_render import payload, text, title
-from bot.notify_send import webhook_secret
-from bot.notify_targets import endpoint, is_webhook, named, send
+from bot.publish.notify import send_due
+from bot.publish.notify_render import payload, text, title
+from bot.publish.notify_send import webhook_secret
+from bot.publish.notify_targets import endpoint, is_webhook, named, send
+from bot.publish.sample import SAMPLE, sample
 from bot.run.lock import writer_lock
 from bot.run.pipeline import open_store
-from bot.sample import SAMPLE, sample
 from bot.store import utcnow
 
 

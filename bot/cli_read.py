@@ -13,14 +13,14 @@ import click
 
 from bot.cli_help import HasConfig, example, watchlists_in_force
 from bot.errors import ConfigError
-from bot.feeds import feed_path
 from bot.match.matcher import Matcher
 from bot.match.matches import effective_watchlists, item_text
 from bot.match.watchlists import trial_watchlist
+from bot.publish.feeds import feed_path
+from bot.publish.views import event_json, event_text, item_json, item_line, match_json, match_text, where
 from bot.run.pipeline import open_store
 from bot.run.status import render_status
 from bot.store.models import Meeting, SourceState
-from bot.views import event_json, event_text, item_json, item_line, match_json, match_text, where
 from bot.wording import plural
 
 JSON = click.option("--json", "as_json", is_flag=True, help="One JSON object per line (JSON Lines).")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
+from bot.publish.search_web import SearchApp
 from bot.run.pipeline import open_store
-from bot.search_web import SearchApp
 
 from .helpers import Doc, decided, run_cli, standard_agenda, write_config
 from .webtools import chromium, feed_server, free_port, needs_chromium

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import load_config
+from bot.publish.serve import make_server
 from bot.run.lock import writer_lock
 from bot.run.scheduler import ZoneFormatter
-from bot.serve import make_server
 
 from .helpers import Doc, add_watchlists, put, run_cli, standard_agenda, write_config
 from .test_cli import _commands

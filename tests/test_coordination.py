@@ -18,8 +18,8 @@ from sqlalchemy import inspect, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bot.claims import Claims
 from bot.config import load_config
+from bot.publish.claims import Claims
 from bot.run.lock import writer_lock
 from bot.run.pipeline import open_store
 from bot.run.status import render_status

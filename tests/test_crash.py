@@ -35,9 +35,9 @@ import pytest
 from lxml import etree
 from sqlalchemy import text
 
-from bot.claims import MIN_GAP
 from bot.cli import STOPPED
 from bot.config import load_config
+from bot.publish.claims import MIN_GAP
 from bot.run.lock import writer_lock
 from bot.run.pipeline import open_store, run_cycle
 from bot.store import utcnow

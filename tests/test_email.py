@@ -213,8 +213,8 @@ def test_daily_digests_go_out_at_their_time_once_a_day(tmp_path: Path, smtp: Ser
     put(tmp_path, "dagsorden.md", standard_agenda())
     assert cycle(config, T0, send_backfill=True).mail.sent == 0, "daily digests wait for their time"
     loaded = load_config(config)
-    from bot.digest import send_due
     from bot.match.watchlists import load_watchlists
+    from bot.publish.digest import send_due
 
     watchlists, _ = load_watchlists(loaded.bot.watchlists_dir)
     morning = datetime(2026, 11, 3, 6, 5, tzinfo=timezone.utc)  # 07:05 in Copenhagen
@@ -334,8 +334,8 @@ def test_digest_test_sends_a_sample(tmp_path: Path, smtp: Server) -> None:
 
 
 def test_the_rendered_text_part_matches_the_reference(tmp_path: Path) -> None:
-    from bot.digest_render import compose
-    from bot.sample import SAMPLE, sample
+    from bot.publish.digest_render import compose
+    from bot.publish.sample import SAMPLE, sample
 
     config = load_config(setup(tmp_path, 25))
     assert config.email is not None

@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import col, select
 
-from bot.claims import MAX_ATTEMPTS, SendReport
 from bot.config import load_config
-from bot.digest import send_due
 from bot.errors import ConfigError
 from bot.match.watchlists import load_watchlist, load_watchlists
+from bot.publish.claims import MAX_ATTEMPTS, SendReport
+from bot.publish.digest import send_due
 from bot.run.pipeline import open_store
 from bot.store import utcnow
 from bot.store.models import DigestItem, Outbox

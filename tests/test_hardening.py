@@ -11,11 +11,11 @@ import pytest
 from sqlmodel import select
 
 from bot.config import load_config
-from bot.digest_render import header_safe
 from bot.errors import ConfigError, FetchError
 from bot.fetch import Fetcher, FetchSettings
 from bot.match.watchlists import MAX_TERMS, load_watchlist
 from bot.parse.parser import parse_minutes
+from bot.publish.digest_render import header_safe
 from bot.run.pipeline import open_store
 from bot.store.models import SourceState
 

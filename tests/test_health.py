@@ -15,8 +15,8 @@ from lxml import etree
 from sqlmodel import select
 
 from bot.config import load_config
+from bot.publish.serve import make_server
 from bot.run.pipeline import open_store
-from bot.serve import make_server
 from bot.store.models import SourceState
 
 from .helpers import json_lines, run_cli

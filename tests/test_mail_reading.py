@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.digest_words import count_text, plain
 from bot.match.automaton import Engine
 from bot.match.query import parse_term
 from bot.match.snippet import make_snippet
+from bot.publish.digest_words import count_text, plain
 
 from .helpers import Doc, decided, put, standard_agenda
 from .test_email import T0, Server, cycle, parts, setup

@@ -17,11 +17,11 @@ import apprise
 import pytest
 from sqlmodel import select
 
-from bot.claims import SendReport
 from bot.config import load_config
 from bot.match.matches import effective_watchlists
-from bot.notify import send_due
-from bot.notify_targets import SIGNATURE_HEADER, instantiate, scrub
+from bot.publish.claims import SendReport
+from bot.publish.notify import send_due
+from bot.publish.notify_targets import SIGNATURE_HEADER, instantiate, scrub
 from bot.run import pipeline
 from bot.run.pipeline import open_store
 from bot.run.report import RunReport

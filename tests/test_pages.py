@@ -23,12 +23,12 @@ from sqlmodel import select
 from benchmarks.__main__ import YEARS
 from benchmarks.ingest import prepare
 from benchmarks.item_pages import measure
-from bot import pages
 from bot.config import Config, load_config
-from bot.feeds import publish
 from bot.match.watchlists import load_watchlists
-from bot.page_data import PageData
-from bot.page_text import section_html
+from bot.publish import pages
+from bot.publish.feeds import publish
+from bot.publish.page_data import PageData
+from bot.publish.page_text import section_html
 from bot.run.pipeline import open_store
 from bot.store.models import Item
 

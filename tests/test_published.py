@@ -1,4 +1,4 @@
-"""What date a reader is told a document came out (bot.published): the kommune's own date where
+"""What date a reader is told a document came out (bot.publish.published): the kommune's own date where
 the source gives one; else when it was fetched, unless that was long after the meeting."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.published import published
+from bot.publish.published import published
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 MEETING = date(2026, 3, 2)

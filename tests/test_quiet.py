@@ -14,8 +14,8 @@ import feedparser
 import pytest
 
 from bot.config import load_config
-from bot.digest import send_due
 from bot.match.matches import effective_watchlists
+from bot.publish.digest import send_due
 from bot.run.pipeline import open_store
 
 from .helpers import decided, json_lines, put, run_cli, standard_agenda

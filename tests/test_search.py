@@ -20,9 +20,9 @@ from bot.errors import StoreError
 from bot.match.matcher import Matcher
 from bot.match.matches import item_text
 from bot.match.watchlists import load_watchlist
+from bot.publish.search import SearchError, SearchLimits, SearchQuery, parse_query, run_search, split_terms
+from bot.publish.search_web import SearchApp
 from bot.run.pipeline import open_store
-from bot.search import SearchError, SearchLimits, SearchQuery, parse_query, run_search, split_terms
-from bot.search_web import SearchApp
 from bot.store import Store
 
 from .helpers import Doc, decided, run_cli, standard_agenda, write_config

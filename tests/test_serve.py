@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.errors import BotError
-from bot.serve import CHUNK, Limits, serve
+from bot.publish.serve import CHUNK, Limits, serve
 
 from .webtools import feed_server
 
@@ -285,7 +285,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigServer]:
     folder = tmp_path_factory.mktemp("big")
     sha256 = write_random(folder / "big.pdf", BIG)
     code = (
-        "import sys; from pathlib import Path; from bot.serve import make_server\n"
+        "import sys; from pathlib import Path; from bot.publish.serve import make_server\n"
         "server = make_server(Path(sys.argv[1]), port=0, quiet=True)\n"
         "print(server.server_address[1], flush=True)\n"
         "server.serve_forever()\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.serve import Limits, Pages, make_server
+from bot.publish.serve import Limits, Pages, make_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")

@@ -19,15 +19,15 @@ from sqlmodel import col, select
 
 from bot.attachments import AttachmentReader, Caps
 from bot.config import Config
-from bot.digest import deliver, recipients
 from bot.errors import OutOfTime, PublishError, SourceError, Stopping
-from bot.feeds import publish
 from bot.fetch import Fetcher, FetchSettings
-from bot.health import record_listing, record_outcome
 from bot.http_cache import store_fetcher
 from bot.match.matches import effective_watchlists, match_changes, sync_watchlists
 from bot.match.watchlists import Watchlist, paused_slugs
-from bot.notify import after_cycle
+from bot.publish.digest import deliver, recipients
+from bot.publish.feeds import publish
+from bot.publish.health import record_listing, record_outcome
+from bot.publish.notify import after_cycle
 from bot.run.poll import Poll, named
 from bot.run.reading import Readers
 from bot.run.report import RunReport
@@ -123,7 +123,7 @@ def interval(config: Config, source: SourceConfig) -> timedelta:
 
 
 def email_digests(config: Config, store: Store, watchlists: list[Watchlist], now: datetime, report: RunReport) -> None:
-    """A cycle's immediate email digests, then its chat and webhook notifications (see :mod:`bot.notify`)."""
+    """A cycle's immediate email digests, then its chat and webhook notifications (see :mod:`bot.publish.notify`)."""
     _email_digests(config, store, watchlists, now, report)
     report.notify = after_cycle(config, store, watchlists, now)
     if report.notify is not None:

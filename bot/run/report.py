@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.claims import SendReport
-from bot.feeds import FeedReport
+from bot.publish.claims import SendReport
+from bot.publish.feeds import FeedReport
 from bot.wording import plural
 
 

@@ -35,14 +35,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, find_config_file, load_config
-from bot.digest import has_undelivered_matches, recipients, send_due
 from bot.errors import BotError, PublishError
-from bot.feeds import publish
-from bot.mailer import send_pending
 from bot.match.matches import effective_watchlists, has_unmatched_events, match_changes
 from bot.match.watchlists import Watchlist, paused_slugs
-from bot.notify import leftovers, schedule
-from bot.notify import send_due as send_due_notifications
+from bot.publish.digest import has_undelivered_matches, recipients, send_due
+from bot.publish.feeds import publish
+from bot.publish.mailer import send_pending
+from bot.publish.notify import leftovers, schedule
+from bot.publish.notify import send_due as send_due_notifications
 from bot.run.pipeline import Progress, email_digests, interval, open_store, run_cycle
 from bot.run.report import RunReport
 from bot.run.workers import Leases, heartbeat, jittered, leave

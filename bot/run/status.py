@@ -8,11 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.claims import UNSENT
 from bot.config import Config
 from bot.match.matches import effective_watchlists
 from bot.match.watchlists import Watchlist
-from bot.notify import status_lines as notify_status
+from bot.publish.claims import UNSENT
+from bot.publish.notify import status_lines as notify_status
 from bot.run.workers import workers
 from bot.store import Store
 from bot.store.models import DigestItem, Item, Match, Meeting, Outbox, SourceState, WatchlistState

@@ -297,7 +297,7 @@ class Outbox(SQLModel, table=True):
     A retry resends exactly this message (same Message-ID); ``state`` goes pending → sending
     (claimed by one worker, with a lease) → sent, or back to pending with a later
     ``next_attempt_at`` when the server fails, or to ``failed`` when its attempts are used up,
-    from where it is retried (see :mod:`bot.mailer`).
+    from where it is retried (see :mod:`bot.publish.mailer`).
     """
 
     __tablename__ = "outbox"
@@ -336,7 +336,7 @@ class DigestItem(SQLModel, table=True):
 
 class Notification(SQLModel, table=True):
     """One chat or webhook notification: the matches of one watchlist for one target and period,
-    stored rendered before anything is sent (see :mod:`bot.notify`).
+    stored rendered before anything is sent (see :mod:`bot.publish.notify`).
 
     ``target`` is what may be shown: an Apprise URL with its secrets masked, ``env:NAME`` (the
     URL with its secret is read from that variable only when sending) or ``tag:NAME <masked

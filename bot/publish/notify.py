@@ -1,8 +1,8 @@
 """Chat and webhook notifications: a watchlist's ``[deliver] notify`` and ``notify_env``.
 
-Built like the email digests (:mod:`bot.digest`), through an outbox of their own, the
+Built like the email digests (:mod:`bot.publish.digest`), through an outbox of their own, the
 ``notification`` table: one row per (watchlist, target, period), rendered and stored before
-anything is sent (:mod:`bot.notify_send` sends it), with the matches it carries. Periods as the
+anything is sent (:mod:`bot.publish.notify_send` sends it), with the matches it carries. Periods as the
 digests': ``immediate:<cycle time>`` after each cycle, ``daily:<date>`` and ``weekly:<date>`` at
 ``[email] daily_at`` / ``weekly_on`` (07:00 and Monday without an ``[email]`` table),
 ``now:<time>`` for ``referatvagt notify --now``.
@@ -11,7 +11,7 @@ A match goes to a target once, if it may be delivered at all (``Match.mail``: no
 found while its watchlist was paused), was found after the target was first seen (a target
 added to an old watchlist is not sent its history) and less than ``HORIZON`` ago. A paused
 watchlist gets nothing; its matches from before the pause wait for it. Targets and their
-secrets: :mod:`bot.notify_targets`.
+secrets: :mod:`bot.publish.notify_targets`.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.claims import UNSENT, SendReport
 from bot.config import Config, EmailSettings
-from bot.digest import due_period
-from bot.digest_render import Pending
-from bot.feeds import Row
 from bot.match.watchlists import Watchlist
-from bot.notify_render import payloads, text, title
-from bot.notify_send import retry_failed, send_pending
-from bot.notify_targets import has_targets, targets
+from bot.publish.claims import UNSENT, SendReport
+from bot.publish.digest import due_period
+from bot.publish.digest_render import Pending
+from bot.publish.feeds import Row
+from bot.publish.notify_render import payloads, text, title
+from bot.publish.notify_send import retry_failed, send_pending
+from bot.publish.notify_targets import has_targets, targets
 from bot.store import Store, events_by_id
 from bot.store.coordination import insert_ignoring, lock, retrying
 from bot.store.models import Match, Notification

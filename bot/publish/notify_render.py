@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.config import Config
-from bot.digest_render import Pending, header_safe
-from bot.digest_words import count_text, one_line, subject_counts
-from bot.feeds import entry_label, entry_link
 from bot.match.watchlists import Watchlist
-from bot.views import match_json, snippet_of
+from bot.publish.digest_render import Pending, header_safe
+from bot.publish.digest_words import count_text, one_line, subject_counts
+from bot.publish.feeds import entry_label, entry_link
+from bot.publish.views import match_json, snippet_of
 
 VERSION = 1
 SHOWN = 15  # items in one chat message; the rest are counted

@@ -1,7 +1,7 @@
 """Email digests: gather each recipient's undelivered matches, render them, put them in the outbox.
 
 A digest is built once per (recipient, period) and stored, rendered, in the outbox before
-anything is sent (see :mod:`bot.mailer`); each match goes into one digest per recipient.
+anything is sent (see :mod:`bot.publish.mailer`); each match goes into one digest per recipient.
 Periods: ``immediate:<cycle time>``, ``daily:<date>``, ``weekly:<date>``, ``now:<time>``.
 """
 
@@ -17,15 +17,15 @@ from pathlib import Path
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from bot.all_clear import build_all_clear
-from bot.claims import SendReport
 from bot.config import Config, EmailSettings
-from bot.digest_render import Pending, compose, wire_format
 from bot.errors import ConfigError
-from bot.feeds import Row
-from bot.mailer import Mailer, send_pending
 from bot.match.watchlists import Watchlist, paused_slugs
-from bot.sample import SAMPLE, sample
+from bot.publish.all_clear import build_all_clear
+from bot.publish.claims import SendReport
+from bot.publish.digest_render import Pending, compose, wire_format
+from bot.publish.feeds import Row
+from bot.publish.mailer import Mailer, send_pending
+from bot.publish.sample import SAMPLE, sample
 from bot.store import Store, events_by_id
 from bot.store.coordination import lock
 from bot.store.models import DigestItem, Match, Outbox

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -23,13 +22,12 @@ from sqlmodel import col
 from bot import __version__
 from bot.config import Config
 from bot.match.watchlists import Watchlist
-from bot.page_data import marks
-from bot.pages import FOLDER
+from bot.publish.page_data import marks
+from bot.publish.pages import FOLDER, TEMPLATES
 from bot.store import Store, write_atomically
 from bot.store.models import HealthEvent
 
 STATE_FILE = "feeds.json"
-TEMPLATES = Path(__file__).with_name("templates")
 
 
 def inputs(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> str:

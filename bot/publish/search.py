@@ -18,11 +18,11 @@ from datetime import date
 
 from pydantic import ValidationError
 
-from bot.feeds import Row
 from bot.match.matcher import ItemText, Matcher, WatchlistMatch
 from bot.match.query import TermError, parse_term
 from bot.match.snippet import Snippet
 from bot.match.watchlists import RESERVED_PREFIXES, Watchlist
+from bot.publish.feeds import Row
 from bot.store import Store
 
 _TERM = re.compile(r'"[^"]*"?|[^\s"]+')  # a quoted phrase (an unclosed one is reported by parse_term) or a word
@@ -35,7 +35,7 @@ FIELDS = ("q", "alle", "uden", "kommune", "udvalg", "afsnit", "fra", "til")
 
 @dataclass(frozen=True)
 class SearchLimits:
-    """What one search may cost; at most ``searches`` are computed at once (see :mod:`bot.search_web`)."""
+    """What one search may cost; at most ``searches`` are computed at once (see :mod:`bot.publish.search_web`)."""
 
     max_chars: int = 300  # per text field of the form
     max_terms: int = 20  # terms in all (any, all, none)

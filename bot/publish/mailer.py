@@ -33,9 +33,9 @@ from types import TracebackType
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from bot.claims import LEASE_TIMEOUTS, Claims, SendReport, abandoned
 from bot.config import EmailSettings
 from bot.errors import BotError, ConfigError
+from bot.publish.claims import LEASE_TIMEOUTS, Claims, SendReport, abandoned
 from bot.store import Store
 from bot.store.models import Outbox
 from bot.wording import plural

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from bot.cases import CARRIED, CaseStep
 from bot.config import Config
-from bot.page_data import PageData, ReadAttachment, Step
-from bot.page_text import section_html
 from bot.parse.extract import clean_text
 from bot.parse.sections import is_decision_heading, section_kind
-from bot.published import published
+from bot.publish.page_data import PageData, ReadAttachment, Step
+from bot.publish.page_text import section_html
+from bot.publish.published import published
 
 DOC_KINDS = {"dagsorden": "Dagsorden", "tillægsdagsorden": "Tillægsdagsorden", "referat": "Referat"}
 
@@ -210,7 +210,7 @@ def _day(day: date) -> str:
 
 
 def _published(config: Config, published_at: datetime | None, fetched_at: datetime, meeting_date: date) -> str:
-    """ "Offentliggjort 02.11.2026", "Hentet …", or that the kommune gave no date (bot.published)."""
+    """ "Offentliggjort 02.11.2026", "Hentet …", or that the kommune gave no date (bot.publish.published)."""
     return _published_label(published_at, fetched_at, meeting_date, config.bot.zone)
 
 

@@ -1,7 +1,7 @@
 """RSS 2.0 and Atom 1.0 feeds (feedgen), the index page and the OPML file.
 
 One feed per watchlist with ``[deliver] feed = true`` (its matches) and one per source (all
-new and changed items); entries link to the items' own pages, which :mod:`bot.pages` writes
+new and changed items); entries link to the items' own pages, which :mod:`bot.publish.pages` writes
 with each publish. Feeds must be stable: an entry's GUID is built from the item's uid,
 its version and the feed, never from content or time; the build date is the newest entry's
 date, so an unchanged feed is byte-identical and is not rewritten (stable ETags). Files are
@@ -25,19 +25,19 @@ from sqlmodel import select
 from bot import __version__
 from bot.config import Config
 from bot.errors import PublishError, os_reason
-from bot.health import health_notes
 from bot.match.snippet import Snippet
 from bot.match.watchlists import Watchlist
 from bot.outcomes import classify
-from bot.page_view import FeedLink, own_page, web_link
-from bot.pages import page_url, write_item_pages
 from bot.parse.extract import clean_text
-from bot.publish_state import inputs, remember, unchanged
-from bot.published import Published, published
+from bot.publish.health import health_notes
+from bot.publish.page_view import FeedLink, own_page, web_link
+from bot.publish.pages import page_url, write_item_pages
+from bot.publish.publish_state import inputs, remember, unchanged
+from bot.publish.published import Published, published
+from bot.publish.views import snippet_of
 from bot.store import Store, write_atomically
 from bot.store.coordination import exclusive
 from bot.store.models import Document, Event, Item, ItemVersion, Meeting, SourceState, WatchlistState
-from bot.views import snippet_of
 
 TTL_MINUTES = 30
 MAX_TITLE = 300
@@ -83,7 +83,7 @@ def publish(config: Config, store: Store, watchlists: Sequence[Watchlist]) -> Fe
 
     Workers sharing one feed folder publish one at a time (each file is written atomically,
     so a reader never sees half a file either). When nothing they show has changed since the
-    last publish, nothing is rendered (:mod:`bot.publish_state`)."""
+    last publish, nothing is rendered (:mod:`bot.publish.publish_state`)."""
     with exclusive(store.engine, "publish"):
         signature = inputs(config, store, watchlists)
         if unchanged(config, store, watchlists, signature):
@@ -247,7 +247,7 @@ def entry_label(kind: str, decision_added: bool, event: Event | None) -> str:
 
 
 def published_of(config: Config, row: Row) -> Published:
-    """When the item's document came out (see :mod:`bot.published`): never when the bot matched
+    """When the item's document came out (see :mod:`bot.publish.published`): never when the bot matched
     it, so an entry's date changes only with its document."""
     return published(row.document.published_at, row.document.fetched_at, row.meeting.meeting_date, config.bot.zone)
 

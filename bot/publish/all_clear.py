@@ -19,8 +19,8 @@ from email.utils import format_datetime
 from sqlmodel import Session, col, select
 
 from bot.config import Config, EmailSettings
-from bot.digest_render import header_safe, message_id, wire_format
 from bot.match.watchlists import Watchlist
+from bot.publish.digest_render import header_safe, message_id, wire_format
 from bot.store import Store
 from bot.store.coordination import lock
 from bot.store.models import Match, Outbox, SourceState

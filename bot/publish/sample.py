@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.digest_render import Pending
-from bot.feeds import Row
 from bot.match.watchlists import Watchlist
+from bot.publish.digest_render import Pending
+from bot.publish.feeds import Row
 from bot.store.models import Document, Item, ItemVersion, Match, Meeting, SourceState
 
 SAMPLE = Watchlist(slug="eksempel", title="Eksempel på en watchlist", terms=("kontanthjælp",))

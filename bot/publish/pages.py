@@ -36,13 +36,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
 from bot.errors import BotError, PublishError, os_reason
-from bot.page_data import Marks, PageData, all_items, item_id_of, items_touched, marked, marks, pages_of
-from bot.page_view import FeedLink, page_context, web_link
-from bot.serve import CONTENT_TYPES, Page
+from bot.publish.page_data import Marks, PageData, all_items, item_id_of, items_touched, marked, marks, pages_of
+from bot.publish.page_view import FeedLink, page_context, web_link
+from bot.publish.serve import CONTENT_TYPES, Page
 from bot.store import Store, write_atomically
 
 PAGE_FORMAT = 2  # raise when what a page shows changes outside the template: every page is rendered again
 FOLDER = "items"
+TEMPLATES = Path(__file__).parents[1] / "templates"  # bot/templates, as the Jinja loaders read it
 STATE_FILE = "pages.json"
 _TEMPLATES = Environment(loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]))
 _PAGE_PATH = re.compile(rf"/{FOLDER}/([0-9a-f]{{24}})\.html")  # as bot.store.recorder.item_uid makes them
@@ -141,7 +142,7 @@ class PagesOnRequest:
 
 def _fingerprint() -> str:
     """What every page depends on: the template and the page format."""
-    template = Path(__file__).with_name("templates") / "item.html.j2"
+    template = TEMPLATES / "item.html.j2"
     return hashlib.sha256(f"{PAGE_FORMAT}\n".encode() + template.read_bytes()).hexdigest()
 
 

@@ -2,10 +2,10 @@
 
 ``/search?q=…`` is a Danish page: the form, the newest items the query matches with snippets,
 and for the query a ready watchlist file and the address of its feed, ``/search.xml?q=…`` (RSS,
-rendered like the static feeds by :mod:`bot.feeds`). The store is opened read-only, once, at the
+rendered like the static feeds by :mod:`bot.publish.feeds`). The store is opened read-only, once, at the
 first search. At most ``SearchLimits.searches`` searches are computed at once; one beyond that
 waits ``SearchLimits.wait`` seconds for its turn, then gets ``503`` with ``Retry-After``, as a
-request beyond :class:`bot.serve.Limits` does. A query the language refuses is ``400`` with its
+request beyond :class:`bot.publish.serve.Limits` does. A query the language refuses is ``400`` with its
 reason on the page, never a traceback.
 """
 
@@ -21,11 +21,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bot import __version__
 from bot.config import Config
 from bot.errors import StoreError
-from bot.feeds import NO_ENTRIES, Feed, build_entry, highlighted, render_rss
-from bot.pages import page_url
 from bot.parse.extract import clean_text
-from bot.search import FIELDS, Found, Results, SearchError, SearchLimits, SearchQuery, parse_query, run_search
-from bot.serve import RETRY_AFTER, Page, Pages
+from bot.publish.feeds import NO_ENTRIES, Feed, build_entry, highlighted, render_rss
+from bot.publish.pages import page_url
+from bot.publish.search import FIELDS, Found, Results, SearchError, SearchLimits, SearchQuery, parse_query, run_search
+from bot.publish.serve import RETRY_AFTER, Page, Pages
 from bot.store import Store
 
 HTML = "text/html; charset=utf-8"
@@ -158,7 +158,7 @@ class SearchApp:
     def _feed(self, query: SearchQuery, results: Results) -> Feed:
         words = ", ".join((*query.terms, *query.all))
         base, address = self.config.feeds.base_url, urlencode(query.params())
-        # The feed's own address holds the query, which bot.feeds' file paths cannot
+        # The feed's own address holds the query, which bot.publish.feeds' file paths cannot
         links = (f"{base}search.xml?{address}", f"{base}search?{address}")
         feed = Feed("search", "search", f"referatvagt: søgning efter {words}", _described(query), False, links=links)
         for found in results.found:

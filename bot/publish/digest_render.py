@@ -2,12 +2,12 @@
 
 Grouped by watchlist → kommune → meeting, each item once per watchlist. Templates are Jinja2
 (``templates/digest.*.j2``); the HTML part has inline CSS only, as mail clients drop style
-sheets. The text part is plain text, without markup of any kind (see :mod:`bot.digest_words`).
+sheets. The text part is plain text, without markup of any kind (see :mod:`bot.publish.digest_words`).
 Everything from the minutes is escaped, and header values are stripped of line breaks (no header
 injection); the email package encodes æøå in headers (RFC 2047).
 
 Dates are the kommune's: each item says when its document was published (see
-:func:`bot.feeds.published_of`) under its meeting's date, so a first ingest of a year of minutes
+:func:`bot.publish.feeds.published_of`) under its meeting's date, so a first ingest of a year of minutes
 sent with ``--send-backfill`` reads as the archive it is, not as today's news.
 """
 
@@ -31,8 +31,6 @@ from sqlalchemy.orm import object_session
 
 from bot.cases import earlier, stories, story_key
 from bot.config import Config, EmailSettings
-from bot.digest_words import ChangeLine, change_lines, count_text, one_line, plain, subject_counts
-from bot.feeds import Row, attachment_news, entry_label, entry_link, feed_path, found_in_attachment, published_of
 from bot.match.automaton import Engine
 from bot.match.query import TermError, parse_term
 from bot.match.snippet import Snippet, make_snippet
@@ -40,8 +38,18 @@ from bot.match.watchlists import Watchlist
 from bot.outcomes import classify
 from bot.parse.extract import BIDI_CONTROLS
 from bot.parse.sections import is_decision_heading
+from bot.publish.digest_words import ChangeLine, change_lines, count_text, one_line, plain, subject_counts
+from bot.publish.feeds import (
+    Row,
+    attachment_news,
+    entry_label,
+    entry_link,
+    feed_path,
+    found_in_attachment,
+    published_of,
+)
+from bot.publish.views import snippet_of
 from bot.store.models import Event, Match
-from bot.views import snippet_of
 
 _HEADER_UNSAFE = re.compile(f"[\\x00-\\x1f\\x7f{BIDI_CONTROLS}]+")  # header injection; reordered text
 _TEXT = Environment(loader=PackageLoader("bot", "templates"), autoescape=False, keep_trailing_newline=True)

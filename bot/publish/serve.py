@@ -22,10 +22,10 @@ A big file (a folder source's PDF) must not let a few readers exhaust the machin
 - A connection idle for ``timeout`` seconds is closed, and a reader that takes longer than that
   to accept one chunk is dropped, freeing its slot: a stalled or trickling client cannot keep one.
 
-Pages computed on request (``pages``: the search page, :mod:`bot.search_web`) answer their exact
+Pages computed on request (``pages``: the search page, :mod:`bot.publish.search_web`) answer their exact
 paths before any file is looked for; a ``200`` carries an ETag of its bytes and gets ``304`` by the
 same rules as a file. A request no file answers is offered to ``make`` (the item pages no feed has
-linked yet, :class:`bot.pages.PagesOnRequest`), which may write the file into the folder; it is
+linked yet, :class:`bot.publish.pages.PagesOnRequest`), which may write the file into the folder; it is
 then served as any other (or, where the folder cannot be written, gives the reply itself).
 """
 

@@ -1,6 +1,6 @@
 """What item pages are made of, read from the store a chunk of items at a time.
 
-:mod:`bot.pages` decides which items need a new page; this module reads, for a few hundred items
+:mod:`bot.publish.pages` decides which items need a new page; this module reads, for a few hundred items
 at once, everything a page shows: the current version with its meeting, source and document, the
 item's change events with the version and document each came from, the watchlists that matched
 it, the steps of its case (:mod:`bot.cases`), and what was read from its attachments. A fixed
@@ -72,7 +72,7 @@ class PageSource:
 class PageDocument:
     key: str
     raw_sha256: str
-    published_at: datetime | None  # as stored (see bot.published)
+    published_at: datetime | None  # as stored (see bot.publish.published)
     fetched_at: datetime
 
 
@@ -87,7 +87,7 @@ class Step:
     attachment_changes: list[dict[str, Any]]
     version: int | None
     doc_kind: str | None
-    published_at: datetime | None  # of its document, as stored (see bot.published)
+    published_at: datetime | None  # of its document, as stored (see bot.publish.published)
     fetched_at: datetime
 
 

@@ -1,6 +1,6 @@
 """Delivery of stored notifications: once each, with retries and backoff, by one worker at a time.
 
-The rules of the email outbox (:mod:`bot.mailer`), with its constants: a notification is claimed
+The rules of the email outbox (:mod:`bot.publish.mailer`), with its constants: a notification is claimed
 (pending → sending, with a lease) by one conditional UPDATE, sent, and marked sent only by the
 worker that claimed it; a claim whose lease ran out (on SQLite: any, its process is gone) is
 sent again. A failure puts it back to pending ``backoff(attempts)`` later; after ``MAX_ATTEMPTS``
@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 
-from bot.claims import LEASE_TIMEOUTS, Claims, SendReport, abandoned
 from bot.config import Config
 from bot.match.watchlists import Watchlist
-from bot.notify_targets import TIMEOUT, NotifyError, Target, endpoint, is_webhook, send, targets
+from bot.publish.claims import LEASE_TIMEOUTS, Claims, SendReport, abandoned
+from bot.publish.notify_targets import TIMEOUT, NotifyError, Target, endpoint, is_webhook, send, targets
 from bot.store import Store
 from bot.store.models import Notification
 

@@ -2,7 +2,7 @@
 
 Every failed poll of a source is logged with its place in the streak of consecutive failures
 and when the streak started; the first success after a streak is logged as ``recovered``.
-The feed (``state/feeds/_health.xml``, written by :mod:`bot.feeds`) says "failing" once a
+The feed (``state/feeds/_health.xml``, written by :mod:`bot.publish.feeds`) says "failing" once a
 streak reaches ``[bot] alert_after_failures`` and "recovered" when such a streak ends; each
 note's GUID is built from the source and the streak's start, so it never changes.
 """
