@@ -2,7 +2,7 @@
 committees and meetings, plus the earlier committees' decisions an agenda carries inside one item
 (FirstAgenda agendas quote every decision taken on the case so far).
 
-The case number is compared as :func:`bot.match.matcher.case_key` writes it (whitespace runs as one
+The case number is compared collapsed (:func:`bot.parse.minutes.collapse`: whitespace runs as one
 space), which is how every source stores it, so the store is asked for the exact value. A decision
 carried in an item and a stored item of the same committee on the same day are one step: the
 stored item wins (it has a page and a link), taking the carried text when it has no decision of its
@@ -24,9 +24,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.match.matcher import case_key  # the key watchlists' ``cases`` match by
 from bot.outcomes import Outcome, classify
-from bot.parse.minutes import committee_key
+from bot.parse.minutes import collapse, committee_key
 from bot.store.models import Event, Item, ItemVersion, Meeting, SourceState
 
 CARRIED = "beslutning"  # the kind of a step known only from the decision another item quotes
@@ -147,12 +146,12 @@ def _rows(session: Session, numbers: Collection[str]) -> list[_Row]:
 def stories(session: Session, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str], list[CaseStep]]:
     """The timelines of several cases at once, keyed by (kommune casefolded, case key): one query
     for a chunk of item pages or a digest's items. Pairs without a case number are ignored."""
-    keys = {(kommune.casefold(), case_key(number)) for kommune, number in wanted if number and number.strip()}
+    keys = {(kommune.casefold(), collapse(number)) for kommune, number in wanted if number and number.strip()}
     if not keys:
         return {}
     grouped: dict[tuple[str, str], list[_Row]] = {}
     for row in _rows(session, {number for _, number in keys}):
-        key = (row.kommune.casefold(), case_key(row.case_number))
+        key = (row.kommune.casefold(), collapse(row.case_number))
         if key in keys:
             grouped.setdefault(key, []).append(row)
     return {key: timeline(rows) for key, rows in grouped.items()}
@@ -160,7 +159,7 @@ def stories(session: Session, wanted: Iterable[tuple[str, str | None]]) -> dict[
 
 def story_key(kommune: str, case_number: str | None) -> tuple[str, str] | None:
     """The key of an item's case in :func:`stories`; None for an item without a case number."""
-    return (kommune.casefold(), case_key(case_number)) if case_number and case_number.strip() else None
+    return (kommune.casefold(), collapse(case_number)) if case_number and case_number.strip() else None
 
 
 def find_case(session: Session, kommune: str, case_number: str) -> Case | None:
@@ -261,7 +260,7 @@ def _date(value: Any) -> date | None:
 
 
 def _web(url: Any) -> str | None:
-    # as bot.page_view.web_link (which cannot be imported here: page_data uses this module)
+    # as bot.publish.page_view.web_link (which cannot be imported here: page_data uses this module)
     return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
 
 

@@ -13,6 +13,7 @@ from bot.match.automaton import Engine
 from bot.match.query import Hit, Term, Words
 from bot.match.snippet import Snippet, make_snippet
 from bot.match.watchlists import Watchlist
+from bot.parse.minutes import collapse
 from bot.parse.sections import is_decision_heading, section_kind
 
 # --- watchlists -----------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ class Matcher:
                     terms.append(term)
             return tuple(table[raw] for raw in getattr(watchlist, clause))
 
-        cases = frozenset(case_key(case) for case in watchlist.cases)
+        cases = frozenset(collapse(case) for case in watchlist.cases)
         return _Compiled(watchlist, engine, ids("terms"), ids("all"), ids("exclude"), cases)
 
     @property
@@ -166,7 +167,7 @@ class Matcher:
                     for term in _found(search.attachment_segments(engine)):
                         positions.update(index.get(term, ()))
         if item.case_number:
-            positions.update(self._by_case.get(case_key(item.case_number), ()))
+            positions.update(self._by_case.get(collapse(item.case_number), ()))
         if item.added is not None:
             positions.update(self._new_text)
         return sorted(positions)
@@ -179,7 +180,7 @@ def _evaluate(compiled: _Compiled, item: ItemText, search: _Search) -> Watchlist
     if watchlist.outcomes and item.outcome not in watchlist.outcomes:  # no decision yet: no outcome to match
         return None
     full = search.segments(compiled.engine)
-    if item.case_number and case_key(item.case_number) in compiled.cases:
+    if item.case_number and collapse(item.case_number) in compiled.cases:
         return WatchlistMatch(watchlist.slug, (), _opening(full), by_case=True)
     committee = item.committee.casefold()
     if watchlist.committees and not any(c.casefold() in committee for c in watchlist.committees):
@@ -224,10 +225,6 @@ def _snippet_order(segment: tuple[str, Words, list[Hit]]) -> int:
 def _attachment(item: ItemText, heading: str) -> AttachmentText | None:
     """The attachment of a segment's heading; None for the item's own text."""
     return item.attachments[int(heading[len(_BILAG) :])] if heading.startswith(_BILAG) else None
-
-
-def case_key(case_number: str) -> str:
-    return " ".join(case_number.split())
 
 
 def _found(segments: Segments) -> set[int]:
