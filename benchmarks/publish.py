@@ -29,7 +29,8 @@ from bot.match.matcher import Matcher
 from bot.match.matches import match_pending_events, sync_watchlists
 from bot.match.watchlists import Watchlist
 from bot.publish.digest_render import Pending, compose, wire_format
-from bot.publish.feeds import Row, publish
+from bot.publish.entries import Row
+from bot.publish.feeds import publish
 from bot.run.pipeline import open_store
 from bot.store.models import Document, Event, Item, ItemVersion, Match, Meeting, SourceState
 

@@ -23,7 +23,7 @@ from bot.match.watchlists import Watchlist, paused_slugs
 from bot.publish.all_clear import build_all_clear
 from bot.publish.claims import SendReport
 from bot.publish.digest_render import Pending, compose, wire_format
-from bot.publish.feeds import Row
+from bot.publish.entries import Row
 from bot.publish.mailer import Mailer, send_pending
 from bot.publish.sample import SAMPLE, sample
 from bot.store import Store, events_by_id

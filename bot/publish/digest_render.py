@@ -7,7 +7,7 @@ Everything from the minutes is escaped, and header values are stripped of line b
 injection); the email package encodes æøå in headers (RFC 2047).
 
 Dates are the kommune's: each item says when its document was published (see
-:func:`bot.publish.feeds.published_of`) under its meeting's date, so a first ingest of a year of minutes
+:func:`bot.publish.entries.published_of`) under its meeting's date, so a first ingest of a year of minutes
 sent with ``--send-backfill`` reads as the archive it is, not as today's news.
 """
 
@@ -39,15 +39,8 @@ from bot.outcomes import classify
 from bot.parse.extract import BIDI_CONTROLS
 from bot.parse.sections import is_decision_heading
 from bot.publish.digest_words import ChangeLine, change_lines, count_text, one_line, plain, subject_counts
-from bot.publish.feeds import (
-    Row,
-    attachment_news,
-    entry_label,
-    entry_link,
-    feed_path,
-    found_in_attachment,
-    published_of,
-)
+from bot.publish.entries import Row, attachment_news, entry_label, entry_link, found_in_attachment, published_of
+from bot.publish.feeds import feed_path
 from bot.publish.views import snippet_of
 from bot.store.models import Event, Match
 

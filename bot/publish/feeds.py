@@ -1,8 +1,8 @@
 """RSS 2.0 and Atom 1.0 feeds (feedgen), the index page and the OPML file.
 
 One feed per watchlist with ``[deliver] feed = true`` (its matches) and one per source (all
-new and changed items); entries link to the items' own pages, which :mod:`bot.publish.pages` writes
-with each publish. Feeds must be stable: an entry's GUID is built from the item's uid,
+new and changed items); entries (:mod:`bot.publish.entries`) link to the items' own pages, which
+:mod:`bot.publish.pages` writes with each publish. Feeds must be stable: an entry's GUID is built from the item's uid,
 its version and the feed, never from content or time; the build date is the newest entry's
 date, so an unchanged feed is byte-identical and is not rewritten (stable ETags). Files are
 written atomically. Minutes are untrusted: all their text is escaped, and characters XML
@@ -25,37 +25,23 @@ from sqlmodel import select
 from bot import __version__
 from bot.config import Config
 from bot.errors import PublishError, os_reason
-from bot.match.snippet import Snippet
 from bot.match.watchlists import Watchlist
-from bot.outcomes import classify
 from bot.parse.extract import clean_text
+from bot.publish.entries import Entry, Row, Seen, build_entry, found_in_attachment, highlighted
 from bot.publish.health import health_notes
-from bot.publish.page_view import FeedLink, own_page, web_link
-from bot.publish.pages import page_url, write_item_pages
+from bot.publish.page_view import FeedLink
+from bot.publish.pages import write_item_pages
 from bot.publish.publish_state import inputs, remember, unchanged
-from bot.publish.published import Published, published
 from bot.publish.views import snippet_of
 from bot.store import Store, write_atomically
 from bot.store.coordination import exclusive
-from bot.store.models import Document, Event, Item, ItemVersion, Meeting, SourceState, WatchlistState
+from bot.store.models import ItemVersion, WatchlistState
 
 TTL_MINUTES = 30
-MAX_TITLE = 300
 NO_ENTRIES = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a fixed build date keeps an empty feed stable
 _TEMPLATES = Environment(
     loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True
 )
-
-
-@dataclass(frozen=True)
-class Entry:
-    guid: str
-    title: str
-    link: str
-    published: datetime
-    categories: tuple[str, ...]
-    summary: str
-    html: str
 
 
 @dataclass
@@ -140,9 +126,11 @@ def _health_feed(config: Config, store: Store) -> Feed:
     feed = Feed("_health", "_health", "referatvagt: kilder der fejler", "Kilder der fejler gentagne gange", False)
     urls = {source.name: str(getattr(source, "url", "") or "") for source in config.sources}
     for note in health_notes(store, config.bot.alert_after_failures, config.feeds.max_entries):
-        text = _clean(note.text)
+        text = clean_text(note.text)
         link = urls.get(note.source) or config.feeds.base_url
-        entry = Entry(note.guid, _clean(note.title), link, note.at, (_clean(note.kommune),), text, str(escape(text)))
+        entry = Entry(
+            note.guid, clean_text(note.title), link, note.at, (clean_text(note.kommune),), text, str(escape(text))
+        )
         feed.entries.append(entry)
     return feed
 
@@ -197,135 +185,10 @@ def _source_feed(config: Config, store: Store, name: str, kommune: str) -> Feed:
     return feed
 
 
-@dataclass(frozen=True)
-class Row:
-    """One stored item version with where it was published."""
-
-    item: Item
-    version: ItemVersion
-    meeting: Meeting
-    source: SourceState
-    document: Document
-
-
-@dataclass(frozen=True)
-class Seen:
-    """What the bot saw happen to the item."""
-
-    kind: str
-    decision_added: bool
-    event: Event | None
-
-
-def found_in_attachment(name: str | None, url: str | None) -> dict[str, str | None] | None:
-    """The attachment a match's snippet is from, as templates show it ("i bilag <name>")."""
-    return {"name": _clean(name), "url": web_link(url)} if name else None
-
-
-def attachment_news(event: Event | None) -> list[dict[str, str | None]]:
-    """The attachments an event added or changed, each with its words: "Nyt bilag", "Ændret bilag"."""
-    return [
-        {
-            "label": "Nyt bilag" if news.get("change") == "added" else "Ændret bilag",
-            "name": _clean(str(news.get("name") or "")),
-            "url": web_link(news.get("url")),
-        }
-        for news in ((event.attachment_changes or []) if event is not None else [])
-    ]
-
-
-def entry_label(kind: str, decision_added: bool, event: Event | None) -> str:
-    """How an entry's title starts: what happened to the item."""
-    if decision_added:
-        return "Beslutning: "
-    if kind != "changed":
-        return ""
-    news = attachment_news(event)
-    if event is not None and news and all(s.startswith("Bilag: ") for s in event.changed_sections):
-        return "Nyt bilag: " if any(n["label"] == "Nyt bilag" for n in news) else "Ændret bilag: "
-    return "Opdateret: "
-
-
-def published_of(config: Config, row: Row) -> Published:
-    """When the item's document came out (see :mod:`bot.publish.published`): never when the bot matched
-    it, so an entry's date changes only with its document."""
-    return published(row.document.published_at, row.document.fetched_at, row.meeting.meeting_date, config.bot.zone)
-
-
-def build_entry(
-    config: Config,
-    feed_slug: str,
-    seen: Seen | None,
-    row: Row,
-    snippet: Markup,
-    terms: tuple[str, ...],
-    found_in: dict[str, str | None] | None = None,
-) -> Entry:
-    """An entry of a feed; ``seen``: what happened to the item (None: no label, as in a search)."""
-    prefix = entry_label(seen.kind, seen.decision_added, seen.event) if seen is not None else ""
-    day = row.meeting.meeting_date.strftime("%d.%m.%Y")
-    where = f"{row.source.kommune} · {row.meeting.committee} {day}"
-    title = _clean(f"{prefix}{where} · Punkt {row.item.number}: {row.version.title}")
-    event = seen.event if seen is not None else None
-    when = published_of(config, row)
-    diff = [_clean_diff(entry) for entry in event.diff] if event is not None and event.kind == "changed" else []
-    html = _TEMPLATES.get_template("entry.html.j2").render(
-        kommune=_clean(row.source.kommune),
-        committee=_clean(row.meeting.committee),
-        meeting_date=day,
-        published=when.phrase(row.version.doc_kind, config.bot.zone),
-        number=row.item.number,
-        case_number=_clean(row.version.case_number or ""),
-        snippet=snippet,
-        decision=[_clean(p) for p in (row.version.decision or "").split("\n\n") if p.strip()],
-        outcome=_clean(outcome.text) if (outcome := classify(row.version.decision)) is not None else "",
-        diff=diff,
-        terms=terms,
-        found_in=found_in,
-        attachments=attachment_news(event if event is not None and event.kind == "changed" else None),
-        page=page_url(config, row.item.uid),
-        own_page=own_page(row.version, row.meeting),
-    )
-    summary = _clean(str(snippet.striptags()) if snippet else "")
-    if found_in is not None and summary:
-        summary = f"i bilag {found_in['name']}: {summary}"
-    return Entry(
-        guid=f"urn:referatvagt:{feed_slug}:{row.item.uid}:v{row.version.version}",
-        title=title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…",
-        link=page_url(config, row.item.uid),
-        published=when.at,
-        categories=tuple(_clean(c) for c in (row.source.kommune, row.meeting.committee, *terms)),
-        summary=summary,
-        html=html,
-    )
-
-
-def entry_link(config: Config, row: Row) -> str:
-    """The item on the kommune's site when it has one there, else the item's own page."""
-    return own_page(row.version, row.meeting) or page_url(config, row.item.uid)
-
-
-def highlighted(snippet: Snippet) -> Markup:
-    """A snippet as HTML, its hits in bold."""
-    out, last, text = Markup(), 0, snippet.text
-    for start, end in snippet.highlights:
-        out += escape(_clean(text[last:start])) + Markup("<b>") + escape(_clean(text[start:end])) + Markup("</b>")
-        last = end
-    return out + escape(_clean(text[last:]))
-
-
 def _first_words(version: ItemVersion, count: int = 40) -> str:
     text = " ".join(text for _, text in version.sections[:2]) or version.title
-    words = _clean(text).split()
+    words = clean_text(text).split()
     return " ".join(words[:count]) + (" …" if len(words) > count else "")
-
-
-def _clean(text: str) -> str:
-    return clean_text(text)
-
-
-def _clean_diff(entry: dict[str, Any]) -> dict[str, Any]:
-    return {"section": _clean(str(entry["section"])), "ops": [(op, _clean(text)) for op, text in entry["ops"]]}
 
 
 # --- rendering ----------------------------------------------------------------------------------
@@ -335,8 +198,8 @@ def _generator(feed: Feed, config: Config, suffix: str) -> FeedGenerator:
     base = config.feeds.base_url
     generator = FeedGenerator()
     generator.id(f"urn:referatvagt:feed:{feed.slug}")
-    generator.title(_clean(feed.title))
-    generator.subtitle(_clean(feed.description))
+    generator.title(clean_text(feed.title))
+    generator.subtitle(clean_text(feed.description))
     own, page = feed.links or (f"{base}{feed.path}{suffix}", f"{base}index.html#{feed.slug}" if feed.public else base)
     # The RSS channel <link> is the last link added: self first, the page for people last.
     generator.link(href=own, rel="self")

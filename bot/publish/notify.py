@@ -27,7 +27,7 @@ from bot.match.watchlists import Watchlist
 from bot.publish.claims import UNSENT, SendReport
 from bot.publish.digest import due_period
 from bot.publish.digest_render import Pending
-from bot.publish.feeds import Row
+from bot.publish.entries import Row
 from bot.publish.notify_render import payloads, text, title
 from bot.publish.notify_send import retry_failed, send_pending
 from bot.publish.notify_targets import has_targets, targets

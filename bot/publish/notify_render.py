@@ -22,7 +22,7 @@ from bot.config import Config
 from bot.match.watchlists import Watchlist
 from bot.publish.digest_render import Pending, header_safe
 from bot.publish.digest_words import count_text, one_line, subject_counts
-from bot.publish.feeds import entry_label, entry_link
+from bot.publish.entries import entry_label, entry_link
 from bot.publish.views import match_json, snippet_of
 
 VERSION = 1

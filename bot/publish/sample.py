@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.match.watchlists import Watchlist
 from bot.publish.digest_render import Pending
-from bot.publish.feeds import Row
+from bot.publish.entries import Row
 from bot.store.models import Document, Item, ItemVersion, Match, Meeting, SourceState
 
 SAMPLE = Watchlist(slug="eksempel", title="Eksempel på en watchlist", terms=("kontanthjælp",))

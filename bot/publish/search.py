@@ -22,7 +22,7 @@ from bot.match.matcher import ItemText, Matcher, WatchlistMatch
 from bot.match.query import TermError, parse_term
 from bot.match.snippet import Snippet
 from bot.match.watchlists import RESERVED_PREFIXES, Watchlist
-from bot.publish.feeds import Row
+from bot.publish.entries import Row
 from bot.store import Store
 
 _TERM = re.compile(r'"[^"]*"?|[^\s"]+')  # a quoted phrase (an unclosed one is reported by parse_term) or a word

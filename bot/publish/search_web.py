@@ -22,7 +22,8 @@ from bot import __version__
 from bot.config import Config
 from bot.errors import StoreError
 from bot.parse.extract import clean_text
-from bot.publish.feeds import NO_ENTRIES, Feed, build_entry, highlighted, render_rss
+from bot.publish.entries import build_entry, highlighted
+from bot.publish.feeds import NO_ENTRIES, Feed, render_rss
 from bot.publish.pages import page_url
 from bot.publish.search import FIELDS, Found, Results, SearchError, SearchLimits, SearchQuery, parse_query, run_search
 from bot.publish.serve import RETRY_AFTER, Page, Pages
