@@ -34,8 +34,13 @@ def imports() -> dict[str, set[str]]:
     for path in BOT.rglob("*.py"):
         module = ".".join(("bot", *path.relative_to(BOT).with_suffix("").parts)).removesuffix(".__init__")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bot."):
-                found.setdefault(unit(module), set()).add(unit(node.module))
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module] if node.module else []
+            else:
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("bot."):
+                    found.setdefault(unit(module), set()).add(unit(name))
     return found
 
 
