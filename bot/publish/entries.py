@@ -23,7 +23,8 @@ from bot.publish.published import Published, published
 from bot.store.models import Document, Event, Item, ItemVersion, Meeting, SourceState
 
 MAX_TITLE = 300
-_TEMPLATES = Environment(
+# The feeds' templates (entries, the index page, the OPML file), escaping HTML and XML
+FEED_TEMPLATES = Environment(
     loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True
 )
 
@@ -111,7 +112,7 @@ def build_entry(
     event = seen.event if seen is not None else None
     when = published_of(config, row)
     diff = [_clean_diff(entry) for entry in event.diff] if event is not None and event.kind == "changed" else []
-    html = _TEMPLATES.get_template("entry.html.j2").render(
+    html = FEED_TEMPLATES.get_template("entry.html.j2").render(
         kommune=clean_text(row.source.kommune),
         committee=clean_text(row.meeting.committee),
         meeting_date=day,

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from sqlmodel import select
 
@@ -27,7 +26,7 @@ from bot.config import Config
 from bot.errors import PublishError, os_reason
 from bot.match.watchlists import Watchlist
 from bot.parse.extract import clean_text
-from bot.publish.entries import Entry, Row, Seen, build_entry, found_in_attachment, highlighted
+from bot.publish.entries import FEED_TEMPLATES, Entry, Row, Seen, build_entry, found_in_attachment, highlighted
 from bot.publish.health import health_notes
 from bot.publish.page_view import FeedLink
 from bot.publish.pages import write_item_pages
@@ -39,9 +38,6 @@ from bot.store.models import ItemVersion, WatchlistState
 
 TTL_MINUTES = 30
 NO_ENTRIES = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a fixed build date keeps an empty feed stable
-_TEMPLATES = Environment(
-    loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True
-)
 
 
 @dataclass
@@ -255,11 +251,11 @@ def _listing(feeds: Sequence[Feed], config: Config) -> list[dict[str, Any]]:
 
 
 def render_index(feeds: Sequence[Feed], config: Config) -> str:
-    return _TEMPLATES.get_template("index.html.j2").render(feeds=_listing(feeds, config), version=__version__)
+    return FEED_TEMPLATES.get_template("index.html.j2").render(feeds=_listing(feeds, config), version=__version__)
 
 
 def render_opml(feeds: Sequence[Feed], config: Config) -> str:
-    return _TEMPLATES.get_template("feeds.opml.j2").render(feeds=_listing(feeds, config))
+    return FEED_TEMPLATES.get_template("feeds.opml.j2").render(feeds=_listing(feeds, config))
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
