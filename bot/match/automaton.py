@@ -11,7 +11,7 @@ found by a regex and looked up in a sorted list of the plain terms.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
@@ -93,6 +93,44 @@ class _Automaton(Generic[M]):
         return {key for _, hits in self.hits(text) for key, _, _ in hits}
 
 
+def scan_hits_python(
+    hits: list[tuple[int, int, int]],
+    offset: int,
+    keys: Sequence[_Key],
+    settled: set[int],
+    found: dict[int, int],
+    scan: str,
+    check: Callable[[int, int], bool],
+) -> None:
+    """Record what a chunk's hits (key, start, end; starts relative to ``offset``) prove in ``found``
+    (term: where the word of its first hit starts) and hand each hit that needs a word check to
+    ``check(key, start)``, until it says the key's terms are all found; such keys join ``settled``,
+    whose hits change nothing. What ``bot.match._scan`` does in C where it was built, step for step."""
+    seen: set[int] = set()  # keys hit before in this chunk: only a key's first hit proves terms
+    for key, start, _ in hits:
+        if key in settled:
+            continue
+        start += offset
+        if key not in seen:
+            seen.add(key)
+            infix, proven, checked, phrases = keys[key]
+            if proven:
+                at = scan.rfind(" ", 0, start) + 1 if infix else start + 1
+                for index in proven:
+                    found.setdefault(index, at)
+            if not (checked or phrases):
+                settled.add(key)
+                continue
+        if check(key, start):
+            settled.add(key)
+
+
+try:  # built from source by pip where a C compiler is found (pyproject.toml); else the same in Python
+    from bot.match._scan import scan_hits
+except ImportError:  # pragma: no cover - only without a compiler at install time
+    scan_hits = scan_hits_python
+
+
 class Engine:
     """Finds every occurrence of a fixed set of terms in a text."""
 
@@ -168,29 +206,13 @@ class Engine:
     ) -> None:
         keys = automaton.keys
         settled: set[int] = set()  # keys whose terms are all found: their later hits change nothing
+
+        def check(key: int, start: int) -> bool:
+            meaning = keys[key]
+            return self._check(meaning, words, meaning.word_of(words, start), found)
+
         for offset, hits in automaton.hits(text, data):
-            # Most keys only prove terms and only their first hit counts: one dict, built in C.
-            first = {key: start for key, start, _ in reversed(hits)}
-            pending = set()  # keys to check, in order of position, each until all of its terms are found
-            for key, start in first.items():
-                if key in settled:
-                    continue
-                # Unpacked, and the word start found once per key: this loop runs per key found.
-                infix, proven, checked, phrases = keys[key]
-                if proven:
-                    at = words.word_start(offset + start) if infix else offset + start + 1
-                    for index in proven:
-                        found.setdefault(index, at)
-                if checked or phrases:
-                    pending.add(key)
-                else:
-                    settled.add(key)
-            for key, start, _ in hits if pending else ():
-                if key in pending:
-                    meaning = keys[key]
-                    if self._check(meaning, words, meaning.word_of(words, offset + start), found):
-                        pending.discard(key)
-                        settled.add(key)
+            scan_hits(hits, offset, keys, settled, found, words.scan, check)
 
     def _check(self, meaning: _Key, words: Words, start: int, found: dict[int, int]) -> bool:
         """Record the terms of a checked or phrase key that match at the word starting at ``start``;
