@@ -13,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, NamedTuple, TypeVar
 
 from ahocorasick_rs import AhoCorasick, BytesAhoCorasick
@@ -30,10 +31,6 @@ class _Key(NamedTuple):
     proven: tuple[int, ...]  # one-word prefix and infix terms: the hit proves them
     checked: tuple[int, ...]  # whole words and acronyms: the word needs a check
     phrases: tuple[tuple[int, int], ...]  # (term, position of the key word in it)
-
-    def word_of(self, words: Words, start: int) -> int:
-        """Where the word of a hit that starts at ``start`` starts."""
-        return words.word_start(start) if self.infix else start + 1
 
 
 @dataclass
@@ -204,28 +201,26 @@ class Engine:
     def _scan(
         self, automaton: _Automaton[_Key], text: str, data: bytes | None, words: Words, found: dict[int, int]
     ) -> None:
-        keys = automaton.keys
         settled: set[int] = set()  # keys whose terms are all found: their later hits change nothing
-
-        def check(key: int, start: int) -> bool:
-            meaning = keys[key]
-            return self._check(meaning, words, meaning.word_of(words, start), found)
-
+        # A partial, not a closure: the loop calls it for every hit that needs a check.
+        check = partial(self._check, automaton.keys, words, found)
         for offset, hits in automaton.hits(text, data):
-            scan_hits(hits, offset, keys, settled, found, words.scan, check)
+            scan_hits(hits, offset, automaton.keys, settled, found, words.scan, check)
 
-    def _check(self, meaning: _Key, words: Words, start: int, found: dict[int, int]) -> bool:
-        """Record the terms of a checked or phrase key that match at the word starting at ``start``;
+    def _check(self, keys: Sequence[_Key], words: Words, found: dict[int, int], key: int, hit: int) -> bool:
+        """Record the terms of a checked or phrase key that match at the word of its hit at ``hit``;
         whether all of them are found now."""
+        infix, _, checked, phrases = keys[key]
+        start = words.word_start(hit) if infix else hit + 1
         done = True
-        for index in meaning.checked:
+        for index in checked:
             # An acronym may already be found standing alone (" KL "), perhaps later in the text.
             if found.get(index, start + 1) > start:
                 if word_matches(self.terms[index].words[0], words, start, words.word_end(start)):
                     found[index] = start
                 else:
                     done = False
-        for index, anchor in meaning.phrases:
+        for index, anchor in phrases:
             if index in found:
                 continue
             first: int | None = start
