@@ -80,12 +80,23 @@ def _best(run: Callable[[], tuple[float, int]], repeats: int) -> tuple[float, in
     return min(seconds for seconds, _ in results), results[-1][1]
 
 
+def _terms_file(raws: list[str], text: Corpus) -> Path:
+    """The terms as grep reads them (-F -f), beside the corpus."""
+    terms = text.path.parent / f"terms-{len(raws)}.txt"
+    terms.write_text("\n".join(sorted({plain(raw) for raw in raws})) + "\n", encoding="utf-8")
+    return terms
+
+
+def o_seconds(raws: list[str], text: Corpus) -> float:
+    """Seconds of one ``grep -o -F -f terms corpus | wc -l``."""
+    return _count_lines_of(["grep", "-o", "-F", "-f", str(_terms_file(raws, text)), str(text.path)])[0]
+
+
 def measure(raws: list[str], text: Corpus, repeats: int = REPEATS) -> dict[str, float | int]:
     """grep -c, grep -o | wc -l and grep's start-up alone, for these terms over ``text``: best
     seconds of ``repeats``, MB/s, and what each found."""
     folder, corpus = text.path.parent, text.path
-    terms = folder / f"terms-{len(raws)}.txt"
-    terms.write_text("\n".join(sorted({plain(raw) for raw in raws})) + "\n", encoding="utf-8")
+    terms = _terms_file(raws, text)
     empty = folder / "empty.txt"
     empty.write_bytes(b"")
     size = text.size

@@ -27,6 +27,7 @@ from bot.match.automaton import Engine
 from bot.match.query import Hit, Term, Words, found_text, parse_term
 
 T = TypeVar("T")
+ROUNDS = 5  # rounds of the four runs timed in turn for the 10,000/100 ratios
 REPEATS = 3  # best of three; over >= 50 MB each run takes seconds, which evens out a shared core
 MB = 1_000_000
 
@@ -208,9 +209,27 @@ def run(scale: Scale, seed: int = 1, progress: Callable[[str], None] | None = No
                     f"grep -c {row['grep_seconds']:.3f}s, grep -o {row['grep_o_seconds']:.3f}s, "
                     f"grep start-up {row['grep_startup_seconds']:.4f}s"
                 )
+        turns = in_turn(docs, text, seed) if {100, 10_000} <= set(scale.term_counts) else None
     # The part of every row's time that does not depend on the terms: folding and blanking the text.
     text_seconds, _ = best_of(lambda: [(folded.scan, folded.cased_scan) for folded in map(Words, docs)])
-    return {"matching": rows, "scale_check": {**scale_check(rows), "text_seconds": text_seconds}}
+    return {"matching": rows, "scale_check": {**scale_check(rows, turns), "text_seconds": text_seconds}}
+
+
+def in_turn(docs: list[str], text: grep.Corpus, seed: int = 1, rounds: int = ROUNDS) -> dict[str, float]:
+    """The engine and grep -o at 100 and at 10,000 terms, one run of each per round and the four in
+    turn, the best of each over the rounds. The rows time each term count on its own, a minute
+    apart: on a shared machine a spell of load that falls on one row and not the other moved their
+    ratio by a third between runs of the same code; in turn, it falls on all four alike."""
+    raws = {count: term_lists(count, seed) for count in (100, 10_000)}
+    engines = {count: Engine([parse_term(raw) for raw in terms]) for count, terms in raws.items()}
+    best = dict.fromkeys(("engine_100", "engine_10000", "grep_o_100", "grep_o_10000"), float("inf"))
+    for _ in range(rounds):
+        for count, engine in engines.items():
+            start = time.perf_counter()
+            engine_hits(engine, docs)
+            best[f"engine_{count}"] = min(best[f"engine_{count}"], time.perf_counter() - start)
+            best[f"grep_o_{count}"] = min(best[f"grep_o_{count}"], grep.o_seconds(raws[count], text))
+    return best
 
 
 def over_100(rows: list[dict[str, Any]], key: str) -> float | None:
@@ -219,16 +238,24 @@ def over_100(rows: list[dict[str, Any]], key: str) -> float | None:
     return round(seconds[10_000] / seconds[100], 3) if 10_000 in seconds and 100 in seconds else None
 
 
-def scale_check(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def scale_check(rows: list[dict[str, Any]], turns: dict[str, float] | None = None) -> dict[str, Any]:
     """How the engine's time grows from 100 to 10,000 terms next to how grep -o's does, in this
-    run; and whether grep's start-up stays under 5% of its time (else grep's rate is start-up)."""
-    engine, grep_o = over_100(rows, "seconds"), over_100(rows, "grep_o_seconds")
+    run (timed in turn, :func:`in_turn`; the rows' own times beside them); and whether grep's
+    start-up stays under 5% of its time (else grep's rate is start-up)."""
+    rows_engine, rows_grep_o = over_100(rows, "seconds"), over_100(rows, "grep_o_seconds")
+    engine, grep_o = rows_engine, rows_grep_o
+    if turns is not None:
+        engine = round(turns["engine_10000"] / turns["engine_100"], 3)
+        grep_o = round(turns["grep_o_10000"] / turns["grep_o_100"], 3)
     startup_over = [row["terms"] for row in rows if row["grep_startup_share"] >= STARTUP_SHARE]
     o_startup_over = [row["terms"] for row in rows if row["grep_o_startup_share"] >= STARTUP_SHARE]
     return {
         "time_10000_over_100": engine,
         "grep_o_time_10000_over_100": grep_o,
         "engine_scales_like_grep_o": None if engine is None or grep_o is None else engine <= grep_o,
+        "rows_time_10000_over_100": rows_engine,  # the same from the rows' own times
+        "rows_grep_o_time_10000_over_100": rows_grep_o,
+        "in_turn": turns,  # best seconds of each of the four over ROUNDS rounds; None without both rows
         "grep_startup_under_5pct": not startup_over,  # of grep -c's time, which may stop early on a line
         "grep_startup_over_5pct_at": startup_over,
         "grep_o_startup_under_5pct": not o_startup_over,  # of grep -o's time

@@ -16,8 +16,8 @@ import pytest
 from benchmarks.__main__ import main, table
 from benchmarks.baseline import compile_terms, matched_terms
 from benchmarks.generate import ADJECTIVES, COMMON_TERMS, PARTS, documents, stem, stream, term_lists
-from benchmarks.grep import plain
-from benchmarks.matching import LARGE, SCALES, corpus, run
+from benchmarks.grep import plain, write_corpus
+from benchmarks.matching import LARGE, SCALES, corpus, in_turn, run, scale_check
 from benchmarks.year import YearSize, year
 from bot.match.automaton import Engine
 from bot.match.query import is_acronym, parse_term
@@ -194,6 +194,17 @@ def test_main_writes_the_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "ingest warm" in printed and "peak RSS MB" in printed and "statements/item" in printed
     assert "grep -c MB/s" in printed and "grep -o MB/s" in printed and "start-up / grep -o" in printed
     assert "engine MB/s" in printed and "naive hit rate" in printed and "terms found per 1,000 words" in printed
+
+
+def test_the_10000_over_100_ratios_are_timed_in_turn(tmp_path: Path) -> None:
+    docs = corpus(SCALES["tiny"])
+    turns = in_turn(docs, write_corpus(docs, tmp_path / "corpus.txt"), rounds=2)
+    assert set(turns) == {"engine_100", "engine_10000", "grep_o_100", "grep_o_10000"}
+    assert all(seconds > 0 for seconds in turns.values())
+    check = scale_check([], turns)  # no rows of their own: the ratios come from the turns alone
+    assert check["time_10000_over_100"] == round(turns["engine_10000"] / turns["engine_100"], 3)
+    assert check["grep_o_time_10000_over_100"] == round(turns["grep_o_10000"] / turns["grep_o_100"], 3)
+    assert check["rows_time_10000_over_100"] is None and check["in_turn"] == turns
 
 
 def test_the_matching_corpus_is_50_mb_but_at_tiny_scale() -> None:
