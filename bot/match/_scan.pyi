@@ -1,13 +1,4 @@
-from collections.abc import Callable, Sequence
+# The C loop takes and returns what its Python twin does.
+from bot.match.automaton import scan_hits_python as scan_hits
 
-from bot.match.automaton import _Key
-
-def scan_hits(
-    hits: list[tuple[int, int, int]],
-    offset: int,
-    keys: Sequence[_Key],
-    settled: set[int],
-    found: dict[int, int],
-    scan: str,
-    check: Callable[[int, int], bool],
-) -> None: ...
+__all__ = ["scan_hits"]
