@@ -18,7 +18,16 @@ from typing import Generic, NamedTuple, TypeVar
 
 from ahocorasick_rs import AhoCorasick, BytesAhoCorasick
 
-from bot.match.query import Hit, Term, Words, is_acronym, phrase_at, suspended_compounds, word_matches
+from bot.match.query import (
+    Hit,
+    Term,
+    Words,
+    acronym_marked,
+    is_acronym,
+    phrase_at,
+    suspended_compounds,
+    word_matches,
+)
 
 _MIN_SHARED_TAIL = 3
 _CHUNK = 1 << 16  # characters searched at once: "*aa" in a 10 MB "aaaa…" held 1.5 GB of hits
@@ -124,8 +133,26 @@ def scan_hits_python(
 
 try:  # built from source by pip where a C compiler is found (pyproject.toml); else the same in Python
     from bot.match._scan import scan_hits
-except ImportError:  # pragma: no cover - only without a compiler at install time
+except ImportError:  # no C compiler at install time
     scan_hits = scan_hits_python
+
+
+def _add_acronym(table: dict[str, _Meanings], index: int, term: Term, anchor: int) -> None:
+    """The keys of a term whose word ``anchor`` is an acronym. Acronyms are searched in their own
+    case (" KL" never fires at "klima") with every other letter spelt "a" (:attr:`Words.acronym_scan`):
+    " KL " is the word alone, which proves it, and " KLa" the word with an ending ("KLs"), which a
+    check proves; neither key of "ME" fires at "MED", where a check would fail at every occurrence."""
+    word = term.words[anchor]
+    marked = f" {acronym_marked(word.text)}"
+    alone = table.setdefault(f"{marked} ", _Meanings())
+    if len(term.words) > 1:
+        alone.phrases.append((index, anchor))
+        table.setdefault(f"{marked}a", _Meanings()).phrases.append((index, anchor))
+        return
+    # An acronym with a letter of no case ("Kא") is spelt the same as others ("Kב"): checked.
+    (alone.proven if marked == f" {word.text}" else alone.checked).append(index)
+    if word.kind == "acronym":
+        table.setdefault(f"{marked}a", _Meanings()).checked.append(index)
 
 
 class Engine:
@@ -143,19 +170,16 @@ class Engine:
                 range(len(term.words)), key=lambda at: (term.words[at].kind != "infix", len(term.words[at].text))
             )
             word = term.words[anchor]
-            # Acronyms are searched in the original case: " KL" never fires at "klima".
-            table = keys[is_acronym(word.text)]
+            if is_acronym(word.text):
+                _add_acronym(keys[1], index, term, anchor)
+                continue
             key = word.text if word.kind == "infix" else f" {word.text}"
             if len(term.words) > 1:
-                table.setdefault(key, _Meanings()).phrases.append((index, anchor))
+                keys[0].setdefault(key, _Meanings()).phrases.append((index, anchor))
             elif word.kind in ("prefix", "infix"):
-                table.setdefault(key, _Meanings()).proven.append(index)
-            else:
-                # A blank ends every word of the scanned text, so " bil " proves the whole word;
-                # an acronym also stands with endings ("KLs"), which " KL" finds and a check proves.
-                table.setdefault(f"{key} ", _Meanings()).proven.append(index)
-                if word.kind == "acronym":
-                    table.setdefault(key, _Meanings()).checked.append(index)
+                keys[0].setdefault(key, _Meanings()).proven.append(index)
+            else:  # a blank ends every word of the scanned text, so " bil " proves the whole word
+                keys[0].setdefault(f"{key} ", _Meanings()).proven.append(index)
         self._folded, self._cased = (
             _Automaton(
                 {
@@ -185,7 +209,7 @@ class Engine:
         found: dict[int, int] = {}  # term → where the word of its first hit starts
         self._scan(self._folded, words.scan, words.scan_bytes, words, found)
         if self._cased.keys:
-            self._scan(self._cased, words.cased_scan, words.cased_scan_bytes, words, found)
+            self._scan(self._cased, words.acronym_scan, words.acronym_scan_bytes, words, found)
         covered: dict[int, int] = {}  # a suspended-compound hit covers the whole group
         for hit in self._compound_hits(words) if self._plain_keys else ():
             if hit.term not in found or hit.at < found[hit.term]:

@@ -164,6 +164,21 @@ def blanked(text: str) -> str:
     return _OTHER_BLANKS.sub(" ", ascii_done)
 
 
+# A letter that is not upper case: what may follow an acronym in its word ("KLs").
+_NOT_UPPER = re.compile(r"[^\W\d_A-Z]")
+
+
+def _acronym_mark(char: str) -> str:
+    return "a" if char.isalpha() and not char.isupper() else char
+
+
+def acronym_marked(text: str) -> str:
+    """``text`` with every letter that is not upper case spelt "a": same length, same offsets.
+    Acronyms are searched in this spelling (:attr:`Words.acronym_scan`), so the key " KLa" finds
+    "KLs" and "KLen" and nothing at "KLX" or "MED" for "ME"."""
+    return _NOT_UPPER.sub(lambda found: _acronym_mark(found.group()), text)
+
+
 # Nearly every text is Latin-1 but for a few dashes and quotes: it is blanked, and folded too, by
 # one byte table each (a C loop over bytes: six times the path above on the benchmark corpus).
 # Both tables are made by :func:`blanked` and :func:`fold` themselves, a character at a time: both
@@ -173,6 +188,7 @@ def blanked(text: str) -> str:
 # "İ") takes the path above.
 _LATIN1_BLANKS = "".join(blanked(chr(c)) for c in range(256)).encode("latin-1")
 _LATIN1_FOLDED = "".join(fold(blanked(chr(c))) for c in range(256)).encode("latin-1")
+_LATIN1_ACRONYMS = "".join(acronym_marked(blanked(chr(c))) for c in range(256)).encode("latin-1")
 _WORD_BEYOND_LATIN1 = re.compile(r"[^\W\x00-\xff]")
 
 
@@ -224,6 +240,18 @@ class Words:
         """:attr:`cased` with every character outside a word blanked (acronyms are found here)."""
         data = self.cased_scan_bytes
         return blanked(self.cased) if data is None else data.decode("latin-1")
+
+    @cached_property
+    def acronym_scan_bytes(self) -> bytes | None:
+        """:attr:`acronym_scan` in Latin-1 (a byte per character, at the same offsets), if it is."""
+        latin1 = self._latin1
+        return None if latin1 is None else latin1.translate(_LATIN1_ACRONYMS)
+
+    @cached_property
+    def acronym_scan(self) -> str:
+        """:attr:`cased_scan` with every letter that is not upper case spelt "a" (:func:`acronym_marked`)."""
+        data = self.acronym_scan_bytes
+        return acronym_marked(self.cased_scan) if data is None else data.decode("latin-1")
 
     @cached_property
     def scan(self) -> str:
