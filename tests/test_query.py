@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.match.automaton import Engine
-from bot.match.query import TermError, found_text, parse_term
+from bot.match.query import TermError, Words, acronym_marked, blanked, fold, found_text, parse_term
 from bot.match.snippet import make_snippet
 
 CASES: list[dict[str, Any]] = tomllib.loads((Path(__file__).parent / "cases" / "terms.toml").read_text("utf-8"))["case"]
@@ -118,3 +118,17 @@ def test_a_refused_term_says_what_to_write_instead(term: str, instead: str) -> N
 
 def test_words_without_quotes_are_a_phrase_too() -> None:
     assert parse_term("nyt kontanthjælpssystem").words == parse_term('"nyt kontanthjælpssystem"').words
+
+
+@pytest.mark.parametrize("fold_aa", [False, True])
+def test_the_byte_tables_spell_every_latin1_character_as_the_functions_do(fold_aa: bool) -> None:
+    # Each text is read through the byte tables when it fits in Latin-1 and through the functions
+    # otherwise ("Ω" is a letter beyond Latin-1): both must give the same text at the same offsets.
+    latin1 = "".join(map(chr, range(256)))
+    for text in (latin1, latin1 + "Ω"):
+        words = Words(text, fold_aa)
+        assert (words.scan_bytes is None) == text.endswith("Ω")
+        assert words.cased_scan == blanked(words.cased)
+        assert words.scan == fold(blanked(words.cased))
+        assert words.acronym_scan == acronym_marked(blanked(words.cased))
+        assert len(words.acronym_scan) == len(words.cased)

@@ -4,8 +4,9 @@ The automaton (ahocorasick-rs, native code) runs once over a text's case-folded 
 every character outside a word blanked (:attr:`bot.match.query.Words.scan`), with a blank in front of
 every key that must start a word, so one pass finds every candidate whatever the number of
 terms and no Python code runs per word; the word, phrase and case rules of :mod:`bot.match.query` are
-then checked on the few hits that need it. Suspended compounds ("Førtids- og seniorpension") are
-found by a regex and looked up in a sorted list of the plain terms.
+then checked on the few hits that need it, by a loop over the hits that runs in C where pip built
+``_scan.c`` (:func:`scan_hits_python` is the same loop in Python). Suspended compounds
+("Førtids- og seniorpension") are found by a regex and looked up in a sorted list of the plain terms.
 """
 
 from __future__ import annotations
