@@ -223,29 +223,31 @@ class Words:
     def _latin1(self) -> bytes | None:
         return _latin1(self.cased)
 
+    def _through(self, table: bytes) -> bytes | None:
+        """The text in Latin-1 through a byte table (a byte per character), if it is Latin-1."""
+        latin1 = self._latin1
+        return None if latin1 is None else latin1.translate(table)
+
     @cached_property
     def cased_scan_bytes(self) -> bytes | None:
         """:attr:`cased_scan` in Latin-1 (a byte per character, at the same offsets), if it is."""
-        latin1 = self._latin1
-        return None if latin1 is None else latin1.translate(_LATIN1_BLANKS)
+        return self._through(_LATIN1_BLANKS)
 
     @cached_property
     def scan_bytes(self) -> bytes | None:
         """:attr:`scan` in Latin-1 (a byte per character, at the same offsets), if it is."""
-        latin1 = self._latin1
-        return None if latin1 is None else latin1.translate(_LATIN1_FOLDED)
+        return self._through(_LATIN1_FOLDED)
 
     @cached_property
     def cased_scan(self) -> str:
-        """:attr:`cased` with every character outside a word blanked (acronyms are found here)."""
+        """:attr:`cased` with every character outside a word blanked (acronyms are checked here)."""
         data = self.cased_scan_bytes
         return blanked(self.cased) if data is None else data.decode("latin-1")
 
     @cached_property
     def acronym_scan_bytes(self) -> bytes | None:
         """:attr:`acronym_scan` in Latin-1 (a byte per character, at the same offsets), if it is."""
-        latin1 = self._latin1
-        return None if latin1 is None else latin1.translate(_LATIN1_ACRONYMS)
+        return self._through(_LATIN1_ACRONYMS)
 
     @cached_property
     def acronym_scan(self) -> str:
