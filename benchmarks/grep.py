@@ -87,9 +87,14 @@ def _terms_file(raws: list[str], text: Corpus) -> Path:
     return terms
 
 
+def _grep_o(terms: Path, corpus: Path) -> tuple[float, int]:
+    """Seconds of one ``grep -o -F -f terms corpus | wc -l``, and every match it printed."""
+    return _count_lines_of(["grep", "-o", "-F", "-f", str(terms), str(corpus)])
+
+
 def o_seconds(raws: list[str], text: Corpus) -> float:
-    """Seconds of one ``grep -o -F -f terms corpus | wc -l``."""
-    return _count_lines_of(["grep", "-o", "-F", "-f", str(_terms_file(raws, text)), str(text.path)])[0]
+    """Seconds of one ``grep -o`` of these terms over ``text``."""
+    return _grep_o(_terms_file(raws, text), text.path)[0]
 
 
 def measure(raws: list[str], text: Corpus, repeats: int = REPEATS) -> dict[str, float | int]:
@@ -101,7 +106,7 @@ def measure(raws: list[str], text: Corpus, repeats: int = REPEATS) -> dict[str, 
     empty.write_bytes(b"")
     size = text.size
     seconds, lines = _best(lambda: _count(["grep", "-F", "-c", "-f", str(terms), str(corpus)]), repeats)
-    o_seconds, matches = _best(lambda: _count_lines_of(["grep", "-o", "-F", "-f", str(terms), str(corpus)]), repeats)
+    o_seconds, matches = _best(lambda: _grep_o(terms, corpus), repeats)
     startup, _ = _best(lambda: _count(["grep", "-F", "-c", "-f", str(terms), str(empty)]), repeats)
     return {
         "grep_seconds": seconds,
